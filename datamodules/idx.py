@@ -1,0 +1,55 @@
+"""Checks for the idx files MNIST-style datasets come in (LeCun's format), before torchvision reads them.
+
+An idx file is a big-endian header (magic: two zero bytes, a type code, the number of dimensions; then one
+uint32 per dimension) followed by the data. A file shorter than its header promises is truncated.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import shutil
+import struct
+from pathlib import Path
+
+from gan_module.errors import ConfigError
+
+_ITEM_SIZES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
+
+
+def idx_shape(path: Path) -> tuple[int, ...]:
+    """The array shape an idx file declares; :class:`ConfigError` if the file is not idx or is truncated."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(4)
+        if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _ITEM_SIZES:
+            raise ConfigError(f"{path} is not an idx file (bad header); download it again.")
+        ndim = head[3]
+        dims_raw = f.read(4 * ndim)
+    if len(dims_raw) < 4 * ndim:
+        raise ConfigError(f"{path} is truncated (its header is incomplete); download it again.")
+    shape = struct.unpack(f">{ndim}I", dims_raw)
+    expected = 4 + 4 * ndim + math.prod(shape) * _ITEM_SIZES[head[2]]
+    if size != expected:
+        raise ConfigError(
+            f"{path} is truncated or corrupt: its header declares shape {shape} ({expected} bytes) but the "
+            f"file has {size} bytes; download it again."
+        )
+    return shape
+
+
+def ensure_unpacked(folder: Path, names: list[str]) -> list[str]:
+    """Unpack ``name.gz`` next to ``name`` where only the archive is there; return the names still missing."""
+    missing = []
+    for name in names:
+        target, archive = folder / name, folder / f"{name}.gz"
+        if not target.exists() and archive.exists():
+            try:
+                with gzip.open(archive, "rb") as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            except (OSError, EOFError) as err:
+                target.unlink(missing_ok=True)
+                raise ConfigError(f"{archive} is truncated or corrupt ({err}); download it again.") from err
+        if not target.exists():
+            missing.append(name)
+    return missing

