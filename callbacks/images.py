@@ -15,9 +15,7 @@ def run_dir(trainer: L.Trainer) -> Path:
     return Path(trainer.log_dir or trainer.default_root_dir)
 
 
-def log_image(
-    trainer: L.Trainer, key: str, image: Tensor, iteration: int, caption: str | None = None
-) -> Path:
+def log_image(trainer: L.Trainer, key: str, image: Tensor, iteration: int, caption: str | None = None) -> Path:
     """Save ``image`` (C, H, W) in [0, 1] as ``<run>/images/<key>/iter_<iteration>.png`` and send it to loggers.
 
     Returns the PNG's path. Call it from global rank 0 only.

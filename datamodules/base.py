@@ -88,13 +88,9 @@ class ImageDataModule(L.LightningDataModule):
         if batch_size < 1:
             raise ConfigError(f"data.batch_size must be >= 1, got {batch_size}.")
         if val_size < 0 or test_size < 0:
-            raise ConfigError(
-                f"data.val_size and data.test_size must be >= 0, got {val_size} and {test_size}."
-            )
+            raise ConfigError(f"data.val_size and data.test_size must be >= 0, got {val_size} and {test_size}.")
         if len(value_range) != 2 or not value_range[0] < value_range[1]:
-            raise ConfigError(
-                f"data.value_range must be [low, high] with low < high, got {list(value_range)}."
-            )
+            raise ConfigError(f"data.value_range must be [low, high] with low < high, got {list(value_range)}.")
         self.batch_size, self.val_size, self.test_size = batch_size, val_size, test_size
         self.value_range = (float(value_range[0]), float(value_range[1]))
         self.num_workers, self.seed = num_workers, seed

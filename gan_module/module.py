@@ -32,8 +32,16 @@ try:  # set while LightningCLI instantiates the model: hparams are then the pars
 except ImportError:  # pragma: no cover - older Lightning
     _given_hyperparameters = None
 
-_OBJECT_ARGS = ["generator", "discriminator", "loss", "noise", "generator_optimizer", "discriminator_optimizer",
-                "generator_scheduler", "discriminator_scheduler"]  # fmt: skip
+_OBJECT_ARGS = [
+    "generator",
+    "discriminator",
+    "loss",
+    "noise",
+    "generator_optimizer",
+    "discriminator_optimizer",
+    "generator_scheduler",
+    "discriminator_scheduler",
+]
 
 
 class GAN(L.LightningModule):
@@ -68,9 +76,7 @@ class GAN(L.LightningModule):
         under_cli = _given_hyperparameters is not None and _given_hyperparameters.get() is not None
         self.save_hyperparameters(ignore=None if under_cli else _OBJECT_ARGS)
         if not isinstance(k, int) or k < 1:
-            raise ConfigError(
-                f"model.k (discriminator steps per generator step) must be an integer >= 1, got {k!r}."
-            )
+            raise ConfigError(f"model.k (discriminator steps per generator step) must be an integer >= 1, got {k!r}.")
         if not hasattr(generator, "latent_dim"):
             raise ConfigError(f"The generator {type(generator).__name__} must expose `latent_dim`.")
         self.automatic_optimization = False
@@ -153,7 +159,7 @@ class GAN(L.LightningModule):
         make_d, make_g = self._optimizer_factories
         optimizers = [make_d(self.discriminator.parameters()), make_g(self.generator.parameters())]
         schedulers = [
-            make(opt) for make, opt in zip(self._scheduler_factories, optimizers) if make is not None
+            make(opt) for make, opt in zip(self._scheduler_factories, optimizers, strict=True) if make is not None
         ]
         return optimizers, schedulers
 

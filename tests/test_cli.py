@@ -34,8 +34,14 @@ def data_overrides(config: Path, mnist_root: Path) -> list[str]:
 
 @pytest.mark.parametrize("config", RUN_CONFIGS, ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_every_config_fits_a_few_batches(config, mnist_root, tmp_path):
-    run_cli("fit", "--config", str(config), *data_overrides(config, mnist_root), *FAST,
-            f"--trainer.default_root_dir={tmp_path}")  # fmt: skip
+    run_cli(
+        "fit",
+        "--config",
+        str(config),
+        *data_overrides(config, mnist_root),
+        *FAST,
+        f"--trainer.default_root_dir={tmp_path}",
+    )
     run = tmp_path / "version_0"
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert (run / "config.yaml").is_file()
@@ -110,22 +116,32 @@ def expect_error(capsys, *args: str) -> str:
 
 
 def test_unknown_loss_is_a_clear_error(capsys, tmp_path):
-    err = expect_error(capsys, "fit", "--config", QUICKSTART, "--model.loss=gan_module.losses.NoSuchLoss",
-                       f"--trainer.default_root_dir={tmp_path}")  # fmt: skip
+    err = expect_error(
+        capsys,
+        "fit",
+        "--config",
+        QUICKSTART,
+        "--model.loss=gan_module.losses.NoSuchLoss",
+        f"--trainer.default_root_dir={tmp_path}",
+    )
     assert "model.loss" in err and "NoSuchLoss" in err
     assert not (tmp_path / "version_0").exists()
 
 
 def test_unknown_network_is_a_clear_error(capsys, tmp_path):
-    err = expect_error(capsys, "fit", "--config", QUICKSTART, "--model.generator=gan_module.networks.NoSuchNet",
-                       f"--trainer.default_root_dir={tmp_path}")  # fmt: skip
+    err = expect_error(
+        capsys,
+        "fit",
+        "--config",
+        QUICKSTART,
+        "--model.generator=gan_module.networks.NoSuchNet",
+        f"--trainer.default_root_dir={tmp_path}",
+    )
     assert "model.generator" in err and "NoSuchNet" in err
 
 
 def test_k_below_one_is_a_clear_error(capsys, tmp_path):
-    err = expect_error(
-        capsys, "fit", "--config", QUICKSTART, "--model.k=0", f"--trainer.default_root_dir={tmp_path}"
-    )
+    err = expect_error(capsys, "fit", "--config", QUICKSTART, "--model.k=0", f"--trainer.default_root_dir={tmp_path}")
     assert "model.k" in err
 
 
@@ -149,16 +165,28 @@ def test_corrupt_checkpoint_is_a_clear_error(capsys, tmp_path):
 
 
 def test_missing_dataset_is_a_clear_error_before_training(capsys, tmp_path):
-    err = expect_error(capsys, "fit", "--config", str(CONFIGS / "mnist" / "gan2014.yaml"),
-                       f"--data.init_args.root={tmp_path}/empty", f"--trainer.default_root_dir={tmp_path}/runs")  # fmt: skip
+    err = expect_error(
+        capsys,
+        "fit",
+        "--config",
+        str(CONFIGS / "mnist" / "gan2014.yaml"),
+        f"--data.init_args.root={tmp_path}/empty",
+        f"--trainer.default_root_dir={tmp_path}/runs",
+    )
     assert err.startswith("error: MNISTDataModule:") and "train-images-idx3-ubyte" in err
     assert "Traceback" not in err
     assert not (tmp_path / "runs" / "version_0" / "checkpoints").exists()
 
 
 def test_generator_range_mismatch_is_a_clear_error(capsys, tmp_path):
-    err = expect_error(capsys, "fit", "--config", QUICKSTART, "--data.init_args.value_range=[-1,1]",
-                       f"--trainer.default_root_dir={tmp_path}")  # fmt: skip
+    err = expect_error(
+        capsys,
+        "fit",
+        "--config",
+        QUICKSTART,
+        "--data.init_args.value_range=[-1,1]",
+        f"--trainer.default_root_dir={tmp_path}",
+    )
     assert "output range (0.0, 1.0)" in err and "data.value_range" in err
 
 

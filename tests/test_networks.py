@@ -3,15 +3,13 @@
 import pytest
 import torch
 
-from gan_module.networks import MaxoutDiscriminator, MLPGenerator
+from gan_module.networks import MaxoutDiscriminator, MLPDiscriminator, MLPGenerator
 from gan_module.networks.layers import Maxout
 
 
 def test_paper_mnist_generator_size_and_range():
     g = MLPGenerator()  # 100 -> 1200 -> 1200 -> 784
-    assert sum(p.numel() for p in g.parameters()) == (100 * 1200 + 1200) + (1200 * 1200 + 1200) + (
-        1200 * 784 + 784
-    )
+    assert sum(p.numel() for p in g.parameters()) == (100 * 1200 + 1200) + (1200 * 1200 + 1200) + (1200 * 784 + 784)
     x = g(torch.randn(7, 100))
     assert x.shape == (7, 1, 28, 28) and x.min() >= 0 and x.max() <= 1
     assert g.output_range == (0.0, 1.0) and g.latent_dim == 100
@@ -54,5 +52,18 @@ def test_tanh_generator_for_minus_one_one_data():
 def test_unknown_output_activation_is_a_clear_error():
     from gan_module import ConfigError
 
-    with pytest.raises(ConfigError, match="relu6.*sigmoid"):
+    with pytest.raises(ConfigError, match=r"relu6.*sigmoid"):
         MLPGenerator(output="relu6")
+
+
+def test_mlp_discriminator_shape_and_size():
+    d = MLPDiscriminator(hidden_dims=[512, 256])
+    assert sum(p.numel() for p in d.parameters()) == (784 * 512 + 512) + (512 * 256 + 256) + (256 + 1)
+    assert d(torch.rand(3, 1, 28, 28)).shape == (3,)
+
+
+def test_generator_batch_norm_switch():
+    plain, normed = MLPGenerator(hidden_dims=[16]), MLPGenerator(hidden_dims=[16], batch_norm=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in plain.modules())
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in normed.modules()) == 1
+    assert normed(torch.randn(4, 100)).shape == (4, 1, 28, 28)

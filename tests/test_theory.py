@@ -45,9 +45,7 @@ def test_training_d_with_the_minimax_loss_reaches_d_star():
 
     def closure():
         opt.zero_grad()
-        loss = loss_fn.discriminator_loss(
-            Critique(real_logits=logits[real_idx], fake_logits=logits[fake_idx])
-        )
+        loss = loss_fn.discriminator_loss(Critique(real_logits=logits[real_idx], fake_logits=logits[fake_idx]))
         loss.backward()
         return loss
 

@@ -1,0 +1,39 @@
+# The README's commands. Each target creates .venv if needed and installs what it uses.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: quickstart test test-fast lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+
+## Train the offline quickstart GAN on real digits (a few minutes on a CPU).
+quickstart: install
+	$(BIN)/python main.py fit --config configs/quickstart.yaml
+
+## Lint, then the whole test suite, slow real-data checks included (what CI runs).
+test: install-test lint
+	$(BIN)/python -m pytest
+
+## The suite without the slow real-data checks.
+test-fast: install-test
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache
