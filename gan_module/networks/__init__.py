@@ -9,6 +9,13 @@ The contract every network keeps, so the module and the callbacks can use any of
   probability-based losses, critic values for the Wasserstein ones. No sigmoid at the end: the loss applies it.
 """
 
+from gan_module.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_module.networks.mlp import MaxoutDiscriminator, MLPDiscriminator, MLPGenerator
 
-__all__ = ["MLPDiscriminator", "MLPGenerator", "MaxoutDiscriminator"]
+__all__ = [
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "MaxoutDiscriminator",
+]
