@@ -35,6 +35,18 @@ class Quadratic(nn.Module):
         return 0.5 * (self.a * x**2).flatten(1).sum(1)
 
 
+class InputRecorder(nn.Module):
+    """D(x) = sum(x), remembering every input it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inputs: list[torch.Tensor] = []
+
+    def forward(self, x):
+        self.inputs.append(x.detach())
+        return x.flatten(1).sum(1)
+
+
 def images(n=5, seed=0):
     return torch.randn(n, *SHAPE, generator=torch.Generator().manual_seed(seed))
 
@@ -62,16 +74,10 @@ def test_gradient_penalty_for_a_linear_critic_is_weight_norm_minus_one_squared()
 
 
 def test_interpolation_weight_is_drawn_per_sample():
-    seen = []
-
-    class Recorder(nn.Module):
-        def forward(self, x):
-            seen.append(x.detach())
-            return x.flatten(1).sum(1)
-
+    recorder = InputRecorder()
     real, fake = torch.zeros(64, *SHAPE), torch.ones(64, *SHAPE)
-    GradientPenalty().penalty(Recorder(), Critique(fake_logits=torch.zeros(64), real=real, fake=fake), 0)
-    x_hat = seen[0].flatten(1)
+    GradientPenalty().penalty(recorder, Critique(fake_logits=torch.zeros(64), real=real, fake=fake), 0)
+    x_hat = recorder.inputs[0].flatten(1)
     assert torch.allclose(x_hat, x_hat[:, :1].expand_as(x_hat))  # one eps per sample, shared by its pixels
     assert x_hat[:, 0].unique().numel() == 64 and x_hat.min() >= 0 and x_hat.max() <= 1
 
@@ -94,17 +100,11 @@ def test_penalty_gradient_reaches_the_discriminator_weights():
 
 
 def test_dragan_perturbs_only_the_real_data():
-    seen = []
-
-    class Recorder(nn.Module):
-        def forward(self, x):
-            seen.append(x.detach())
-            return x.flatten(1).sum(1)
-
+    recorder = InputRecorder()
     real = images(200)
     critique = Critique(fake_logits=torch.zeros(200), real=real, fake=torch.full_like(real, 100.0))
-    DRAGANPenalty(c=0.5).penalty(Recorder(), critique, 0)
-    offset = seen[0] - real
+    DRAGANPenalty(c=0.5).penalty(recorder, critique, 0)
+    offset = recorder.inputs[0] - real
     assert offset.min() >= 0 and offset.max() <= 0.5 * real.std() + 1e-6  # within c * std(x) of the data
 
 
