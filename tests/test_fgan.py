@@ -13,6 +13,7 @@ import torch
 
 from gan_module.losses import Critique, FGANLoss, MinimaxLoss
 from gan_module.losses.fgan import DIVERGENCES
+from tests.conftest import fit_pointwise_discriminator
 
 LOG2 = math.log(2.0)
 
@@ -166,17 +167,8 @@ def test_training_t_on_samples_estimates_the_divergence(name, one_thread):
     n = 100_000
     x_p = torch.multinomial(torch.tensor(P2, dtype=torch.float64), n, replacement=True, generator=gen)
     x_q = torch.multinomial(torch.tensor(Q2, dtype=torch.float64), n, replacement=True, generator=gen)
-    v = torch.zeros(4, dtype=torch.float64, requires_grad=True)  # T(x) = g_f(v[x]): one free value per point
     loss = FGANLoss(name)
-    opt = torch.optim.LBFGS([v], lr=1, max_iter=200, tolerance_grad=1e-10, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        value = loss.discriminator_loss(Critique(real_logits=v[x_p], fake_logits=v[x_q]))
-        value.backward()
-        return value
-
-    opt.step(closure)
+    v = fit_pointwise_discriminator(loss, x_p, x_q, num_points=4)  # T(x) = g_f(v[x]): one free value per point
     estimate = -loss.discriminator_loss(Critique(real_logits=v[x_p], fake_logits=v[x_q])).item()
     assert estimate == pytest.approx(divergence(name, P2, Q2), abs=0.02)
     # T is free on each point, so the optimum is exactly the divergence of the empirical distributions

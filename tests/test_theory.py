@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from gan_module.losses import Critique, MinimaxLoss
+from tests.conftest import fit_pointwise_discriminator
 
 P_DATA = torch.tensor([0.1, 0.4, 0.2, 0.3], dtype=torch.float64)
 P_G = torch.tensor([0.25, 0.05, 0.5, 0.2], dtype=torch.float64)
@@ -39,22 +40,14 @@ def test_training_d_with_the_minimax_loss_reaches_d_star():
     g = torch.Generator().manual_seed(0)
     real_idx = torch.multinomial(P_DATA, 200_000, replacement=True, generator=g)
     fake_idx = torch.multinomial(P_G, 200_000, replacement=True, generator=g)
-    logits = torch.zeros(4, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([logits], max_iter=200, line_search_fn="strong_wolfe")
     loss_fn = MinimaxLoss()
-
-    def closure():
-        opt.zero_grad()
-        loss = loss_fn.discriminator_loss(Critique(real_logits=logits[real_idx], fake_logits=logits[fake_idx]))
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    learned = torch.sigmoid(logits.detach())
+    logits = fit_pointwise_discriminator(loss_fn, real_idx, fake_idx, num_points=4)
+    learned = torch.sigmoid(logits)
     d_star = P_DATA / (P_DATA + P_G)
     assert torch.allclose(learned, d_star, atol=0.01)
     # and -loss at the optimum is the game's value, -log 4 + 2 JSD, up to sampling error
-    assert -closure().item() == pytest.approx(-math.log(4) + 2 * jsd(P_DATA, P_G), abs=0.01)
+    value = -loss_fn.discriminator_loss(Critique(real_logits=logits[real_idx], fake_logits=logits[fake_idx]))
+    assert value.item() == pytest.approx(-math.log(4) + 2 * jsd(P_DATA, P_G), abs=0.01)
 
 
 def test_value_is_minus_log4_when_generator_matches_data():
