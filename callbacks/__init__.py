@@ -1,6 +1,9 @@
 """Lightning callbacks that watch and measure a GAN while it trains."""
 
+from callbacks.diagnostics import TrainingDiagnostics
+from callbacks.evaluation import Evaluation
+from callbacks.interpolation import LatentInterpolation
 from callbacks.momentum import MomentumRamp
 from callbacks.sample_grid import SampleGrid
 
-__all__ = ["MomentumRamp", "SampleGrid"]
+__all__ = ["Evaluation", "LatentInterpolation", "MomentumRamp", "SampleGrid", "TrainingDiagnostics"]

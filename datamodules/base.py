@@ -1,8 +1,9 @@
-"""The one DataModule base every image dataset shares: splits, scaling to the generator's range, loaders.
+"""The one DataModule base every dataset shares: splits, scaling to the generator's range, loaders.
 
 A dataset subclass only says where its arrays come from (:meth:`ImageDataModule.load`); everything else
 (the paper's train/validation split, seeded shuffling that resumes exactly, uint8 -> float conversion on the
-device) lives here once.
+device) lives here once. Samples are uint8 images (N, C, H, W), scaled on the device, or float points such as
+the 2-D mixtures (N, 2), which pass through unscaled.
 """
 
 from __future__ import annotations
@@ -20,15 +21,24 @@ from gan_module.errors import ConfigError
 
 @dataclass
 class ImageArrays:
-    """A dataset as loaded from disk: uint8 images (N, C, H, W) and int64 labels (N,).
+    """A dataset as loaded: samples (uint8 images (N, C, H, W) or float points (N, D)) and int64 labels (N,).
 
-    ``test_*`` are ``None`` when the source has no official test set; the base then carves one from the pool.
+    ``images``/``labels`` are the training pool. ``test_*`` are ``None`` when the source has no official test
+    set, ``val_*`` when it has no official validation set; the base then carves them from the pool's end.
     """
 
     images: Tensor
     labels: Tensor
     test_images: Tensor | None = None
     test_labels: Tensor | None = None
+    val_images: Tensor | None = None
+    val_labels: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        for prefix in ("", "test_", "val_"):
+            x, y = getattr(self, f"{prefix}images"), getattr(self, f"{prefix}labels")
+            if (x is None) != (y is None) or (x is not None and len(x) != len(y)):
+                raise ValueError(f"ImageArrays: {prefix}images and {prefix}labels must come together, same length.")
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -52,26 +62,32 @@ class EpochShuffleSampler(Sampler[int]):
 
 
 class ImageDataModule(L.LightningDataModule):
-    """Shared logic of the image DataModules.
+    """Shared logic of the DataModules.
 
     Splits: the training pool is cut as ``[train | validation]`` with ``val_size`` images at its end (the 2014
     paper's MNIST split: train 0..50000, validation 50000..60000), and the official test set is the test
     split. A source without a test set gives its last ``test_size`` images to it: ``[train | val | test]``.
+    A source with an official validation set (TFD's folds) gives it explicitly; ``val_size`` is then ignored.
 
-    Batches are ``(images, labels)``; images are kept as uint8 until they reach the device, then scaled to
-    ``value_range``, which must match the generator's output activation ([0, 1] for sigmoid, [-1, 1] for tanh).
+    Batches are ``(samples, labels)`` with int64 labels; images are kept as uint8 until they reach the device,
+    then scaled to ``value_range``, which must match the generator's output activation ([0, 1] for sigmoid,
+    [-1, 1] for tanh). Float samples (2-D points) are never rescaled.
+
+    Subclasses set ``image_shape`` and ``num_classes`` as class attributes or in ``__init__``: main.py links
+    them into the networks when it instantiates them, before :meth:`setup` reads any file.
 
     Args:
-        batch_size: images per step, per device (m in Algorithm 1).
-        val_size: images taken from the end of the training pool for validation.
-        test_size: images carved for testing when the source has no official test set.
-        value_range: the interval pixel values are scaled to.
+        batch_size: samples per step, per device (m in Algorithm 1).
+        val_size: samples taken from the end of the training pool for validation (ignored when the source
+            has an official validation set).
+        test_size: samples carved for testing when the source has no official test set.
+        value_range: the interval pixel values are scaled to (unused for float samples).
         num_workers: DataLoader worker processes.
         seed: seeds the per-epoch shuffling (``seed + epoch``).
     """
 
-    #: (C, H, W) of every image; linked into the networks by main.py
-    image_shape: tuple[int, int, int] = (1, 28, 28)
+    #: (C, H, W) of every image, or (D,) of every point; linked into the networks by main.py
+    image_shape: tuple[int, ...] = (1, 28, 28)
     #: number of classes in the labels (0 when unlabelled)
     num_classes: int = 10
 
@@ -98,44 +114,52 @@ class ImageDataModule(L.LightningDataModule):
 
     # ---------------------------------------------------------------- what a dataset subclass provides
     def load(self) -> ImageArrays:
-        """Read the dataset from disk; raise :class:`ConfigError` naming the files when they are missing."""
+        """Read (or draw) the dataset; raise :class:`ConfigError` naming the files when they are missing."""
         raise NotImplementedError
 
     # ---------------------------------------------------------------- shared
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        arrays = self.load()
-        pool_x, pool_y = arrays.images, arrays.labels
-        carve_test = arrays.test_images is None
-        n_held = self.val_size + (self.test_size if carve_test else 0)
-        if n_held >= len(pool_x):
-            raise ConfigError(
-                f"{type(self).__name__} has {len(pool_x)} training images, too few for val_size={self.val_size}"
-                + (f" and test_size={self.test_size}" if carve_test else "")
-                + ": lower them."
-            )
-        n_train = len(pool_x) - n_held
-        n_val_end = n_train + self.val_size
-        self.splits["train"] = TensorDataset(pool_x[:n_train], pool_y[:n_train])
-        self.splits["val"] = TensorDataset(pool_x[n_train:n_val_end], pool_y[n_train:n_val_end])
-        if carve_test:
-            self.splits["test"] = TensorDataset(pool_x[n_val_end:], pool_y[n_val_end:])
-        else:
-            self.splits["test"] = TensorDataset(arrays.test_images, arrays.test_labels)
+        self.splits = self._split(self.load())
         if len(self.splits["train"]) < self.batch_size:
             raise ConfigError(
                 f"The training split has {len(self.splits['train'])} images, fewer than one batch "
                 f"(data.batch_size={self.batch_size}): lower the batch size or val_size."
             )
 
+    def _split(self, arrays: ImageArrays) -> dict[str, TensorDataset]:
+        """``[train | val | test]`` from the pool, where the source gives no official val or test set."""
+        pool_x, pool_y = arrays.images, arrays.labels
+        official = {"val": (arrays.val_images, arrays.val_labels), "test": (arrays.test_images, arrays.test_labels)}
+        sizes = {"val": self.val_size, "test": self.test_size}
+        carved = {name: sizes[name] for name, (x, _) in official.items() if x is None}
+        n_train = len(pool_x) - sum(carved.values())
+        if n_train <= 0:
+            held = " and ".join(f"{name}_size={size}" for name, size in carved.items())
+            raise ConfigError(
+                f"{type(self).__name__} has {len(pool_x)} training images, too few for {held}: lower them."
+            )
+        splits = {"train": TensorDataset(pool_x[:n_train], pool_y[:n_train])}
+        start = n_train
+        for name, size in carved.items():
+            splits[name] = TensorDataset(pool_x[start : start + size], pool_y[start : start + size])
+            start += size
+        for name, (x, y) in official.items():
+            if x is not None:
+                splits[name] = TensorDataset(x, y)
+        return splits
+
     def split_images(self, split: str) -> Tensor:
-        """All images of a split as floats in ``value_range`` (for evaluation and nearest-neighbour search)."""
+        """All samples of a split as the model sees them: images as floats in ``value_range``, points as they
+        are (for evaluation and nearest-neighbour search)."""
         self.setup()
         return self.scale(self.splits[split].tensors[0])
 
     def scale(self, images: Tensor) -> Tensor:
-        """uint8 pixels -> floats in ``value_range``."""
+        """uint8 pixels -> floats in ``value_range``; float samples (2-D points) pass through unchanged."""
+        if images.dtype != torch.uint8:
+            return images
         low, high = self.value_range
         return images.float() * ((high - low) / 255.0) + low
 
@@ -146,9 +170,7 @@ class ImageDataModule(L.LightningDataModule):
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         images, labels = batch
-        if images.dtype == torch.uint8:  # scaled on the device: the loader moves 4x fewer bytes
-            images = self.scale(images)
-        return images, labels
+        return self.scale(images), labels  # scaled on the device: the loader moves 4x fewer bytes
 
     def _loader(self, split: str, train: bool) -> DataLoader:
         dataset = self.splits[split]

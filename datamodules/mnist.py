@@ -55,11 +55,14 @@ class MNISTDataModule(ImageDataModule):
         folder = self.raw_folder
         missing = ensure_unpacked(folder, RAW_FILES) if folder.is_dir() else RAW_FILES
         if missing:
-            raise ConfigError(
-                f"{type(self).__name__}: {folder} lacks {', '.join(missing)}. It needs all four files "
-                f"{', '.join(RAW_FILES)} (unpacked or as .gz), from {self.source_hint}. Copy them there, or "
-                "set data.download: true on a machine with internet. Offline, the quickstart's digits need no "
-                "files: data.class_path: datamodules.MlxtendMNISTDataModule."
-            )
+            raise ConfigError(self._missing_files_message(missing))
         for name in RAW_FILES:
             idx_shape(folder / name)
+
+    def _missing_files_message(self, missing: list[str]) -> str:
+        return (
+            f"{type(self).__name__}: {self.raw_folder} lacks {', '.join(missing)}. It needs all four files "
+            f"{', '.join(RAW_FILES)} (unpacked or as .gz), from {self.source_hint}. Copy them there, or "
+            "set data.download: true on a machine with internet. Offline, the quickstart's digits need no "
+            "files: data.class_path: datamodules.MlxtendMNISTDataModule."
+        )

@@ -4,7 +4,7 @@ What it adds to LightningCLI:
 
 - shared defaults from ``configs/defaults.yaml`` (trainer, checkpointing, sample grid), so a model config
   only says what differs;
-- the data's image shape linked into both networks, so no config repeats it;
+- the data's sample shape and number of classes linked into both networks, so no config repeats them;
 - one folder per run, ``<trainer.default_root_dir>/version_N``, holding the logs, the images and the
   checkpoints; ``--ckpt_path last`` resumes the newest run *in its own folder*;
 - a bad ``--ckpt_path`` or a :class:`ConfigError` ends with one readable line, not a traceback.
@@ -22,6 +22,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities import rank_zero_info
 
+from callbacks.diagnostics import TrainingDiagnostics
+from callbacks.evaluation import Evaluation
+from callbacks.interpolation import LatentInterpolation
 from callbacks.sample_grid import SampleGrid
 from datamodules.base import ImageDataModule
 from gan_module.errors import ConfigError
@@ -67,10 +70,18 @@ class GANCLI(LightningCLI):
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
+        # the data decides the sample shape and the number of classes; networks never repeat them in YAML
         for network in ("generator", "discriminator"):
-            parser.link_arguments("data.image_shape", f"model.{network}.init_args.image_shape", apply_on="instantiate")
+            for attribute in ("image_shape", "num_classes"):
+                parser.link_arguments(
+                    f"data.{attribute}", f"model.{network}.init_args.{attribute}", apply_on="instantiate"
+                )
+        # the observation callbacks are config groups, so one key switches or tunes each (see defaults.yaml)
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(SampleGrid, "sample_grid")
+        parser.add_lightning_class_args(LatentInterpolation, "interpolation")
+        parser.add_lightning_class_args(TrainingDiagnostics, "diagnostics")
+        parser.add_lightning_class_args(Evaluation, "evaluation")
 
     def parse_arguments(self, parser, args) -> None:
         super().parse_arguments(parser, args)
@@ -124,13 +135,23 @@ class GANCLI(LightningCLI):
 
     @staticmethod
     def _default_runs_root(cfg: Namespace) -> Path:
-        """runs/<last --config path under configs/, no .yaml>: configs/mnist/wgan.yaml -> runs/mnist/wgan."""
-        configs = [Path(str(c)) for c in cfg.get("config") or []]
+        """runs/<dataset>/<model>, named after the ``--config`` files.
+
+        One file: its path under configs/ (configs/mnist/gan2014.yaml -> runs/mnist/gan2014). Composed files: the
+        first file's folder, then the names of the others joined by ``+``, leaving out ``base``
+        (mnist/base.yaml + mnist/dcgan.yaml + losses/wgan_gp.yaml -> runs/mnist/dcgan+wgan_gp).
+        """
+        configs = [Path(str(c)).resolve() for c in cfg.get("config") or []]
         if not configs:
             return Path("runs/default")
-        last = configs[-1].resolve()
-        relative = last.relative_to(CONFIG_DIR) if last.is_relative_to(CONFIG_DIR) else Path(last.name)
-        return Path("runs") / relative.with_suffix("")
+
+        def relative(path: Path) -> Path:
+            return path.relative_to(CONFIG_DIR) if path.is_relative_to(CONFIG_DIR) else Path(path.name)
+
+        if len(configs) == 1:
+            return Path("runs") / relative(configs[0]).with_suffix("")
+        names = [c.stem for c in configs if c.stem != "base"] or ["base"]
+        return Path("runs") / relative(configs[0]).parent / "+".join(names)
 
     @staticmethod
     def _logger_configs(cfg: Namespace) -> list[Namespace]:

@@ -7,11 +7,16 @@ only, multiplied by n, so its average strength is unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
 from gan_module.errors import ConfigError
 from gan_module.losses import Critique
+
+#: D as the penalties see it: images -> raw outputs (N,), bound to the batch's labels for a conditional model
+Judge = Callable[[Tensor], Tensor]
 
 
 class Regularizer:
@@ -31,13 +36,13 @@ class Regularizer:
     def name(self) -> str:
         return type(self).__name__
 
-    def penalty(self, discriminator: nn.Module, critique: Critique, d_step: int) -> Tensor | None:
+    def penalty(self, discriminator: Judge, critique: Critique, d_step: int) -> Tensor | None:
         """The weighted term for this D step (``d_step`` counts from 0), or ``None`` when it is skipped."""
         if d_step % self.every != 0:
             return None
         return self.weight * self.every * self.term(discriminator, critique)
 
-    def term(self, discriminator: nn.Module, critique: Critique) -> Tensor:
+    def term(self, discriminator: Judge, critique: Critique) -> Tensor:
         raise NotImplementedError
 
     def after_step(self, discriminator: nn.Module) -> None:
@@ -47,7 +52,7 @@ class Regularizer:
         return f"{self.name}(weight={self.weight}, every={self.every})"
 
 
-def input_gradient_norms(discriminator: nn.Module, x: Tensor) -> Tensor:
+def input_gradient_norms(discriminator: Judge, x: Tensor) -> Tensor:
     """||dD(x_i)/dx_i||_2 for each sample i, over all of its (C, H, W) dimensions; shape (N,).
 
     ``create_graph=True`` so that the penalty itself can be differentiated with respect to D's weights.
@@ -75,7 +80,7 @@ class GradientPenalty(Regularizer):
         eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
         return eps * real + (1 - eps) * fake
 
-    def term(self, discriminator: nn.Module, critique: Critique) -> Tensor:
+    def term(self, discriminator: Judge, critique: Critique) -> Tensor:
         gap = input_gradient_norms(discriminator, self.points(critique)) - self.target
         return (gap.clamp_min(0) if self.one_sided else gap).pow(2).mean()
 
@@ -104,7 +109,7 @@ class R1Penalty(Regularizer):
     uses_input_gradient = True
     side = "real"
 
-    def term(self, discriminator: nn.Module, critique: Critique) -> Tensor:
+    def term(self, discriminator: Judge, critique: Critique) -> Tensor:
         x = critique.real if self.side == "real" else critique.fake
         return 0.5 * input_gradient_norms(discriminator, x).pow(2).mean()
 
@@ -129,7 +134,7 @@ class WeightClipping(Regularizer):
             raise ConfigError(f"WeightClipping: clip must be > 0, got {clip}.")
         self.clip, self.with_gradient_penalty = clip, with_gradient_penalty
 
-    def penalty(self, discriminator: nn.Module, critique: Critique, d_step: int) -> Tensor | None:
+    def penalty(self, discriminator: Judge, critique: Critique, d_step: int) -> Tensor | None:
         return None
 
     @torch.no_grad()

@@ -8,9 +8,9 @@ import pytest
 import torch
 import yaml
 
+from gan_module import GAN
 from tests.conftest import CONFIGS, FAST, run_cli
 
-RUN_CONFIGS = sorted(p for p in CONFIGS.rglob("*.yaml") if p.name not in ("defaults.yaml", "base.yaml"))
 QUICKSTART = str(CONFIGS / "quickstart.yaml")
 #: the quickstart shrunk to seconds: small networks, few batches
 SMALL = [
@@ -22,32 +22,87 @@ SMALL = [
     "--data.init_args.batch_size=16",
     "--trainer.log_every_n_steps=1",
 ]
+#: which dataset bases each shared network file is tried with: every compatible dataset
+NETWORK_DATASETS = {
+    "dcgan": ["mnist", "fashion_mnist", "cifar10", "tfd"],
+    "resnet": ["mnist", "fashion_mnist", "cifar10", "tfd"],
+    "conditional": ["mnist", "fashion_mnist", "cifar10", "mixtures"],  # TFD's unlabelled faces have no classes
+}
 
 
-def config_args(config: Path, mnist_root: Path) -> list[str]:
-    """``--config`` flags for a model file (after its folder's base.yaml, if any), pointing configs that read
-    torchvision's MNIST files at the tiny real-format copy."""
-    files = [config.parent / "base.yaml", config] if (config.parent / "base.yaml").is_file() else [config]
-    args = [arg for f in files for arg in ("--config", str(f))]
-    data_class = next((yaml.safe_load(f.read_text()).get("data", {}).get("class_path", "") for f in files), "")
-    if data_class == "datamodules.MNISTDataModule":
-        args += [f"--data.init_args.root={mnist_root}", "--data.init_args.val_size=100"]
-    return args
+def config_sets() -> list[tuple[str, ...]]:
+    """Every shipped config as users compose it: a dataset's own files after its base.yaml, each loss on the
+    MNIST base, each shared network file on every dataset it fits."""
+    sets: list[tuple[str, ...]] = []
+    for path in sorted(CONFIGS.rglob("*.yaml")):
+        rel = path.relative_to(CONFIGS)
+        folder = rel.parent.name
+        if rel.name == "defaults.yaml":
+            continue
+        if folder == "losses":
+            sets.append(("mnist/base.yaml", str(rel)))
+        elif folder == "networks":
+            sets += [(f"{dataset}/base.yaml", str(rel)) for dataset in NETWORK_DATASETS[path.stem]]
+        elif rel.name == "base.yaml" or not (path.parent / "base.yaml").is_file() or names_its_data(path):
+            sets.append((str(rel),))  # a base, the quickstart, or a standalone paper config
+        else:
+            sets.append((f"{folder}/base.yaml", str(rel)))
+    return sets
 
 
-@pytest.mark.parametrize("config", RUN_CONFIGS, ids=lambda p: str(p.relative_to(CONFIGS)))
-def test_every_config_fits_a_few_batches(config, mnist_root, tmp_path):
-    run_cli("fit", *config_args(config, mnist_root), *FAST, f"--trainer.default_root_dir={tmp_path}")
+def names_its_data(path: Path) -> bool:
+    """A standalone config: it names both its networks and its DataModule."""
+    config = yaml.safe_load(path.read_text())
+    return "class_path" in (config.get("data") or {}) and "generator" in (config.get("model") or {})
+
+
+@pytest.fixture(scope="session")
+def data_files(mnist_root, fashion_mnist_root, cifar10_root, tfd_path) -> dict[str, list[str]]:
+    """Flags pointing each DataModule at its tiny real-format files."""
+    return {
+        "datamodules.MNISTDataModule": [f"--data.init_args.root={mnist_root}", "--data.init_args.val_size=100"],
+        "datamodules.FashionMNISTDataModule": [
+            f"--data.init_args.root={fashion_mnist_root}",
+            "--data.init_args.system_dir=null",
+            "--data.init_args.val_size=100",
+        ],
+        "datamodules.CIFAR10DataModule": [f"--data.init_args.root={cifar10_root}", "--data.init_args.val_size=5"],
+        "datamodules.TFDDataModule": [f"--data.init_args.path={tfd_path}"],
+        "datamodules.RingMixtureDataModule": ["--data.init_args.num_train=500"],
+        "datamodules.GridMixtureDataModule": ["--data.init_args.num_train=500"],
+    }
+
+
+def config_args(files: tuple[str, ...], data_files: dict[str, list[str]]) -> list[str]:
+    """``--config`` flags for the files, then the flags that point their DataModule at tiny files."""
+    paths = [CONFIGS / f for f in files]
+    data_class = ""
+    for path in paths:
+        data_class = yaml.safe_load(path.read_text()).get("data", {}).get("class_path", data_class)
+    return [arg for p in paths for arg in ("--config", str(p))] + data_files.get(data_class, [])
+
+
+@pytest.mark.parametrize("files", config_sets(), ids="+".join)
+def test_every_config_fits_a_few_batches(files, data_files, tmp_path):
+    run_cli("fit", *config_args(files, data_files), *FAST, f"--trainer.default_root_dir={tmp_path}")
     run = tmp_path / "version_0"
     assert (run / "checkpoints" / "last.ckpt").is_file()
-    assert sorted((run / "images" / "samples").glob("iter_*.png"))  # the sample grid
+    assert sorted((run / "images" / "samples").glob("iter_*.png"))  # the sample grid (a scatter plot for 2-D)
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["gan_progress"]["d_steps"] == 2
-    # the run's config.yaml records what the model file asked for
+    # the run's config.yaml records what the files asked for (a later file overriding an earlier one)
     saved = yaml.safe_load((run / "config.yaml").read_text())["model"]
-    for key, value in yaml.safe_load(config.read_text()).get("model", {}).items():
-        if key in ("loss", "k", "discriminator_spectral_norm", "regularizers"):
-            assert class_paths(saved[key]) == class_paths(value), key
+    expected = {}
+    for path in files:
+        for key, value in yaml.safe_load((CONFIGS / path).read_text()).get("model", {}).items():
+            if key in ("loss", "k", "discriminator_spectral_norm", "regularizers"):
+                expected[key] = class_paths(value)
+            if key in ("generator", "discriminator") and "class_path" in value:
+                expected[key] = value["class_path"]
+    for key, value in expected.items():
+        assert class_paths(saved[key]) == value, key
+    if "networks/conditional.yaml" in files:  # the number of classes came from the data
+        assert GAN.load_from_checkpoint(run / "checkpoints" / "last.ckpt", map_location="cpu").num_classes > 0
 
 
 def class_paths(value):

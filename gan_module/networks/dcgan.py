@@ -3,6 +3,10 @@
 The number of 2x up/down-sampling stages is derived from the image size: halve while the size is even and
 the result at least 4. 28 -> 14 -> 7 (2 stages from 7x7), 32 -> 16 -> 8 -> 4 (3 stages from 4x4),
 48 -> 24 -> 12 -> 6 (3 stages from 6x6). Channels double at each stage towards the small end.
+
+Conditional versions (``conditional: true``): G replaces each batch norm by class-conditional batch norm
+(Miyato & Koyama 2018), or without batch norm concatenates a label embedding to z (Mirza & Osindero 2014); D adds
+the projection term ``<embed(y), h>`` on its flattened features h.
 """
 
 from __future__ import annotations
@@ -10,9 +14,18 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from gan_module.errors import ConfigError
+from gan_module.networks.conditioning import (
+    ConditionalBatchNorm,
+    ConditionalSequential,
+    LabelEmbedding,
+    Projection,
+    conditioning_classes,
+    require_labels,
+)
 from gan_module.networks.layers import OUTPUT_RANGES, output_activation
 
 
@@ -27,64 +40,95 @@ def stages_for(size: int) -> tuple[int, int]:
     return stages, size
 
 
-def _square(image_shape: Sequence[int]) -> tuple[int, int]:
+def square_image(image_shape: Sequence[int], network: str = "DCGAN networks") -> tuple[int, int]:
+    """(channels, side) of a square (C, H, W) image shape; a clear error for anything else (2-D points)."""
+    if len(image_shape) != 3:
+        raise ConfigError(
+            f"{network} need images of shape (C, H, W), got image_shape {tuple(image_shape)}: use the MLP "
+            "networks for point data."
+        )
     channels, height, width = image_shape
     if height != width:
-        raise ConfigError(f"DCGAN networks need square images, got {height}x{width}.")
+        raise ConfigError(f"{network} need square images, got {height}x{width}.")
     return channels, height
 
 
 class DCGANGenerator(nn.Module):
     """z -> linear to (C_max, s, s) -> [ConvTranspose 4x4 stride 2 -> BN -> ReLU] x stages -> conv 3x3 -> output.
 
-    ``base_channels`` is the width of the last stage; earlier stages double it.
+    ``base_channels`` is the width of the last stage; earlier stages double it. A conditional G uses
+    class-conditional batch norm in place of every batch norm; with ``batch_norm: false`` it concatenates a label
+    embedding to z instead (``embedding_dim``: ``None`` learns one of z's size, 0 uses one-hot labels).
     """
 
     def __init__(
         self,
         image_shape: Sequence[int] = (1, 28, 28),
+        num_classes: int = 0,
+        conditional: bool = False,
         latent_dim: int = 100,
         base_channels: int = 64,
         batch_norm: bool = True,
         output: str = "tanh",
+        embedding_dim: int | None = None,
     ) -> None:
         super().__init__()
-        channels, size = _square(image_shape)
+        channels, size = square_image(image_shape)
         stages, self.start = stages_for(size)
         self.image_shape, self.latent_dim = tuple(image_shape), latent_dim
+        self.num_classes = conditioning_classes(type(self).__name__, num_classes, conditional)
         self.output_range = OUTPUT_RANGES.get(output)
         widths = [base_channels * 2 ** (stages - i) for i in range(stages + 1)]  # e.g. 256, 128, 64
-        self.project = nn.Linear(latent_dim, widths[0] * self.start**2)
-        self.first = nn.Sequential(nn.BatchNorm2d(widths[0]) if batch_norm else nn.Identity(), nn.ReLU())
+        concat = bool(self.num_classes) and not batch_norm
+        embedding_size = latent_dim if embedding_dim is None else embedding_dim
+        self.embedding = LabelEmbedding(self.num_classes, embedding_size) if concat else None
+
+        def norm(width: int) -> nn.Module:
+            if not batch_norm:
+                return nn.Identity()
+            return ConditionalBatchNorm(width, self.num_classes) if self.num_classes else nn.BatchNorm2d(width)
+
+        extra = self.embedding.dim if self.embedding is not None else 0
+        self.project = nn.Linear(latent_dim + extra, widths[0] * self.start**2)
+        self.first = ConditionalSequential(norm(widths[0]), nn.ReLU())
         blocks: list[nn.Module] = []
         for w_in, w_out in itertools.pairwise(widths):
             blocks += [nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1)]
-            blocks += [nn.BatchNorm2d(w_out) if batch_norm else nn.Identity(), nn.ReLU()]
+            blocks += [norm(w_out), nn.ReLU()]
         blocks += [nn.Conv2d(widths[-1], channels, 3, padding=1), output_activation(output)]
-        self.blocks = nn.Sequential(*blocks)
+        self.blocks = ConditionalSequential(*blocks)
         self.widths = widths
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        if self.num_classes:
+            y = require_labels(self, y, z.shape[0])
+            if self.embedding is not None:
+                z = torch.cat([z, self.embedding(y).to(z.dtype)], dim=1)
+        else:
+            y = None  # an unconditional G ignores labels
         h = self.project(z).view(z.shape[0], self.widths[0], self.start, self.start)
-        return self.blocks(self.first(h))
+        return self.blocks(self.first(h, y), y)
 
 
 class DCGANDiscriminator(nn.Module):
     """x -> [Conv 4x4 stride 2 -> (BN) -> LeakyReLU 0.2] x stages -> linear to one raw output.
 
     DCGAN put batch norm in every D layer but the first; ``batch_norm: false`` removes it (as SNGAN does and
-    as the selection study compares).
+    as the selection study compares). A conditional D adds ``<embed(y), h>`` on the flattened features h.
     """
 
     def __init__(
         self,
         image_shape: Sequence[int] = (1, 28, 28),
+        num_classes: int = 0,
+        conditional: bool = False,
         base_channels: int = 64,
         batch_norm: bool = True,
         negative_slope: float = 0.2,
     ) -> None:
         super().__init__()
-        channels, size = _square(image_shape)
+        self.num_classes = conditioning_classes(type(self).__name__, num_classes, conditional)
+        channels, size = square_image(image_shape)
         stages, end = stages_for(size)
         layers: list[nn.Module] = []
         width_in = channels
@@ -96,6 +140,11 @@ class DCGANDiscriminator(nn.Module):
             width_in = width
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(width_in * end * end, 1)
+        self.projection = Projection(self.num_classes, width_in * end * end) if self.num_classes else None
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x).flatten(1)).squeeze(1)
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        h = self.features(x).flatten(1)
+        out = self.head(h).squeeze(1)
+        if self.projection is not None:
+            out = out + self.projection(h, require_labels(self, y, x.shape[0]))
+        return out

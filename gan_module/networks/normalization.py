@@ -13,7 +13,10 @@ def add_spectral_norm(network: nn.Module) -> nn.Module:
     """Spectral normalization (Miyato et al. 2018) on every linear, convolutional and embedding weight.
 
     Each weight is divided by its largest singular value, estimated by one power iteration per training
-    forward pass; torch picks the right dimension for transposed convolutions. Returns ``network``.
+    forward pass; torch picks the right dimension for transposed convolutions. This covers every weight SNGAN
+    normalises in this package's networks, the projection discriminator's class embedding included (Miyato &
+    Koyama 2018). Batch-norm scales are left alone, including the per-class gains of conditional batch norm,
+    which are plain parameters and not embeddings for that reason. Returns ``network``.
     """
     for module in network.modules():
         if isinstance(module, _WEIGHTED) and not parametrize.is_parametrized(module, "weight"):

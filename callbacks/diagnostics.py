@@ -1,0 +1,134 @@
+"""Watches for the four training issues the selection paper (Motwani & Parmar 2020, section 3) names.
+
+The module logs the underlying numbers every D/G step (``diag/*``: gradient norms, mean D outputs, D accuracy,
+sample diversity); this callback keeps the last ``window`` values and flags an issue while its condition has
+held over the whole window:
+
+- mode collapse: fakes far less varied than reals, ``diversity`` (mean pairwise distance of fakes / of reals)
+  below ``collapse_diversity``;
+- vanishing gradient: G's gradient norm below ``vanishing_ratio`` x its median over the first window, while D
+  is confident (accuracy above ``confident_accuracy``) -- the saturation Goodfellow et al. (2014, section 3)
+  describe for the minimax loss;
+- unstable training: a gradient-norm spike (a step above ``spike_factor`` x the window median, for G or D)
+  within the window. Gradient norms rather than losses, because loss levels differ between objectives (a
+  Wasserstein critic's loss hovers around 0 and changes sign while training is healthy);
+- non-convergence / imbalance: D's accuracy pinned, its window mean above ``1 - pinned_margin`` (D wins
+  outright) or below ``pinned_margin`` (D is fooled by everything).
+
+Each flag is logged every step as ``issue/<name>`` (0 or 1), so its history (how often it fired) is in every
+logger; ``issues`` (the number of active flags) appears in the progress bar, and the onset of each issue is a
+warning in the log.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from statistics import median
+
+import lightning as L
+from lightning.pytorch.utilities import rank_zero_warn
+
+from gan_module.errors import ConfigError
+
+ISSUES = ("mode_collapse", "vanishing_gradient", "unstable_training", "non_convergence")
+_WATCHED = ("diag/diversity", "diag/grad_norm_g", "diag/grad_norm_d", "diag/d_accuracy")
+
+
+class TrainingDiagnostics(L.Callback):
+    """Flags mode collapse, vanishing gradients, unstable training and non-convergence while training.
+
+    Args:
+        every_n_steps: read the numbers every n-th D step (each read waits for the GPU); 0 turns this off.
+        window: consecutive readings a condition must hold for (and the length of the statistics' history).
+        collapse_diversity: diversity ratio under which samples count as collapsed.
+        vanishing_ratio: G gradient norm, relative to its early median, under which it counts as vanished.
+        confident_accuracy: D accuracy above which D counts as confident.
+        spike_factor: a gradient norm this many times the window median is a spike.
+        pinned_margin: D accuracy within this margin of 0 or 1 counts as pinned.
+    """
+
+    def __init__(
+        self,
+        every_n_steps: int = 1,
+        window: int = 200,
+        collapse_diversity: float = 0.2,
+        vanishing_ratio: float = 0.01,
+        confident_accuracy: float = 0.95,
+        spike_factor: float = 10.0,
+        pinned_margin: float = 0.01,
+    ) -> None:
+        if every_n_steps < 0 or window < 2:
+            raise ConfigError(
+                f"TrainingDiagnostics needs every_n_steps >= 0 and window >= 2, got {every_n_steps}, {window}."
+            )
+        self.every_n_steps, self.window = every_n_steps, window
+        self.collapse_diversity, self.vanishing_ratio = collapse_diversity, vanishing_ratio
+        self.confident_accuracy, self.spike_factor = confident_accuracy, spike_factor
+        self.pinned_margin = pinned_margin
+        self.history: dict[str, deque[float]] = {key: deque(maxlen=window) for key in _WATCHED}
+        self.early_grad_g: float | None = None
+        self.active = dict.fromkeys(ISSUES, False)
+        self.steps_flagged = dict.fromkeys(ISSUES, 0)
+
+    # ----------------------------------------------------------------- conditions
+    def _full(self, key: str) -> list[float] | None:
+        values = self.history[key]
+        return list(values) if len(values) == self.window else None
+
+    def conditions(self) -> dict[str, bool]:
+        """Which issues hold over the current window (all False until the window is full)."""
+        diversity, grad_g, grad_d = (self._full(k) for k in ("diag/diversity", "diag/grad_norm_g", "diag/grad_norm_d"))
+        accuracy = self._full("diag/d_accuracy")
+        flags = dict.fromkeys(ISSUES, False)
+        if diversity is not None:
+            flags["mode_collapse"] = max(diversity) < self.collapse_diversity
+        if grad_g is not None and accuracy is not None and self.early_grad_g:
+            flags["vanishing_gradient"] = (
+                max(grad_g) < self.vanishing_ratio * self.early_grad_g and min(accuracy) > self.confident_accuracy
+            )
+        flags["unstable_training"] = any(
+            values is not None and max(values) > self.spike_factor * max(median(values), 1e-12)
+            for values in (grad_g, grad_d)
+        )
+        if accuracy is not None:
+            mean_accuracy = sum(accuracy) / len(accuracy)
+            flags["non_convergence"] = not self.pinned_margin <= mean_accuracy <= 1 - self.pinned_margin
+        return flags
+
+    # ----------------------------------------------------------------- hooks
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not self.every_n_steps or pl_module.d_steps % self.every_n_steps != 0:
+            return
+        metrics = trainer.callback_metrics
+        for key in _WATCHED:
+            if key in metrics:
+                self.history[key].append(float(metrics[key]))
+        grad_g = self.history["diag/grad_norm_g"]
+        if self.early_grad_g is None and len(grad_g) == self.window:
+            self.early_grad_g = median(grad_g)
+        flags = self.conditions()
+        for issue, on in flags.items():
+            if on and not self.active[issue]:
+                rank_zero_warn(f"Training issue detected at iteration {pl_module.iterations}: {_DESCRIPTIONS[issue]}")
+            self.steps_flagged[issue] += int(on)
+            self.active[issue] = on
+        pl_module.log_dict({f"issue/{name}": float(on) for name, on in flags.items()})
+        pl_module.log("issues", float(sum(flags.values())), prog_bar=True)
+
+    def state_dict(self) -> dict:
+        return {"early_grad_g": self.early_grad_g, "steps_flagged": dict(self.steps_flagged)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.early_grad_g = state_dict.get("early_grad_g")
+        self.steps_flagged.update(state_dict.get("steps_flagged", {}))
+
+
+_DESCRIPTIONS = {
+    "mode_collapse": "mode collapse -- the samples are far less varied than the data (diag/diversity).",
+    "vanishing_gradient": "vanishing gradient -- G's gradient has collapsed while D is confident "
+    "(diag/grad_norm_g, diag/d_accuracy); a non-saturating or Wasserstein loss is the usual remedy.",
+    "unstable_training": "unstable training -- gradient-norm spikes "
+    "(diag/grad_norm_*); try a gradient penalty, spectral norm or a lower learning rate.",
+    "non_convergence": "non-convergence -- D's accuracy is pinned at 0 or 1 (diag/d_accuracy); the players are "
+    "out of balance (adjust k or the learning rates).",
+}

@@ -1,0 +1,117 @@
+"""The evaluation callback and its feature networks on cases with known answers (callbacks/evaluation.py,
+gan_module/metrics/features.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from callbacks.evaluation import Evaluation
+from datamodules import MlxtendMNISTDataModule
+from gan_module import ConfigError
+from gan_module.metrics.features import dataset_classifier, dataset_key
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = MlxtendMNISTDataModule()
+    data.setup()
+    return data
+
+
+@pytest.fixture(scope="module")
+def classifier_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("classifiers")
+
+
+class Replay:
+    """A stand-in generator module that returns given images, in order: its "samples" are known exactly."""
+
+    num_classes, device, iterations = 0, torch.device("cpu"), 0
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images, self.position = images, 0
+
+    def sample_noise(self, n, generator=None):
+        return torch.zeros(n, 1)
+
+    def generate(self, z, labels=None):
+        out = self.images[self.position : self.position + len(z)]
+        self.position += len(z)
+        return out
+
+
+class FakeTrainer:
+    def __init__(self, datamodule) -> None:
+        self.datamodule, self.is_global_zero = datamodule, True
+
+
+def evaluate(data, images, cache, **kwargs) -> dict[str, float]:
+    callback = Evaluation(num_samples=len(images), batch_size=250, classifier_cache=str(cache), **kwargs)
+    return callback.evaluate(FakeTrainer(data), Replay(images))
+
+
+def test_the_test_split_itself_scores_fid_about_zero_and_full_coverage(digits, classifier_cache):
+    test = digits.split_images("test")
+    results = evaluate(digits, test, classifier_cache, metrics=["fid", "classes"])
+    assert abs(results["eval/fid_classifier_500_test"]) < 1e-3
+    assert results["eval/classes_500_covered"] == 10
+    assert results["eval/classes_500_kl"] < 0.05
+    assert results["eval/classifier_test_accuracy"] > 0.9
+
+
+def test_one_repeated_digit_scores_far_worse_than_other_real_digits(digits, classifier_cache):
+    test = digits.split_images("test")
+    other_real = evaluate(digits, digits.split_images("val"), classifier_cache, metrics=["fid", "kid"])
+    collapsed = evaluate(digits, test[:1].repeat(500, 1, 1, 1), classifier_cache, metrics=["fid", "kid", "classes"])
+    fid, kid = "eval/fid_classifier_500_test", "eval/kid_classifier_500_test"
+    assert collapsed[fid] > 10 * other_real[fid]
+    # KID is unbiased: two samples of one distribution give about 0, either sign
+    assert abs(other_real[kid]) < 0.05 * collapsed[kid]
+    assert collapsed["eval/classes_500_covered"] == 1
+    assert collapsed["eval/classes_500_kl"] > 2
+
+
+def test_parzen_follows_the_paper_protocol_and_prefers_real_digits_to_noise(digits, classifier_cache):
+    train = digits.split_images("train")[:1000]
+    real = evaluate(digits, train, classifier_cache, metrics=["parzen"])
+    noise = evaluate(digits, torch.rand(1000, 1, 28, 28), classifier_cache, metrics=["parzen"])
+    key = "eval/parzen_1k_test"
+    assert real[key] > noise[key] + 100
+    assert real[key + "_sigma"] in [float(s) for s in torch.logspace(-1, 0, 10, dtype=torch.float64)]
+    assert 0 < real[key + "_stderr"] < 20
+
+
+def test_the_classifier_is_trained_once_and_then_read_from_the_cache(digits, tmp_path):
+    first, accuracy = dataset_classifier(digits, tmp_path, epochs=1)
+    assert accuracy > 0.8
+    cached = sorted(tmp_path.glob("*.pt"))
+    assert [p.stem for p in cached] == [dataset_key(digits)]
+    again, same_accuracy = dataset_classifier(digits, tmp_path, epochs=1)
+    assert same_accuracy == accuracy
+    for a, b in zip(first.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_metrics_that_do_not_apply_are_skipped(digits):
+    callback = Evaluation(metrics=["fid", "modes", "parzen"])
+    assert callback.active_metrics(digits) == ["fid", "parzen"]
+
+
+def test_mode_coverage_of_mixture_samples(classifier_cache):
+    from datamodules import RingMixtureDataModule
+
+    ring = RingMixtureDataModule(num_train=2000, val_size=100, test_size=100)
+    ring.setup()
+    on_two_modes = ring.centers[:2].repeat(1250, 1)
+    results = evaluate(ring, on_two_modes, classifier_cache)  # the default list: only "modes" applies
+    assert results == {"eval/modes_2500_captured": 2.0, "eval/modes_2500_high_quality": 1.0}
+
+
+def test_bad_options_are_clear_errors(tmp_path):
+    with pytest.raises(ConfigError, match="unknown"):
+        Evaluation(metrics=["fid", "precision"])
+    with pytest.raises(ConfigError, match="feature"):
+        Evaluation(feature="vgg")
+    with pytest.raises(ConfigError, match="no such file"):
+        Evaluation(feature="inception", inception_weights=str(tmp_path / "missing.pth"))
