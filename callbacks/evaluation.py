@@ -154,7 +154,8 @@ class Evaluation(L.Callback):
                 extractor, subset_size=subset, reset_real_features=False, normalize=True
             )
         if "is" in metrics:
-            built["is"] = InceptionScore("logits_unbiased" if inception else classifier, normalize=True)
+            # normalize=True turns [0, 1] floats into bytes for Inception; a custom network must get the floats
+            built["is"] = InceptionScore("logits_unbiased" if inception else classifier, normalize=inception)
         for metric in built.values():
             metric.to(device)
         for key in ("fid", "kid"):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 from jsonargparse import Namespace
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities import rank_zero_info
 
@@ -78,6 +78,7 @@ class GANCLI(LightningCLI):
                 )
         # the observation callbacks are config groups, so one key switches or tunes each (see defaults.yaml)
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
         parser.add_lightning_class_args(SampleGrid, "sample_grid")
         parser.add_lightning_class_args(LatentInterpolation, "interpolation")
         parser.add_lightning_class_args(TrainingDiagnostics, "diagnostics")

@@ -62,14 +62,18 @@ def test_the_test_split_itself_scores_fid_about_zero_and_full_coverage(digits, c
 
 def test_one_repeated_digit_scores_far_worse_than_other_real_digits(digits, classifier_cache):
     test = digits.split_images("test")
-    other_real = evaluate(digits, digits.split_images("val"), classifier_cache, metrics=["fid", "kid"])
-    collapsed = evaluate(digits, test[:1].repeat(500, 1, 1, 1), classifier_cache, metrics=["fid", "kid", "classes"])
+    other_real = evaluate(digits, digits.split_images("val"), classifier_cache, metrics=["fid", "kid", "is"])
+    collapsed = evaluate(
+        digits, test[:1].repeat(500, 1, 1, 1), classifier_cache, metrics=["fid", "kid", "is", "classes"]
+    )
     fid, kid = "eval/fid_classifier_500_test", "eval/kid_classifier_500_test"
     assert collapsed[fid] > 10 * other_real[fid]
     # KID is unbiased: two samples of one distribution give about 0, either sign
     assert abs(other_real[kid]) < 0.05 * collapsed[kid]
     assert collapsed["eval/classes_500_covered"] == 1
     assert collapsed["eval/classes_500_kl"] > 2
+    # IS = exp(E KL(p(y|x) || p(y))): about the number of classes for varied, confidently classified digits
+    assert other_real["eval/is_classifier_500"] > 7 and abs(collapsed["eval/is_classifier_500"] - 1) < 0.01
 
 
 def test_parzen_follows_the_paper_protocol_and_prefers_real_digits_to_noise(digits, classifier_cache):
@@ -115,3 +119,27 @@ def test_bad_options_are_clear_errors(tmp_path):
         Evaluation(feature="vgg")
     with pytest.raises(ConfigError, match="no such file"):
         Evaluation(feature="inception", inception_weights=str(tmp_path / "missing.pth"))
+
+
+def test_the_test_subcommand_prints_and_logs_the_metrics_of_a_checkpoint(tmp_path, classifier_cache, capsys):
+    from tests.conftest import run_cli
+    from tests.test_cli import QUICKSTART, SMALL
+
+    common = ["--config", QUICKSTART, *SMALL, f"--trainer.default_root_dir={tmp_path}"]
+    run_cli("fit", *common, "--trainer.max_epochs=1")
+    capsys.readouterr()
+    run_cli(
+        "test",
+        *common,
+        f"--ckpt_path={tmp_path}/version_0/checkpoints/last.ckpt",
+        "--evaluation.num_samples=500",
+        "--evaluation.metrics=[fid,parzen,classes]",
+        f"--evaluation.classifier_cache={classifier_cache}",
+    )
+    printed = capsys.readouterr().out
+    for name in ("eval/fid_classifier_500_test", "eval/parzen_500_test", "eval/classes_500_kl", "test/loss_d"):
+        assert name in printed
+    logged = (tmp_path / "version_0" / "test" / "metrics.csv").read_text().splitlines()
+    header, values = logged[0].split(","), logged[-1].split(",")
+    fid = float(values[header.index("eval/fid_classifier_500_test")])
+    assert fid > 1  # three training steps in: far from the data

@@ -65,13 +65,16 @@ def train_classifier(
     seed: int = 0,
 ) -> DatasetClassifier:
     """Fit a :class:`DatasetClassifier` on float ``images`` (N, C, H, W) with Adam; deterministic given ``seed``."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):  # leave the caller's random stream where it was
-        torch.manual_seed(seed)
-        model = DatasetClassifier(images.shape[1:], num_classes).to(images.device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    with torch.enable_grad():  # callers may be evaluating under no_grad
+    # Lightning evaluates under inference_mode, where no graph can be built: step out of it (and out of any
+    # no_grad) for training, with copies of the images made outside it.
+    with torch.inference_mode(False), torch.enable_grad():
+        images, labels = images.clone(), labels.clone()
+        g = torch.Generator().manual_seed(seed)
+        with torch.random.fork_rng(devices=[]):  # leave the caller's random stream where it was
+            torch.manual_seed(seed)
+            model = DatasetClassifier(images.shape[1:], num_classes).to(images.device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        model.train()
         for _ in range(epochs):
             for idx in torch.randperm(len(images), generator=g).split(batch_size):
                 loss = F.cross_entropy(model(images[idx]), labels[idx].to(images.device))
