@@ -110,6 +110,7 @@ class GAN(L.LightningModule):
         self.iterations = 0  # generator steps
         self.images_seen = 0  # real images shown to D
         self._pending_rng_states: dict[str, Any] | None = None
+        self._labels_checked = False
 
     # ------------------------------------------------------------------ sampling
     @property
@@ -344,12 +345,16 @@ class GAN(L.LightningModule):
         """The labels a conditional model is given; ``None`` for an unconditional one."""
         if not self.num_classes:
             return None
-        if labels is None or labels.dtype != torch.long or labels.min() < 0 or labels.max() >= self.num_classes:
+        if labels is None or labels.dtype != torch.long or (not self._labels_checked and not self._in_range(labels)):
             raise ValueError(
                 f"A conditional model needs int64 class labels in [0, {self.num_classes}) with every batch; "
                 "this batch has none or labels outside that range (unlabelled data?)."
             )
+        self._labels_checked = True  # the range check waits for the GPU: once is enough for one dataset
         return labels
+
+    def _in_range(self, labels: Tensor) -> bool:
+        return bool(labels.min() >= 0) and bool(labels.max() < self.num_classes)
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -132,3 +132,108 @@ def test_generate_samples_in_eval_mode_and_restores_train_mode():
     model.train()
     out = model.generate(torch.zeros(5, 3))
     assert out.shape == (5, 1, 4, 4) and seen == [False] and model.generator.training
+
+
+# ---------------------------------------------------------------------------------------- conditional models
+class LabelledData(IndexedDataModule):
+    """IndexedDataModule with labels index mod 4: a 4-class dataset."""
+
+    num_classes = 4
+
+    def load(self):
+        arrays = super().load()
+        arrays.labels, arrays.test_labels = arrays.labels % 4, arrays.test_labels % 4
+        return arrays
+
+
+class LabelSpy(torch.nn.Module):
+    """Wraps a network and records the labels of every call."""
+
+    def __init__(self, network: torch.nn.Module) -> None:
+        super().__init__()
+        self.network, self.calls = network, []
+        self.num_classes = network.num_classes
+        for name in ("latent_dim", "output_range"):
+            if hasattr(network, name):
+                setattr(self, name, getattr(network, name))
+
+    def forward(self, x, y=None):
+        self.calls.append(None if y is None else y.clone())
+        return self.network(x, y)
+
+
+def conditional_gan(g_conditional: bool = True, d_conditional: bool = True) -> GAN:
+    return GAN(
+        generator=LabelSpy(
+            MLPGenerator(image_shape=(1, 4, 4), latent_dim=3, hidden_dims=[8], num_classes=4, conditional=g_conditional)
+        ),
+        discriminator=LabelSpy(
+            MaxoutDiscriminator(
+                image_shape=(1, 4, 4), hidden_units=[8], pieces=2, num_classes=4, conditional=d_conditional
+            )
+        ),
+        generator_optimizer=sgd,
+        discriminator_optimizer=sgd,
+    )
+
+
+def test_a_conditional_model_gives_each_step_the_labels_of_its_real_minibatch():
+    model = conditional_gan()
+    recorder = StepRecorder()
+    trainer(callbacks=[recorder], limit_train_batches=3, limit_val_batches=0).fit(model, LabelledData(batch_size=4))
+    g_calls = [y for y in model.generator.calls if y is not None and len(y) == 4]
+    d_calls = [y for y in model.discriminator.calls if y is not None and len(y) == 4]
+    assert model.num_classes == 4 and len(g_calls) >= 6  # a D step and a G step per batch
+    batch_labels = [torch.tensor(batch) % 4 for kind, batch in recorder.steps if kind == "D"]
+    # in every D step: G's fakes and D's two calls (real, fake) all use that minibatch's labels
+    g_in_d_steps, g_in_g_steps = g_calls[0::2], g_calls[1::2]
+    for labels, g_d, g_g in zip(batch_labels, g_in_d_steps, g_in_g_steps, strict=True):
+        assert torch.equal(g_d, labels) and torch.equal(g_g, labels)
+    assert all(any(torch.equal(y, labels) for y in d_calls) for labels in batch_labels)
+
+
+def test_generator_and_discriminator_must_agree_on_conditioning():
+    with pytest.raises(ConfigError, match="conditional: true"):
+        conditional_gan(g_conditional=True, d_conditional=False)
+
+
+def test_a_conditional_model_refuses_labels_outside_its_classes():
+    model = conditional_gan()
+    with pytest.raises(ValueError, match=r"labels in \[0, 4\)"):
+        model._condition(torch.tensor([0, 7]))
+    with pytest.raises(ValueError, match="int64"):
+        model._condition(None)
+
+
+def test_generate_draws_labels_for_a_conditional_model_when_none_are_given():
+    model = conditional_gan()
+    z = model.sample_noise(8, torch.Generator().manual_seed(0))
+    assert model.generate(z).shape == (8, 1, 4, 4)
+    assert torch.equal(model.generate(z), model.generate(z))  # the drawn labels are seeded
+
+
+def test_diagnostics_are_logged_each_step_and_critic_accuracy_ranks_pairs():
+    from gan_module.losses import Critique, WassersteinLoss
+
+    model = tiny_gan()
+    trained = trainer(limit_train_batches=2, limit_val_batches=0)
+    trained.fit(model, IndexedDataModule(num_items=16))
+    assert {"diag/grad_norm_d", "diag/grad_norm_g", "diag/d_accuracy", "diag/diversity"} <= set(
+        trained.callback_metrics
+    )
+    critic = GAN(
+        generator=model.generator,
+        discriminator=model.discriminator,
+        generator_optimizer=sgd,
+        discriminator_optimizer=sgd,
+        loss=WassersteinLoss(),
+    )
+    real, fake = torch.rand(4, 1, 4, 4), torch.rand(4, 1, 4, 4)
+    critique = Critique(
+        real_logits=torch.tensor([5.0, 6.0, -1.0, 2.0]),
+        fake_logits=torch.tensor([4.0, 7.0, -3.0, -2.0]),
+        real=real,
+        fake=fake,
+    )
+    assert critic.loss_diagnostics(critique)["diag/d_accuracy"] == 0.75  # pairs 0, 2, 3 ranked right; no threshold
+    assert torch.isclose(critic.loss_diagnostics(critique)["diag/diversity"], torch.tensor(1.0), atol=0.5)
