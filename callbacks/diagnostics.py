@@ -1,6 +1,7 @@
 """Watches for the four training issues the selection paper (Motwani & Parmar 2020, section 3) names.
 
-The module logs the underlying numbers every D/G step (``diag/*``: gradient norms, mean D outputs, D accuracy,
+The module computes the underlying numbers every D/G step (``pl_module.diagnostics``, logged as ``diag/*`` every
+``log_every_n_steps``: gradient norms, mean D outputs, D accuracy,
 sample diversity); this callback keeps the last ``window`` values and flags an issue while its condition has
 held over the whole window:
 
@@ -15,8 +16,8 @@ held over the whole window:
 - non-convergence / imbalance: D's accuracy pinned, its window mean above ``1 - pinned_margin`` (D wins
   outright) or below ``pinned_margin`` (D is fooled by everything).
 
-Each flag is logged every step as ``issue/<name>`` (0 or 1), so its history (how often it fired) is in every
-logger; ``issues`` (the number of active flags) appears in the progress bar, and the onset of each issue is a
+Each flag is logged as ``issue/<name>`` (0 or 1) every ``log_every_n_steps``, so its history is in every logger,
+and ``steps_flagged`` counts every flagged step (kept in checkpoints); ``issues`` (the number of active flags) appears in the progress bar, and the onset of each issue is a
 warning in the log.
 """
 
@@ -99,10 +100,10 @@ class TrainingDiagnostics(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if not self.every_n_steps or pl_module.d_steps % self.every_n_steps != 0:
             return
-        metrics = trainer.callback_metrics
+        numbers = getattr(pl_module, "diagnostics", {})
         for key in _WATCHED:
-            if key in metrics:
-                self.history[key].append(float(metrics[key]))
+            if key in numbers:
+                self.history[key].append(float(numbers[key]))
         grad_g = self.history["diag/grad_norm_g"]
         if self.early_grad_g is None and len(grad_g) == self.window:
             self.early_grad_g = median(grad_g)
@@ -112,7 +113,8 @@ class TrainingDiagnostics(L.Callback):
                 rank_zero_warn(f"Training issue detected at iteration {pl_module.iterations}: {_DESCRIPTIONS[issue]}")
             self.steps_flagged[issue] += int(on)
             self.active[issue] = on
-        pl_module.log_dict({f"issue/{name}": float(on) for name, on in flags.items()})
+        if (pl_module.d_steps - 1) % trainer.log_every_n_steps == 0:  # what the loggers keep (steps_flagged counts all)
+            pl_module.log_dict({f"issue/{name}": float(on) for name, on in flags.items()})
         pl_module.log("issues", float(sum(flags.values())), prog_bar=True)
 
     def state_dict(self) -> dict:

@@ -111,6 +111,8 @@ class GAN(L.LightningModule):
         self.images_seen = 0  # real images shown to D
         self._pending_rng_states: dict[str, Any] | None = None
         self._labels_checked = False
+        #: the latest training diagnostics (``diag/*``), updated every step, read by callbacks.TrainingDiagnostics
+        self.diagnostics: dict[str, Tensor] = {}
 
     # ------------------------------------------------------------------ sampling
     @property
@@ -235,6 +237,9 @@ class GAN(L.LightningModule):
             self.log("loss_g", g_loss, prog_bar=True)
         self.log("progress/iterations", float(self.iterations))
         self.log("progress/kimg", self.images_seen / 1000.0)
+        if self._trainer is not None and (self.d_steps - 1) % self.trainer.log_every_n_steps == 0:
+            # self.log costs ~0.1 ms per call; the loggers only keep every n-th step, so only log those
+            self.log_dict(self.diagnostics)
 
     def discriminator_step(self, real: Tensor, optimizer, labels: Tensor | None = None) -> Tensor:
         """One update of D on this real minibatch and as many fresh fakes (the inner loop of Algorithm 1).
@@ -262,7 +267,7 @@ class GAN(L.LightningModule):
             grad_norm = self._step(optimizer, loss, self.discriminator)
             for regularizer in self.regularizers:
                 regularizer.after_step(self.discriminator)
-        self.log_dict({**self.loss_diagnostics(critique), "diag/grad_norm_d": grad_norm})
+        self.diagnostics.update(self.loss_diagnostics(critique), **{"diag/grad_norm_d": grad_norm})
         self.d_steps += 1
         self.images_seen += real.shape[0]
         return loss.detach()
@@ -281,7 +286,7 @@ class GAN(L.LightningModule):
                 critique.real, critique.real_logits = real, self.judge(real, labels)
             loss = self.loss.generator_loss(critique)
             grad_norm = self._step(optimizer, loss, self.generator)
-        self.log("diag/grad_norm_g", grad_norm)
+        self.diagnostics["diag/grad_norm_g"] = grad_norm
         self.iterations += 1
         return loss.detach()
 
