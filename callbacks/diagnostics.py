@@ -17,8 +17,8 @@ held over the whole window:
   outright) or below ``pinned_margin`` (D is fooled by everything).
 
 Each flag is logged as ``issue/<name>`` (0 or 1) every ``log_every_n_steps``, so its history is in every logger,
-and ``steps_flagged`` counts every flagged step (kept in checkpoints); ``issues`` (the number of active flags) appears in the progress bar, and the onset of each issue is a
-warning in the log.
+and ``steps_flagged`` counts every flagged step (kept in checkpoints); ``issues`` (the number of active flags)
+appears in the progress bar, and the onset of each issue is a warning in the log.
 """
 
 from __future__ import annotations

@@ -12,14 +12,18 @@ What it adds to LightningCLI:
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import sys
 from pathlib import Path
 
 import torch
+import yaml
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
 from callbacks.diagnostics import TrainingDiagnostics
@@ -60,12 +64,43 @@ def _check_checkpoint(path: Path) -> None:
         raise ConfigError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
 
 
+def _continue_wandb_run(init_args: Namespace, run: Path) -> None:
+    """One W&B run per run folder: a resumed fit logs into the same W&B run, not a new one.
+
+    W&B only continues a run when it is given the run's id, so the id is kept in ``<run>/wandb_id``, written
+    by global rank 0 (the only rank that talks to W&B) the first time the folder is used.
+    """
+    if init_args.get("id") is None and init_args.get("version") is None:
+        id_file = run / "wandb_id"
+        if id_file.is_file():
+            init_args.id = id_file.read_text().strip()
+        else:
+            init_args.id = secrets.token_hex(4)
+            if os.environ.get("RANK", "0") == "0":
+                run.mkdir(parents=True, exist_ok=True)
+                id_file.write_text(init_args.id + "\n")
+        init_args.resume = "allow"
+    if init_args.get("name") is None:
+        init_args.name = str(run)
+
+
+class WandbConfigSaver(SaveConfigCallback):
+    """Writes config.yaml as usual and also sends the full resolved config to every W&B run (Lightning does not)."""
+
+    def save_config(self, trainer, pl_module, stage: str) -> None:
+        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.experiment.config.update(config, allow_val_change=True)
+
+
 class GANCLI(LightningCLI):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("model_class", GAN)
         kwargs.setdefault("datamodule_class", ImageDataModule)
         kwargs.setdefault("subclass_mode_data", True)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault("save_config_callback", WandbConfigSaver)
         kwargs.setdefault("parser_kwargs", {sub: {"default_config_files": [str(DEFAULTS)]} for sub in SUBCOMMANDS})
         super().__init__(*args, **kwargs)
 
@@ -131,8 +166,11 @@ class GANCLI(LightningCLI):
             if logger.get("init_args") is None:
                 logger.init_args = Namespace()
             logger.init_args.save_dir = str(run)
-            if logger.class_path.rsplit(".", 1)[-1] in ("CSVLogger", "TensorBoardLogger"):
+            kind = logger.class_path.rsplit(".", 1)[-1]
+            if kind in ("CSVLogger", "TensorBoardLogger"):
                 logger.init_args.name, logger.init_args.version = "", ""  # log straight into the run folder
+            elif kind == "WandbLogger":
+                _continue_wandb_run(logger.init_args, run)
 
     @staticmethod
     def _default_runs_root(cfg: Namespace) -> Path:
