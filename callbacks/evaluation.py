@@ -207,6 +207,8 @@ class Evaluation(L.Callback):
             coverage = class_coverage(predicted, datamodule.num_classes, data_distribution)
             results[self.name("classes") + "_covered"] = float(coverage.classes_covered)
             results[self.name("classes") + "_kl"] = coverage.kl_from_data
+            for label, share in enumerate(coverage.histogram.tolist()):  # the histogram itself, one key per class
+                results[f"{self.name('classes')}_share/{label}"] = share
             results["eval/classifier_test_accuracy"] = state["classifier_accuracy"]
         if "modes" in active:
             coverage = mixture_coverage(samples, datamodule.centers, datamodule.std)

@@ -71,6 +71,8 @@ def test_one_repeated_digit_scores_far_worse_than_other_real_digits(digits, clas
     # KID is unbiased: two samples of one distribution give about 0, either sign
     assert abs(other_real[kid]) < 0.05 * collapsed[kid]
     assert collapsed["eval/classes_500_covered"] == 1
+    assert sum(collapsed[f"eval/classes_500_share/{c}"] for c in range(10)) == pytest.approx(1.0)
+    assert max(collapsed[f"eval/classes_500_share/{c}"] for c in range(10)) == 1.0
     assert collapsed["eval/classes_500_kl"] > 2
     # IS = exp(E KL(p(y|x) || p(y))): about the number of classes for varied, confidently classified digits
     assert other_real["eval/is_classifier_500"] > 7 and abs(collapsed["eval/is_classifier_500"] - 1) < 0.01
