@@ -31,7 +31,7 @@ from callbacks.evaluation import Evaluation
 from callbacks.interpolation import LatentInterpolation
 from callbacks.sample_grid import SampleGrid
 from datamodules.base import ImageDataModule
-from gan_module.errors import ConfigError
+from gan_module.errors import ConfigError, DivergenceError
 from gan_module.module import GAN
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -209,3 +209,6 @@ def main(args: list[str] | None = None) -> None:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except DivergenceError as err:  # the message says what to do; a traceback would bury it
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)

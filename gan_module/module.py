@@ -24,7 +24,7 @@ from jsonargparse.typing import PositiveInt
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
-from gan_module.errors import ConfigError
+from gan_module.errors import ConfigError, DivergenceError
 from gan_module.losses import Critique, GANLoss, NonSaturatingLoss
 from gan_module.networks.normalization import add_spectral_norm
 from gan_module.noise import Gaussian, Noise
@@ -221,6 +221,15 @@ class GAN(L.LightningModule):
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         grad_norm = gradient_norm(network)
+        # Checked before the step: one NaN would spread to every weight (and into the next checkpoint).
+        if not bool(torch.isfinite(loss) & torch.isfinite(grad_norm)):
+            player = "discriminator" if network is self.discriminator else "generator"
+            raise DivergenceError(
+                f"The {player}'s loss ({loss.item():.4g}) or gradient norm ({grad_norm.item():.4g}) is not finite "
+                f"at iteration {self.iterations} (D step {self.d_steps}); training stopped before the update, so "
+                "the weights and the checkpoints saved so far are intact. Resume from the last checkpoint with a "
+                "lower learning rate, a gradient penalty or spectral normalization."
+            )
         optimizer.step()
         scheduler = self._scheduler_for(optimizer.optimizer)
         if scheduler is not None:

@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from gan_module import GAN
+from gan_module.losses import NonSaturatingLoss
 from tests.conftest import CONFIGS, FAST, run_cli
 
 QUICKSTART = str(CONFIGS / "quickstart.yaml")
@@ -267,3 +268,34 @@ def test_print_config_shows_the_linked_image_shape(capsys):
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["model"]["generator"]["class_path"] == "gan_module.networks.MLPGenerator"
     assert printed["checkpoint"]["save_last"] is True
+
+
+class ExplodingLoss(NonSaturatingLoss):
+    """The non-saturating loss until its ``after``-th D step, then NaN: a run that diverges mid-training."""
+
+    def __init__(self, after: int = 4) -> None:
+        self.after, self.calls = after, 0
+
+    def discriminator_loss(self, critique):
+        self.calls += 1
+        loss = super().discriminator_loss(critique)
+        return loss * float("nan") if self.calls >= self.after else loss
+
+
+def test_a_diverging_run_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        fit(
+            tmp_path,
+            "--model.loss=tests.test_cli.ExplodingLoss",
+            "--model.loss.after=4",  # the first D step of epoch 2 (3 batches per epoch)
+            "--trainer.max_epochs=3",
+            "--trainer.limit_val_batches=0",
+            "--checkpoint.every_n_epochs=1",
+        )
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert "error: The discriminator's loss (nan)" in err and "checkpoints saved so far are intact" in err
+    assert "Traceback" not in err
+    ckpt = torch.load(tmp_path / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["gan_progress"]["d_steps"] == 3  # epoch 1's, saved before the divergence
+    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
