@@ -134,14 +134,14 @@ class Evaluation(L.Callback):
             log.info("Evaluation: dataset classifier test accuracy %.4f", accuracy)
         distribution_metrics = [m for m in ("fid", "kid", "is") if m in active]
         if distribution_metrics:
-            real = datamodule.split_images(self.real_split)
-            state.update(self._distribution_metrics(distribution_metrics, state.get("classifier"), real, device))
+            state.update(self._distribution_metrics(distribution_metrics, state.get("classifier"), datamodule, device))
         self._state = state
         return state
 
-    def _distribution_metrics(self, metrics: list[str], classifier, real: Tensor, device) -> dict:
+    def _distribution_metrics(self, metrics: list[str], classifier, datamodule, device) -> dict:
         from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
 
+        real = datamodule.split_images(self.real_split)
         inception = self.feature == "inception"
         extractor = 2048 if inception else ClassifierFeatures(classifier)
         extra = {"feature_extractor_weights_path": self.inception_weights} if inception else {}
@@ -161,14 +161,14 @@ class Evaluation(L.Callback):
         for key in ("fid", "kid"):
             if key in built:  # real statistics once; reset() keeps them (reset_real_features=False)
                 for batch in real.split(self.batch_size):
-                    built[key].update(self._metric_input(batch.to(device)), real=True)
+                    built[key].update(self._metric_input(batch.to(device), datamodule), real=True)
         return built
 
-    def _metric_input(self, images: Tensor) -> Tensor:
+    def _metric_input(self, images: Tensor, datamodule) -> Tensor:
         """What the feature network reads: Inception wants 3 channels on [0, 1]; the classifier the data's scale."""
         if self.feature != "inception":
             return images
-        images = self._unit(images)
+        images = datamodule.to_unit_interval(images)
         return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
 
     # ------------------------------------------------------------------ evaluation
@@ -176,7 +176,6 @@ class Evaluation(L.Callback):
     def evaluate(self, trainer: L.Trainer, pl_module) -> dict[str, float]:
         datamodule = trainer.datamodule
         device = pl_module.device
-        self._unit = datamodule.to_unit_interval  # before _prepare: the real statistics go through it too
         state = self._prepare(datamodule, device)
         samples = self.generate(pl_module)
         results: dict[str, float] = {}
@@ -185,8 +184,9 @@ class Evaluation(L.Callback):
             if key in active:
                 metric = state[key]
                 metric.reset()
+                side = {} if key == "is" else {"real": False}  # IS has no real side
                 for batch in samples.split(self.batch_size):
-                    metric.update(self._metric_input(batch.to(device)), **({} if key == "is" else {"real": False}))
+                    metric.update(self._metric_input(batch.to(device), datamodule), **side)
                 value = metric.compute()
                 if key == "fid":
                     results[self.name("fid")] = float(value)
@@ -195,7 +195,7 @@ class Evaluation(L.Callback):
         if "parzen" in active:
             val = datamodule.split_images("val")[: self.parzen_val_size]
             real = datamodule.split_images(self.real_split)
-            unit = self._unit
+            unit = datamodule.to_unit_interval
             parzen = parzen_estimate(unit(samples), unit(val), unit(real))
             results[self.name("parzen")] = parzen.mean
             results[self.name("parzen") + "_stderr"] = parzen.std_error
@@ -228,7 +228,7 @@ class Evaluation(L.Callback):
             batches.append(pl_module.generate(z, labels).float().cpu())
         return torch.cat(batches)
 
-    def _log(self, trainer: L.Trainer, pl_module, results: dict[str, float]) -> None:
+    def _log(self, pl_module, results: dict[str, float]) -> None:
         for key, value in results.items():
             pl_module.log(key, value, rank_zero_only=True)
         summary = ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in results.items())
@@ -237,8 +237,8 @@ class Evaluation(L.Callback):
     # ------------------------------------------------------------------ hooks
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0 and trainer.is_global_zero:
-            self._log(trainer, pl_module, self.evaluate(trainer, pl_module))
+            self._log(pl_module, self.evaluate(trainer, pl_module))
 
     def on_test_epoch_end(self, trainer, pl_module) -> None:
         if trainer.is_global_zero:
-            self._log(trainer, pl_module, self.evaluate(trainer, pl_module))
+            self._log(pl_module, self.evaluate(trainer, pl_module))

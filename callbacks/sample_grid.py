@@ -89,10 +89,8 @@ def nearest_training_images(samples: Tensor, datamodule, chunk: int = 4096) -> T
     The training split is scanned in chunks, scaled as it goes, so CIFAR-10's 45,000 images never sit in memory
     as floats all at once.
     """
-    train = datamodule.splits["train"].tensors[0] if datamodule.splits else None
-    if train is None:
-        datamodule.setup()
-        train = datamodule.splits["train"].tensors[0]
+    datamodule.setup()  # a no-op once the splits exist
+    train = datamodule.splits["train"].tensors[0]
     flat = samples.flatten(1).float()
     best_distance = torch.full((len(samples),), float("inf"))
     best_index = torch.zeros(len(samples), dtype=torch.long)
