@@ -4,6 +4,7 @@ from callbacks.diagnostics import TrainingDiagnostics
 from callbacks.evaluation import Evaluation
 from callbacks.interpolation import LatentInterpolation
 from callbacks.momentum import MomentumRamp
+from callbacks.preemption import Preemption
 from callbacks.sample_grid import SampleGrid
 
-__all__ = ["Evaluation", "LatentInterpolation", "MomentumRamp", "SampleGrid", "TrainingDiagnostics"]
+__all__ = ["Evaluation", "LatentInterpolation", "MomentumRamp", "Preemption", "SampleGrid", "TrainingDiagnostics"]

@@ -1,9 +1,9 @@
 """Watches for the four training issues the selection paper (Motwani & Parmar 2020, section 3) names.
 
-The module computes the underlying numbers every D/G step (``pl_module.diagnostics``, logged as ``diag/*`` every
-``log_every_n_steps``: gradient norms, mean D outputs, D accuracy,
-sample diversity); this callback keeps the last ``window`` values and flags an issue while its condition has
-held over the whole window:
+The module computes the underlying numbers (``pl_module.diagnostics``: gradient norms, mean D outputs, D
+accuracy, sample diversity) on the D steps that are logged (``diag/*`` every ``log_every_n_steps``) and on those
+this callback reads (every ``every_n_steps``); this callback keeps the last ``window`` values and flags an issue
+while its condition has held over the whole window:
 
 - mode collapse: fakes far less varied than reals, ``diversity`` (mean pairwise distance of fakes / of reals)
   below ``collapse_diversity``;
@@ -97,6 +97,10 @@ class TrainingDiagnostics(L.Callback):
         return flags
 
     # ----------------------------------------------------------------- hooks
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if self.every_n_steps and hasattr(pl_module, "request_diagnostics"):
+            pl_module.request_diagnostics(self.every_n_steps)  # the module computes them only when read
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if not self.every_n_steps or pl_module.d_steps % self.every_n_steps != 0:
             return

@@ -174,10 +174,23 @@ class Evaluation(L.Callback):
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
     def evaluate(self, trainer: L.Trainer, pl_module) -> dict[str, float]:
-        datamodule = trainer.datamodule
-        device = pl_module.device
+        """Every rank generates its share of the samples; global rank 0 scores them all and tells the others.
+
+        Call it on every rank of a distributed run (it gathers and broadcasts).
+        """
+        rank, world = trainer.global_rank, trainer.world_size
+        samples = self.generate(pl_module, rank, world)
+        if world > 1:
+            samples = _gather_batches(trainer, samples, self.batch_size, self.num_samples)
+        results = self.score(trainer.datamodule, samples, pl_module.device) if rank == 0 else {}
+        if world > 1:
+            results = trainer.strategy.broadcast(results, src=0)
+        self.last_results = results
+        return results
+
+    def score(self, datamodule, samples: Tensor, device: torch.device) -> dict[str, float]:
+        """Every active metric of ``samples`` (on the CPU), by name."""
         state = self._prepare(datamodule, device)
-        samples = self.generate(pl_module)
         results: dict[str, float] = {}
         active = state["active"]
         for key in ("fid", "kid", "is"):
@@ -214,31 +227,51 @@ class Evaluation(L.Callback):
             coverage = mixture_coverage(samples, datamodule.centers, datamodule.std)
             results[self.name("modes") + "_captured"] = float(coverage.modes_captured)
             results[self.name("modes") + "_high_quality"] = coverage.high_quality
-        self.last_results = results
         return results
 
-    def generate(self, pl_module) -> Tensor:
-        """``num_samples`` samples (on the CPU) from seeded noise; labels drawn uniformly for conditional models."""
+    def generate(self, pl_module, rank: int = 0, world_size: int = 1) -> Tensor:
+        """Samples (on the CPU) from seeded noise; labels drawn uniformly for conditional models.
+
+        The noise of all ``num_samples`` is drawn in batches from one seeded stream; rank r generates batches
+        r, r + world_size, ... of it, so the gathered set is the same whatever the number of ranks.
+        """
         g = torch.Generator().manual_seed(self.seed)
+        conditional = bool(getattr(pl_module, "num_classes", 0))
         batches = []
-        for start in range(0, self.num_samples, self.batch_size):
+        for index, start in enumerate(range(0, self.num_samples, self.batch_size)):
             n = min(self.batch_size, self.num_samples - start)
-            z = pl_module.sample_noise(n, g)
-            labels = pl_module.sample_labels(n, g) if getattr(pl_module, "num_classes", 0) else None
-            batches.append(pl_module.generate(z, labels).float().cpu())
-        return torch.cat(batches)
+            z = pl_module.noise.sample(n, pl_module.latent_dim, "cpu", g)  # drawn on every rank: keeps the stream
+            labels = torch.randint(0, pl_module.num_classes, (n,), generator=g) if conditional else None
+            if index % world_size == rank:
+                batches.append(pl_module.generate(z, labels).float().cpu())
+        return torch.cat(batches) if batches else torch.empty(0)
 
     def _log(self, pl_module, results: dict[str, float]) -> None:
         for key, value in results.items():
-            pl_module.log(key, value, rank_zero_only=True)
+            # the same number on every rank (broadcast), so the cross-rank mean Lightning takes changes nothing
+            pl_module.log(key, value, sync_dist=True)
         summary = ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in results.items())
         log.info("Evaluation at iteration %d: %s", pl_module.iterations, summary)
 
     # ------------------------------------------------------------------ hooks
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0 and trainer.is_global_zero:
+        if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
             self._log(pl_module, self.evaluate(trainer, pl_module))
 
     def on_test_epoch_end(self, trainer, pl_module) -> None:
-        if trainer.is_global_zero:
-            self._log(pl_module, self.evaluate(trainer, pl_module))
+        self._log(pl_module, self.evaluate(trainer, pl_module))
+
+
+def _gather_batches(trainer: L.Trainer, mine: Tensor, batch_size: int, total: int) -> Tensor:
+    """Reassemble the batches the ranks generated (rank r holds batches r, r + world, ...) in their order."""
+    world = trainer.world_size
+    per_rank = [len(range(r * batch_size, total, world * batch_size)) for r in range(world)]  # batches per rank
+    padded = torch.zeros(max(per_rank) * batch_size, *mine.shape[1:], dtype=mine.dtype)  # all_gather needs one shape
+    padded[: len(mine)] = mine
+    gathered = trainer.strategy.all_gather(padded.to(trainer.strategy.root_device)).cpu()  # (world, n, ...)
+    ordered = []
+    for index in range(max(per_rank)):
+        for r in range(world):
+            if index < per_rank[r]:
+                ordered.append(gathered[r, index * batch_size : (index + 1) * batch_size])
+    return torch.cat(ordered)[:total]  # only the very last batch may be short

@@ -8,13 +8,18 @@ import lightning as L
 import numpy as np
 import torch
 import torchvision
-from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 from torch import Tensor
 
 
 def run_dir(trainer: L.Trainer) -> Path:
-    """The run folder: the logger's folder when there is one (main.py puts it in the run folder)."""
-    return Path(trainer.log_dir or trainer.default_root_dir)
+    """The run folder: the first logger's folder when it has one (main.py puts it in the run folder).
+
+    Not ``trainer.log_dir``: that broadcasts from rank 0, a collective that hangs when rank 0 alone calls it.
+    """
+    logger = trainer.loggers[0] if trainer.loggers else None
+    folder = logger.log_dir if isinstance(logger, CSVLogger | TensorBoardLogger) else None
+    return Path(folder or trainer.default_root_dir)
 
 
 def log_image(trainer: L.Trainer, key: str, image: Tensor, iteration: int, caption: str | None = None) -> Path:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Sampler, TensorDataset
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from gan_module.errors import ConfigError
 
@@ -41,24 +41,24 @@ class ImageArrays:
                 raise ValueError(f"ImageArrays: {prefix}images and {prefix}labels must come together, same length.")
 
 
-class EpochShuffleSampler(Sampler[int]):
-    """A new permutation each epoch, drawn from ``seed + epoch``: a resumed run sees the same order.
+class ResumableSampler(DistributedSampler):
+    """Training order: a new permutation each epoch, drawn from ``seed + epoch``, this rank's share of it, and
+    the option to start the next epoch part-way through (a resume from a mid-epoch checkpoint).
 
-    Lightning calls :meth:`set_epoch` before every epoch, as it does for a ``DistributedSampler``.
+    It is a ``DistributedSampler`` (``drop_last``: every rank gets as many samples), so Lightning uses it as
+    it is under DDP instead of wrapping it; with one process it is the whole permutation. Lightning calls
+    :meth:`set_epoch` before every epoch.
     """
 
-    def __init__(self, num_items: int, seed: int = 0) -> None:
-        self.num_items, self.seed, self.epoch = num_items, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
+    def __init__(self, dataset, num_replicas: int = 1, rank: int = 0, seed: int = 0, epoch: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True)
         self.epoch = epoch
+        self.skip = 0  # samples of this rank's share to leave out, once
 
     def __iter__(self) -> Iterator[int]:
-        g = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.num_items, generator=g).tolist())
-
-    def __len__(self) -> int:
-        return self.num_items
+        indices = list(super().__iter__())
+        skip, self.skip = self.skip, 0  # only the resumed epoch starts late
+        return iter(indices[skip:])
 
 
 class ImageDataModule(L.LightningDataModule):
@@ -82,8 +82,16 @@ class ImageDataModule(L.LightningDataModule):
             has an official validation set).
         test_size: samples carved for testing when the source has no official test set.
         value_range: the interval pixel values are scaled to (unused for float samples).
-        num_workers: DataLoader worker processes.
+        num_workers: DataLoader worker processes (0: load in the training process; the in-memory datasets
+            here rarely need more, decoding or augmenting pipelines do).
         seed: seeds the per-epoch shuffling (``seed + epoch``).
+        pin_memory: page-locked host batches for faster, asynchronous copies to the GPU (default: when CUDA
+            is available).
+        persistent_workers: keep worker processes alive between epochs (when ``num_workers > 0``).
+        prefetch_factor: batches each worker loads ahead (when ``num_workers > 0``).
+
+    Checkpoints record how far the current epoch got (:meth:`state_dict`), so a run resumed from a mid-epoch
+    checkpoint continues with the very next batch of the same order.
     """
 
     #: (C, H, W) of every image, or (D,) of every point; linked into the networks by main.py
@@ -99,6 +107,9 @@ class ImageDataModule(L.LightningDataModule):
         value_range: Sequence[float] = (0.0, 1.0),
         num_workers: int = 0,
         seed: int = 0,
+        pin_memory: bool | None = None,
+        persistent_workers: bool = True,
+        prefetch_factor: int = 2,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -109,8 +120,15 @@ class ImageDataModule(L.LightningDataModule):
             raise ConfigError(f"data.value_range must be [low, high] with low < high, got {list(value_range)}.")
         self.batch_size, self.val_size, self.test_size = batch_size, val_size, test_size
         self.value_range = (float(value_range[0]), float(value_range[1]))
+        if num_workers < 0 or prefetch_factor < 1:
+            raise ConfigError(
+                f"data.num_workers must be >= 0 and data.prefetch_factor >= 1, got {num_workers}, {prefetch_factor}."
+            )
         self.num_workers, self.seed = num_workers, seed
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.persistent_workers, self.prefetch_factor = persistent_workers, prefetch_factor
         self.splits: dict[str, TensorDataset] = {}
+        self._resume_position: dict[str, int] | None = None  # from a checkpoint: where the epoch stopped
 
     # ---------------------------------------------------------------- what a dataset subclass provides
     def load(self) -> ImageArrays:
@@ -172,29 +190,53 @@ class ImageDataModule(L.LightningDataModule):
         images, labels = batch
         return self.scale(images), labels  # scaled on the device: the loader moves 4x fewer bytes
 
-    def _loader(self, split: str, train: bool) -> DataLoader:
-        dataset = self.splits[split]
+    def _loader(self, split: str, sampler: ResumableSampler | None = None) -> DataLoader:
+        workers = self.num_workers > 0
         return DataLoader(
-            dataset,
+            self.splits[split],
             batch_size=self.batch_size,
-            sampler=EpochShuffleSampler(len(dataset), self.seed) if train else None,
-            drop_last=train,  # Algorithm 1 uses minibatches of m; a short last batch would change m
+            sampler=sampler,
+            drop_last=sampler is not None,  # Algorithm 1 uses minibatches of m; a short last batch would change m
             num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=torch.cuda.is_available(),
+            persistent_workers=self.persistent_workers and workers,
+            prefetch_factor=self.prefetch_factor if workers else None,
+            pin_memory=self.pin_memory,
             # its own generator: otherwise creating each epoch's iterator draws a seed from the global RNG,
             # which training's noise and dropout use, and a resumed run would drift from a straight one
             generator=torch.Generator().manual_seed(self.seed),
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", train=True)
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        sampler = ResumableSampler(self.splits["train"], world, rank, self.seed)
+        if self._resume_position is not None:
+            # The epoch is set now, not only by Lightning's set_epoch: worker processes start drawing indices
+            # as soon as the iterator exists, which Lightning creates before it sets the epoch.
+            sampler.epoch = self._resume_position["epoch"]
+            sampler.skip = self._resume_position["batches"] * self.batch_size
+            self._resume_position = None
+        return self._loader("train", sampler)
+
+    def state_dict(self) -> dict[str, int]:
+        """Where training is in the current epoch: saved in every checkpoint (Lightning calls this)."""
+        trainer = self.trainer
+        if trainer is None or trainer.state.fn != "fit":
+            return {}
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        if done >= trainer.num_training_batches:  # saved at the end of an epoch: the next one starts afresh
+            return {"epoch": trainer.current_epoch + 1, "batches": 0}
+        return {"epoch": trainer.current_epoch, "batches": done}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        if "epoch" in state_dict:
+            self._resume_position = {"epoch": int(state_dict["epoch"]), "batches": int(state_dict["batches"])}
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", train=False)
+        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
+        return self._loader("test")
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
+        return self._loader("test")

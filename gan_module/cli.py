@@ -29,14 +29,17 @@ from lightning.pytorch.utilities import rank_zero_info
 from callbacks.diagnostics import TrainingDiagnostics
 from callbacks.evaluation import Evaluation
 from callbacks.interpolation import LatentInterpolation
+from callbacks.preemption import Preemption
 from callbacks.sample_grid import SampleGrid
 from datamodules.base import ImageDataModule
-from gan_module.errors import ConfigError, DivergenceError
+from gan_module.errors import ConfigError, DivergenceError, PreemptedError
 from gan_module.module import GAN
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULTS = CONFIG_DIR / "defaults.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
+#: the run folder of a new fit, shared by every process of a distributed run (see _new_run_folder)
+RUN_DIR_ENV = "GAN_RUN_DIR"
 _VERSION = re.compile(r"^version_(\d+)$")
 
 
@@ -118,6 +121,7 @@ class GANCLI(LightningCLI):
         parser.add_lightning_class_args(LatentInterpolation, "interpolation")
         parser.add_lightning_class_args(TrainingDiagnostics, "diagnostics")
         parser.add_lightning_class_args(Evaluation, "evaluation")
+        parser.add_lightning_class_args(Preemption, "preemption")
 
     def parse_arguments(self, parser, args) -> None:
         super().parse_arguments(parser, args)
@@ -155,8 +159,7 @@ class GANCLI(LightningCLI):
         if subcommand == "fit" and ckpt_run is not None and _VERSION.match(ckpt_run.name):
             run = ckpt_run  # resuming: continue in the same folder
         elif subcommand == "fit" or ckpt_run is None:
-            versions = _versions(root)
-            run = root / f"version_{versions[-1][0] + 1 if versions else 0}"
+            run = self._new_run_folder(root)
         else:  # evaluating a trained run: write beside its training logs, never over them
             run = ckpt_run / subcommand
         cfg.trainer.default_root_dir = str(run)
@@ -167,10 +170,32 @@ class GANCLI(LightningCLI):
                 logger.init_args = Namespace()
             logger.init_args.save_dir = str(run)
             kind = logger.class_path.rsplit(".", 1)[-1]
-            if kind in ("CSVLogger", "TensorBoardLogger"):
+            if kind in ("CSVLogger", "ResumableCSVLogger", "TensorBoardLogger"):
                 logger.init_args.name, logger.init_args.version = "", ""  # log straight into the run folder
             elif kind == "WandbLogger":
                 _continue_wandb_run(logger.init_args, run)
+
+    def _new_run_folder(self, root: Path) -> Path:
+        """The next ``version_N`` -- decided once for all processes of a run.
+
+        Each process of a distributed run parses the command line itself, and one that starts after rank 0
+        has created ``version_N`` would pick ``version_N+1``. Lightning starts the other local ranks as child
+        processes of this one, so the choice travels to them in the environment; torchrun and srun start every
+        process independently, so there the user exports the folder.
+        """
+        if os.environ.get(RUN_DIR_ENV):
+            return Path(os.environ[RUN_DIR_ENV])
+        launched = [v for v in ("RANK", "SLURM_PROCID") if int(os.environ.get(v, "0") or 0) > 0]
+        if launched:
+            raise ConfigError(
+                f"This is process {launched[0]}={os.environ[launched[0]]} of a distributed launch: export "
+                f"{RUN_DIR_ENV}=<run folder> (e.g. runs/mnist/ddp/version_$SLURM_JOB_ID) for every process, so "
+                "that all of them write into the same run folder."
+            )
+        versions = _versions(root)
+        run = root / f"version_{versions[-1][0] + 1 if versions else 0}"
+        os.environ[RUN_DIR_ENV] = str(run)  # for the local ranks Lightning launches; main() removes it after
+        return run
 
     @staticmethod
     def _default_runs_root(cfg: Namespace) -> Path:
@@ -204,6 +229,7 @@ class GANCLI(LightningCLI):
 
 
 def main(args: list[str] | None = None) -> None:
+    exported_before = RUN_DIR_ENV in os.environ
     try:
         GANCLI(args=args)
     except ConfigError as err:
@@ -212,3 +238,9 @@ def main(args: list[str] | None = None) -> None:
     except DivergenceError as err:  # the message says what to do; a traceback would bury it
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
+    except PreemptedError as err:
+        print(str(err), file=sys.stderr)
+        sys.exit(err.exit_code)
+    finally:
+        if not exported_before:  # a later run in this process (tests, notebooks) picks its own folder
+            os.environ.pop(RUN_DIR_ENV, None)

@@ -16,14 +16,16 @@ prior and optimizers are objects it is given (from YAML, through LightningCLI's 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import torch
 from jsonargparse.typing import PositiveInt
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
+from gan_module.distributed import average_gradients, broadcast_state, is_distributed
 from gan_module.errors import ConfigError, DivergenceError
 from gan_module.losses import Critique, GANLoss, NonSaturatingLoss
 from gan_module.networks.normalization import add_spectral_norm
@@ -66,6 +68,11 @@ class GAN(L.LightningModule):
         regularizers: terms added to D's loss (gradient penalties) or applied after D's step (clipping).
         generator_spectral_norm, discriminator_spectral_norm: spectral normalization of every weight of that
             network (Miyato et al. 2018), whatever its architecture.
+        channels_last: keep images and conv weights in NHWC memory layout (faster convolutions on tensor-core
+            GPUs, with 16-bit precision).
+        compile: ``torch.compile`` the networks: ``true`` both, or only ``generator`` or ``discriminator``.
+            Gradient penalties differentiate D twice, which compiled graphs do not support: compile only the
+            generator with them.
     """
 
     def __init__(
@@ -82,6 +89,8 @@ class GAN(L.LightningModule):
         regularizers: list[Regularizer] | None = None,
         generator_spectral_norm: bool = False,
         discriminator_spectral_norm: bool = False,
+        channels_last: bool = False,
+        compile: bool | Literal["generator", "discriminator"] = False,
     ) -> None:
         super().__init__()
         # Under LightningCLI save_hyperparameters() records the parsed config (class_path/init_args), which
@@ -102,6 +111,8 @@ class GAN(L.LightningModule):
         check_regularizers(self.regularizers)
         self.noise = noise if noise is not None else Gaussian()
         self.k = k
+        self.channels_last = channels_last
+        self._compile_networks(compile)
         self._optimizer_factories = (discriminator_optimizer, generator_optimizer)
         self._scheduler_factories = (discriminator_scheduler, generator_scheduler)
         # Progress in the units GAN papers use. Lightning's global_step counts optimizer steps (k + 1 per
@@ -111,8 +122,39 @@ class GAN(L.LightningModule):
         self.images_seen = 0  # real images shown to D
         self._pending_rng_states: dict[str, Any] | None = None
         self._labels_checked = False
-        #: the latest training diagnostics (``diag/*``), updated every step, read by callbacks.TrainingDiagnostics
+        #: the latest training diagnostics (``diag/*``), read by loggers and callbacks.TrainingDiagnostics; the
+        #: costlier ones are computed only on the D steps someone reads (see :meth:`request_diagnostics`)
         self.diagnostics: dict[str, Tensor] = {}
+        self._diagnostic_intervals: set[int] = set()
+        self._sync_gradients = False  # set at train start: True when distributed without a DDP wrapper
+
+    def _compile_networks(self, which: bool | str) -> None:
+        if which not in (False, True, "generator", "discriminator"):
+            raise ConfigError(f"model.compile must be true, false, generator or discriminator; got {which!r}.")
+        compile_d = which in (True, "discriminator")
+        penalties = [r.name for r in self.regularizers if r.uses_input_gradient]
+        if compile_d and penalties:
+            raise ConfigError(
+                f"model.compile: {which} compiles the discriminator, but {penalties[0]} differentiates it twice, "
+                "which torch.compile does not support. Set model.compile: generator."
+            )
+        if which in (True, "generator"):
+            self.generator.compile()  # in place: parameter names (and checkpoints) stay those of the eager module
+        if compile_d:
+            self.discriminator.compile()
+
+    def request_diagnostics(self, every_n_steps: int) -> None:
+        """Compute the ``diag/*`` numbers after every n-th D step (besides the steps the loggers keep)."""
+        if every_n_steps > 0:
+            self._diagnostic_intervals.add(every_n_steps)
+
+    def _diagnostics_due(self) -> bool:
+        """Whether this D step's diagnostics are read: logged, or watched by a callback."""
+        if self._trainer is None:
+            return True
+        step = self.d_steps  # this step's index; callbacks read after it, at d_steps + 1
+        logged = bool(self.trainer.loggers) and step % self.trainer.log_every_n_steps == 0
+        return logged or any((step + 1) % n == 0 for n in self._diagnostic_intervals)
 
     # ------------------------------------------------------------------ sampling
     @property
@@ -157,6 +199,9 @@ class GAN(L.LightningModule):
 
     # ------------------------------------------------------------------ set-up checks
     def setup(self, stage: str) -> None:
+        if self.channels_last:
+            self.generator.to(memory_format=torch.channels_last)  # only 4-D weights (convolutions) change layout
+            self.discriminator.to(memory_format=torch.channels_last)
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         image_shape = getattr(datamodule, "image_shape", None)
         if image_shape is not None:
@@ -220,9 +265,19 @@ class GAN(L.LightningModule):
         """Backward, step and schedule; returns the L2 norm of the network's gradient (before the step)."""
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
+        if self._sync_gradients:
+            average_gradients(network)  # every rank applies the same update (gan_module/distributed.py)
         grad_norm = gradient_norm(network)
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None) if self._trainer is not None else None
+        if scaler is not None and scaler.is_enabled():
+            # 16-bit AMP: the gradients are scaled, and an overflow is the GradScaler's business (it skips that
+            # step and lowers the scale), so only the loss must be finite.
+            grad_norm = grad_norm / scaler.get_scale()
+            finite = torch.isfinite(loss)
+        else:
+            finite = torch.isfinite(loss) & torch.isfinite(grad_norm)
         # Checked before the step: one NaN would spread to every weight (and into the next checkpoint).
-        if not bool(torch.isfinite(loss) & torch.isfinite(grad_norm)):
+        if not bool(finite):
             player = "discriminator" if network is self.discriminator else "generator"
             raise DivergenceError(
                 f"The {player}'s loss ({loss.item():.4g}) or gradient norm ({grad_norm.item():.4g}) is not finite "
@@ -238,6 +293,8 @@ class GAN(L.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         real, labels = _unpack(batch)
+        if self.channels_last and real.dim() == 4:
+            real = real.contiguous(memory_format=torch.channels_last)
         opt_d, opt_g = self.optimizers()
         d_loss = self.discriminator_step(real, opt_d, labels)
         self.log("loss_d", d_loss, prog_bar=True)
@@ -249,6 +306,11 @@ class GAN(L.LightningModule):
         if self._trainer is not None and (self.d_steps - 1) % self.trainer.log_every_n_steps == 0:
             # self.log costs ~0.1 ms per call; the loggers only keep every n-th step, so only log those
             self.log_dict(self.diagnostics)
+        if self._sync_gradients:
+            # Buffers (batch-norm running statistics) are rank 0's, as under DDP, but copied after the step
+            # rather than before the next: every rank holds the same state whenever anyone looks at it.
+            broadcast_state(self.generator)
+            broadcast_state(self.discriminator)
 
     def discriminator_step(self, real: Tensor, optimizer, labels: Tensor | None = None) -> Tensor:
         """One update of D on this real minibatch and as many fresh fakes (the inner loop of Algorithm 1).
@@ -267,7 +329,7 @@ class GAN(L.LightningModule):
                 fake=fake,
             )
             loss = self.loss.discriminator_loss(critique)
-            judge = functools.partial(self.judge, labels=labels)  # what the penalties differentiate
+            judge = functools.partial(self._penalty_judge, labels=labels)  # what the penalties differentiate
             for regularizer in self.regularizers:
                 term = regularizer.penalty(judge, critique, self.d_steps)
                 if term is not None:
@@ -276,10 +338,25 @@ class GAN(L.LightningModule):
             grad_norm = self._step(optimizer, loss, self.discriminator)
             for regularizer in self.regularizers:
                 regularizer.after_step(self.discriminator)
-        self.diagnostics.update(self.loss_diagnostics(critique), **{"diag/grad_norm_d": grad_norm})
+        self.diagnostics["diag/grad_norm_d"] = grad_norm
+        if self._diagnostics_due():  # a pairwise-distance matrix and a few reductions: only when read
+            self.diagnostics.update(self.loss_diagnostics(critique))
         self.d_steps += 1
         self.images_seen += real.shape[0]
         return loss.detach()
+
+    def _penalty_judge(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """D for the gradient penalties, in float32 even under mixed precision.
+
+        A penalty differentiates D with respect to its input and then again with respect to its weights; in
+        16-bit the small input gradients underflow, and a GradScaler only scales the final loss, not this
+        inner gradient. Running these forward passes outside autocast keeps the penalty exact in every precision.
+        """
+        device_type = x.device.type
+        if not torch.is_autocast_enabled(device_type):
+            return self.judge(x, labels)
+        with torch.autocast(device_type, enabled=False):
+            return self.judge(x.float(), labels).float()
 
     def generator_step(self, real: Tensor, optimizer, labels: Tensor | None = None) -> Tensor:
         """One update of G on fresh noise; ``real`` is only judged if the loss's G term needs D(x).
@@ -342,6 +419,7 @@ class GAN(L.LightningModule):
                 f"{split}/d_accuracy": diagnostics["diag/d_accuracy"],
             },
             batch_size=real.shape[0],
+            sync_dist=True,  # under DDP each rank sees its share of the split: average over all of them
         )
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -378,10 +456,12 @@ class GAN(L.LightningModule):
             "images_seen": self.images_seen,
         }
         # The noise and dropout draw from the global generators; saving them makes a resumed run continue
-        # the exact random stream of an uninterrupted one.
-        checkpoint["rng_states"] = _torch_rng_states()
+        # the exact random stream of an uninterrupted one. Each rank has its own stream (see on_train_start),
+        # so every rank's states are kept; Lightning calls this hook on every rank, and rank 0 writes the file.
+        checkpoint["rng_states"] = self._gather_rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        _check_compatible(self.state_dict(), checkpoint.get("state_dict", {}))
         progress = checkpoint.get("gan_progress", {})
         self.d_steps = progress.get("d_steps", 0)
         self.iterations = progress.get("iterations", 0)
@@ -389,10 +469,27 @@ class GAN(L.LightningModule):
         self._pending_rng_states = checkpoint.get("rng_states")
 
     def on_train_start(self) -> None:
+        self._sync_gradients = is_distributed() and not isinstance(self.trainer.model, DistributedDataParallel)
+        rank, world = self.trainer.global_rank, self.trainer.world_size
         # Restored here, after Lightning's own start-up, which may draw random numbers of its own.
-        if self._pending_rng_states is not None:
-            _set_torch_rng_states(self._pending_rng_states)
-            self._pending_rng_states = None
+        states = self._pending_rng_states
+        self._pending_rng_states = None
+        if states is not None and "per_rank" not in states:  # a checkpoint from before per-rank states
+            states = {"per_rank": [states]}
+        if states is not None and len(states["per_rank"]) == world:
+            _set_torch_rng_states(states["per_rank"][rank])
+        elif world > 1:
+            # Every rank was seeded alike; each must draw its own noise, or the ranks would train on the same
+            # fakes. A resume on a different number of ranks also starts new streams (not bit-exact then).
+            torch.manual_seed(torch.initial_seed() * world + rank)
+
+    def _gather_rng_states(self) -> dict[str, Any]:
+        states = _torch_rng_states()
+        if self._trainer is None or self.trainer.world_size == 1:
+            return {"per_rank": [states]}
+        gathered = {key: self.all_gather(value.to(self.device)).cpu() for key, value in states.items()}
+        ranks = range(self.trainer.world_size)
+        return {"per_rank": [{key: value[r] for key, value in gathered.items()} for r in ranks]}
 
 
 def gradient_norm(network: nn.Module) -> Tensor:
@@ -443,15 +540,34 @@ def _conditioning_classes(generator: nn.Module, discriminator: nn.Module) -> int
     return g_classes
 
 
-def _torch_rng_states() -> dict[str, Any]:
-    """torch's CPU and CUDA generator states: tensors only, so checkpoints load with ``weights_only=True``."""
-    states: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
+def _torch_rng_states() -> dict[str, Tensor]:
+    """This process's CPU and current-CUDA-device generator states: tensors only, so checkpoints load with
+    ``weights_only=True``."""
+    states = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state()
     return states
 
 
 def _set_torch_rng_states(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
-    if "cuda" in states and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(states["cuda"])
+    cuda = states.get("cuda")
+    if isinstance(cuda, Tensor) and torch.cuda.is_available():
+        torch.cuda.set_rng_state(cuda)
+
+
+def _check_compatible(own: dict[str, Tensor], saved: dict[str, Tensor]) -> None:
+    """A checkpoint of other networks stops with what differs, not with a size-mismatch traceback."""
+    missing = sorted(own.keys() - saved.keys())
+    unexpected = sorted(saved.keys() - own.keys())
+    resized = sorted(k for k in own.keys() & saved.keys() if tuple(own[k].shape) != tuple(saved[k].shape))
+    if missing or unexpected or resized:
+        found = [
+            f"{len(names)} {what} (e.g. {names[0]})"
+            for names, what in ((missing, "missing"), (unexpected, "unexpected"), (resized, "with other shapes"))
+            if names
+        ]
+        raise ConfigError(
+            f"The checkpoint does not fit these networks: weights {', '.join(found)}. It was saved from other "
+            "networks: use the config it was trained with, or a checkpoint of this model."
+        )

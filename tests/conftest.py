@@ -166,11 +166,11 @@ class IndexedDataModule(ImageDataModule):
     image_shape = (1, 4, 4)
     num_classes = 0
 
-    def __init__(self, num_items: int = 64, **kwargs) -> None:
+    def __init__(self, num_items: int = 64, shape: tuple[int, ...] = (1, 4, 4), **kwargs) -> None:
         kwargs.setdefault("batch_size", 4)
         kwargs.setdefault("val_size", 0)
         super().__init__(**kwargs)
-        self.num_items = num_items
+        self.num_items, self.image_shape = num_items, shape
 
     def load(self) -> ImageArrays:
         g = torch.Generator().manual_seed(0)

