@@ -1,5 +1,6 @@
 """Lightning callbacks that watch and measure a GAN while it trains."""
 
+from callbacks.budget import IterationBudget
 from callbacks.diagnostics import TrainingDiagnostics
 from callbacks.evaluation import Evaluation
 from callbacks.interpolation import LatentInterpolation
@@ -7,4 +8,12 @@ from callbacks.momentum import MomentumRamp
 from callbacks.preemption import Preemption
 from callbacks.sample_grid import SampleGrid
 
-__all__ = ["Evaluation", "LatentInterpolation", "MomentumRamp", "Preemption", "SampleGrid", "TrainingDiagnostics"]
+__all__ = [
+    "Evaluation",
+    "IterationBudget",
+    "LatentInterpolation",
+    "MomentumRamp",
+    "Preemption",
+    "SampleGrid",
+    "TrainingDiagnostics",
+]

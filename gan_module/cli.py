@@ -26,6 +26,7 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
+from callbacks.budget import IterationBudget
 from callbacks.diagnostics import TrainingDiagnostics
 from callbacks.evaluation import Evaluation
 from callbacks.interpolation import LatentInterpolation
@@ -122,6 +123,7 @@ class GANCLI(LightningCLI):
         parser.add_lightning_class_args(TrainingDiagnostics, "diagnostics")
         parser.add_lightning_class_args(Evaluation, "evaluation")
         parser.add_lightning_class_args(Preemption, "preemption")
+        parser.add_lightning_class_args(IterationBudget, "budget")
 
     def parse_arguments(self, parser, args) -> None:
         super().parse_arguments(parser, args)

@@ -38,8 +38,8 @@ def config_sets() -> list[tuple[str, ...]]:
     for path in sorted(CONFIGS.rglob("*.yaml")):
         rel = path.relative_to(CONFIGS)
         folder = rel.parent.name
-        if rel.name == "defaults.yaml" or folder == "logger" or rel == Path("trainer/ddp.yaml"):
-            continue  # loggers: tests/test_logging.py; DDP: tests/test_distributed.py
+        if rel.name == "defaults.yaml" or folder in ("logger", "studies") or rel == Path("trainer/ddp.yaml"):
+            continue  # loggers: tests/test_logging.py; studies: tests/test_study.py; DDP: tests/test_distributed.py
         if folder in ("losses", "trainer"):
             sets.append(("mnist/base.yaml", str(rel)))
         elif folder == "networks":

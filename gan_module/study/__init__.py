@@ -1,0 +1,42 @@
+"""The selection study (Motwani & Parmar 2020): train a grid of candidate GANs under one budget and rank them.
+
+``python -m gan_module.study configs/studies/mixtures.yaml`` -- see spec.py for the study file, runner.py for
+how runs execute and resume, leaderboard.py, plots.py and answers.py for what is written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gan_module.study.answers import write_answers
+from gan_module.study.leaderboard import aggregate, write_leaderboard
+from gan_module.study.plots import plot_curves, plot_samples
+from gan_module.study.spec import Candidate, Study, load_study
+
+__all__ = ["Candidate", "Study", "finished_results", "load_study", "report"]
+
+
+def finished_results(study: Study) -> list[dict[str, Any]]:
+    """Every ``result.json`` of the study's runs that exist (finished runs)."""
+    results = []
+    for candidate, seed in study.runs():
+        path = study.folder / candidate.name / f"seed{seed}" / "result.json"
+        if path.is_file():
+            results.append(json.loads(path.read_text()))
+    return results
+
+
+def report(study: Study) -> dict[str, Path | None]:
+    """Leaderboard (Markdown, CSV), plots and answers from the finished runs."""
+    results = finished_results(study)
+    rows = aggregate(study, results)
+    csv_path, md_path = write_leaderboard(study, rows)
+    return {
+        "leaderboard.md": md_path,
+        "leaderboard.csv": csv_path,
+        "curves.png": plot_curves(study, results),
+        "samples.png": plot_samples(study, results),
+        "answers.md": write_answers(study, results),
+    }

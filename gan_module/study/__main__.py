@@ -1,0 +1,74 @@
+"""``python -m gan_module.study STUDY.yaml [--jobs N | --index I | --candidate C --seed S | --list | --report]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gan_module.errors import ConfigError
+from gan_module.study import load_study, report
+from gan_module.study.runner import run_indices, run_parallel
+from gan_module.study.sweep import sweep_yaml
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m gan_module.study", description="Train a grid of candidate GANs and rank them."
+    )
+    parser.add_argument("study", help="the study file, e.g. configs/studies/mixtures.yaml")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes running runs in parallel")
+    parser.add_argument("--index", type=int, help="run only run I of --list (a SLURM array task)")
+    parser.add_argument("--candidate", help="run only this candidate (with --seed; what a W&B sweep agent calls)")
+    parser.add_argument("--seed", type=int, help="the seed of --candidate")
+    parser.add_argument("--shard", help=argparse.SUPPRESS)  # k/N: worker k of --jobs N
+    parser.add_argument("--list", action="store_true", help="print the numbered runs and exit")
+    parser.add_argument("--report", action="store_true", help="only write the leaderboard, plots and answers")
+    parser.add_argument("--no-report", action="store_true", help="do not write them after running")
+    parser.add_argument("--wandb-sweep", action="store_true", help="print the W&B sweep YAML of this study")
+    parser.add_argument("--runs-root", help="folder of all studies (default: runs/studies)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    try:
+        study = load_study(args.study, args.runs_root)
+        runs = study.runs()
+        if args.list:
+            for i, (candidate, seed) in enumerate(runs):
+                print(f"{i}\t{candidate.name}\tseed {seed}")
+            return
+        if args.wandb_sweep:
+            print(sweep_yaml(study), end="")
+            return
+        if args.index is not None:
+            if not 0 <= args.index < len(runs):
+                raise ConfigError(f"--index {args.index}: the study has runs 0..{len(runs) - 1} (see --list).")
+            run_indices(study, [args.index])
+        elif args.candidate is not None:
+            if args.seed is None:
+                raise ConfigError("--candidate needs --seed.")
+            run_indices(study, [runs.index((study.candidate(args.candidate), args.seed))])
+        elif args.shard is not None:
+            k, n = (int(x) for x in args.shard.split("/"))
+            run_indices(study, list(range(k, len(runs), n)))
+        elif not args.report:
+            if args.jobs > 1:
+                run_parallel(study, args.jobs, args.runs_root)
+            else:
+                run_indices(study, list(range(len(runs))))
+        single = args.index is not None or args.candidate is not None or args.shard is not None
+        if args.report or not (single or args.no_report):
+            for name, path in report(study).items():
+                if path is not None:
+                    print(f"{name}: {path}")
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except ValueError as err:  # a (candidate, seed) pair that is not in the study
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The leaderboard: every candidate's metrics as mean and spread over seeds, ranked by the study's metric."""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+from gan_module.study.runner import ISSUES
+from gan_module.study.spec import DECISIONS, Study
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation of the finite values (std 0 for one value, NaN for none)."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return math.nan, math.nan
+    return statistics.fmean(finite), statistics.stdev(finite) if len(finite) > 1 else 0.0
+
+
+def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per candidate with results, best first by ``rank_by`` (diverged or unscored candidates last)."""
+    by_candidate: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        by_candidate.setdefault(result["candidate"], []).append(result)
+    rows = []
+    for candidate in study.candidates():
+        runs = by_candidate.get(candidate.name)
+        if not runs:
+            continue
+        row: dict[str, Any] = {"candidate": candidate.name, "seeds": len(runs)}
+        row["diverged"] = sum(r["status"] == "diverged" for r in runs)
+        row.update({d: dict(candidate.decision).get(d, "") for d in DECISIONS})
+        for metric in study.metrics:
+            row[metric], row[metric + " std"] = mean_std([r["metrics"].get(metric, math.nan) for r in runs])
+        for issue in ISSUES:
+            row[f"issue/{issue}"] = mean_std([r["stability"].get(issue, math.nan) for r in runs])[0]
+        row["fit_seconds"] = mean_std([r["fit_seconds"] for r in runs])[0]
+        row["iterations_per_second"] = mean_std([r["iterations_per_second"] for r in runs])[0]
+        rows.append(row)
+    sign = -1.0 if study.rank_mode == "max" else 1.0
+
+    def key(row: dict[str, Any]) -> tuple[bool, float]:
+        value = row[study.rank_metric]
+        return (not math.isfinite(value), sign * value if math.isfinite(value) else 0.0)
+
+    rows.sort(key=key)
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return rows
+
+
+def write_leaderboard(study: Study, rows: list[dict[str, Any]]) -> tuple[Path, Path]:
+    """``leaderboard.csv`` (every column) and ``leaderboard.md`` (mean ± std) in the study folder."""
+    study.folder.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = study.folder / "leaderboard.csv", study.folder / "leaderboard.md"
+    if rows:
+        with open(csv_path, "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=["rank", *[k for k in rows[0] if k != "rank"]])
+            writer.writeheader()
+            writer.writerows(rows)
+    md_path.write_text(markdown_table(study, rows))
+    return csv_path, md_path
+
+
+def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
+    direction = "higher" if study.rank_mode == "max" else "lower"
+    header = ["#", "candidate", *[m.removeprefix("eval/") for m in study.metrics]]
+    header += ["collapse", "vanishing", "unstable", "non-conv.", "diverged", "s/run", "it/s"]
+    lines = [
+        f"Ranked by {study.rank_metric} ({direction} is better); mean ± std over seeds; issue columns: share of "
+        "logged steps the diagnostic flagged.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---:", "---"] + ["---:"] * (len(header) - 2)) + "|",
+    ]
+    for row in rows:
+        cells = [str(row["rank"]), row["candidate"]]
+        cells += [_pm(row[m], row[m + " std"]) for m in study.metrics]
+        cells += [_share(row[f"issue/{issue}"]) for issue in ISSUES]
+        cells += [
+            f"{row['diverged']}/{row['seeds']}",
+            f"{row['fit_seconds']:.1f}",
+            f"{row['iterations_per_second']:.0f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _pm(mean: float, std: float) -> str:
+    if not math.isfinite(mean):
+        return "–"
+    return f"{mean:.3g} ± {std:.2g}"
+
+
+def _share(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.2f}"

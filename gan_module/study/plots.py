@@ -1,0 +1,69 @@
+"""The study's two pictures: the ranking metric against iterations per candidate, and every candidate's samples."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from gan_module.study.spec import Study
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on clusters; must precede pyplot
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(study: Study, results: list[dict[str, Any]]) -> Path | None:
+    """``curves.png``: the ranking metric at each evaluation during training, mean over seeds per candidate."""
+    by_candidate: dict[str, dict[int, list[float]]] = {}
+    for result in results:
+        points = by_candidate.setdefault(result["candidate"], {})
+        for iteration, value in result.get("curve", []):
+            points.setdefault(int(iteration), []).append(value)
+    if not any(by_candidate.values()):
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    for name, points in by_candidate.items():
+        xs = sorted(points)
+        ys = [sum(points[x]) / len(points[x]) for x in xs]
+        ax.plot(xs, ys, marker=".", label=name)
+    ax.set_xlabel("generator iterations")
+    ax.set_ylabel(study.rank_metric)
+    ax.set_title(f"{study.name}: {study.rank_metric} during training (mean over seeds)")
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    path = study.folder / "curves.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_samples(study: Study, results: list[dict[str, Any]]) -> Path | None:
+    """``samples.png``: the last sample image of each candidate's first seed, side by side, ranked order kept."""
+    first: dict[str, str] = {}
+    for result in sorted(results, key=lambda r: r["seed"]):
+        if result.get("samples") and Path(result["samples"]).is_file():
+            first.setdefault(result["candidate"], result["samples"])
+    if not first:
+        return None
+    plt = _pyplot()
+    names = [c.name for c in study.candidates() if c.name in first]
+    cols = min(5, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.2 * rows), dpi=100, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, names, strict=False):
+        ax.imshow(plt.imread(first[name]))
+        ax.set_title(name, fontsize=8)
+    fig.tight_layout()
+    path = study.folder / "samples.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,182 @@
+"""Running a study: each (candidate, seed) is an ordinary ``main.py fit`` then ``main.py test``, in its own folder.
+
+``runs/studies/<study>/<candidate>/seed<S>/version_0`` holds the run's logs, images and checkpoints, like any
+run. ``result.json`` beside it is written only once fit and test have both finished, so a study that was
+interrupted (Ctrl-C, a cluster's time limit) skips what is done, resumes a run that has a ``last.ckpt`` and
+restarts one that has none.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gan_module.study.spec import Candidate, Study
+
+ISSUES = ("mode_collapse", "vanishing_gradient", "unstable_training", "non_convergence")
+
+
+def run_folder(study: Study, candidate: Candidate, seed: int) -> Path:
+    return study.folder / candidate.name / f"seed{seed}"
+
+
+def cli_args(study: Study, candidate: Candidate, seed: int) -> list[str]:
+    """The ``main.py`` arguments of one run (after the subcommand)."""
+    args: list[str] = []
+    for config in [*study.base, *candidate.configs]:
+        args += ["--config", config]
+    settings = {**study.args, **dict(candidate.args)}
+    args += [f"--{key}={_cli_value(value)}" for key, value in settings.items()]
+    args += [f"--seed_everything={seed}", f"--trainer.default_root_dir={run_folder(study, candidate, seed)}"]
+    if study.iterations is not None:
+        args.append(f"--budget.max_iterations={study.iterations}")
+    if study.wall_time is not None:
+        args.append(f"--budget.max_seconds={study.wall_time}")
+    return args
+
+
+def _cli_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def _main(args: list[str]) -> int:
+    """``python main.py ARGS`` in this process; its exit code (0: done, 1: the run diverged)."""
+    from gan_module.cli import main
+
+    try:
+        main(args)
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    return 0
+
+
+def run_one(study: Study, candidate: Candidate, seed: int) -> dict[str, Any]:
+    """Train and evaluate one (candidate, seed), or return its stored result when it already finished."""
+    folder = run_folder(study, candidate, seed)
+    result_file = folder / "result.json"
+    if result_file.is_file():
+        return json.loads(result_file.read_text())
+    run = folder / "version_0"
+    last = run / "checkpoints" / "last.ckpt"
+    if folder.exists() and not last.is_file():
+        shutil.rmtree(folder)  # started but saved nothing: start over
+    args = cli_args(study, candidate, seed)
+    timing = folder / "fit_seconds.json"  # training time over every attempt of this run
+    spent = json.loads(timing.read_text())["seconds"] if timing.is_file() else 0.0
+    start = time.perf_counter()
+    code = _main(["fit", *args, *(["--ckpt_path=last"] if last.is_file() else [])])
+    if code in (130, 143):  # Ctrl-C or SIGTERM: the run saved a checkpoint; stop the whole study here
+        raise SystemExit(code)
+    if code not in (0, 1):
+        raise RuntimeError(f"{candidate.name} seed {seed} failed (exit {code}); see the messages above.")
+    spent += time.perf_counter() - start
+    timing.parent.mkdir(parents=True, exist_ok=True)
+    timing.write_text(json.dumps({"seconds": spent}))
+    status = "diverged" if code == 1 else "done"
+    if status == "done" and _main(["test", *args, f"--ckpt_path={last}"]) != 0:
+        raise RuntimeError(f"Evaluating {candidate.name} seed {seed} failed; see the messages above.")
+    result = collect(run, study, status)
+    result.update(candidate=candidate.name, seed=seed, values=dict(candidate.values), decision=dict(candidate.decision))
+    result["fit_seconds"] = spent
+    result["iterations_per_second"] = result["iterations"] / spent if spent > 0 else math.nan
+    result_file.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def collect(run: Path, study: Study, status: str) -> dict[str, Any]:
+    """A finished run's numbers: final metrics (from ``test``), issue shares, curve, iterations, sample image."""
+    tested = _rows(run / "test" / "metrics.csv")
+    metrics = {key: float(value) for row in tested for key, value in row.items() if key.startswith("eval/") and value}
+    trained = _rows(run / "metrics.csv")
+    stability = {}
+    for issue in ISSUES:
+        flags = [float(row[f"issue/{issue}"]) for row in trained if row.get(f"issue/{issue}")]
+        stability[issue] = sum(flags) / len(flags) if flags else math.nan
+    last = run / "checkpoints" / "last.ckpt"
+    progress = torch.load(last, map_location="cpu", weights_only=True).get("gan_progress", {}) if last.is_file() else {}
+    samples = sorted((run / "images" / "samples").glob("iter_*.png"))
+    return {
+        "status": status,
+        "metrics": metrics,
+        "stability": stability,
+        "curve": _curve(trained, study.rank_metric),
+        "iterations": int(progress.get("iterations", 0)),
+        "samples": str(samples[-1]) if samples else None,
+    }
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def _curve(rows: list[dict[str, str]], metric: str) -> list[tuple[int, float]]:
+    """(generator iterations, metric) at each evaluation during fitting.
+
+    Evaluations are logged at epoch ends, in rows of their own; the iteration count comes from the last
+    training row at or before the same logging step.
+    """
+    iterations_at: dict[int, int] = {}
+    for row in rows:
+        if row.get("progress/iterations"):
+            iterations_at[int(row["step"])] = int(float(row["progress/iterations"]))
+    curve = []
+    for row in rows:
+        if row.get(metric):
+            step = int(row["step"])
+            earlier = [s for s in iterations_at if s <= step]
+            curve.append((iterations_at[max(earlier)] if earlier else 0, float(row[metric])))
+    return curve
+
+
+def run_indices(study: Study, indices: list[int]) -> list[dict[str, Any]]:
+    """Run the given runs of ``study.runs()`` one after another in this process."""
+    runs = study.runs()
+    results = []
+    for i in indices:
+        candidate, seed = runs[i]
+        began = time.perf_counter()
+        result = run_one(study, candidate, seed)
+        summary = f"{study.rank_metric} {result['metrics'].get(study.rank_metric, math.nan):.4g}"
+        print(
+            f"[study {study.name}] run {i + 1}/{len(runs)} {candidate.name} seed {seed}: {result['status']}, "
+            f"{summary} ({time.perf_counter() - began:.1f} s)",
+            flush=True,
+        )
+        results.append(result)
+    return results
+
+
+def run_parallel(study: Study, jobs: int, runs_root: Path | None = None) -> None:
+    """``jobs`` worker processes, each running every ``jobs``-th run, with the CPU threads shared out."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    env = os.environ | {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    root = ["--runs-root", str(runs_root)] if runs_root is not None else []
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gan_module.study", str(study.path), "--shard", f"{k}/{jobs}", "--no-report", *root],
+            env=env,
+        )
+        for k in range(jobs)
+    ]
+    codes = [w.wait() for w in workers]
+    if any(codes):
+        raise RuntimeError(f"Study workers exited with codes {codes}; rerun the same command to resume.")
