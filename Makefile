@@ -23,7 +23,7 @@ quickstart: install
 bench: install
 	$(BIN)/python -m benchmarks.speed --iterations 100 --repeats 3
 
-## The selection study on the 2-D mixtures: every loss x ring/grid x 3 seeds (about 11 minutes on 2 CPU cores).
+## The selection study on the 2-D mixtures: every loss x ring/grid x 3 seeds (about 10 minutes on 2 CPU cores).
 study-mixtures: install
 	$(BIN)/python -m gan_module.study configs/studies/mixtures.yaml --jobs 2
 

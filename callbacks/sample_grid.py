@@ -26,6 +26,8 @@ class SampleGrid(L.Callback):
         nrow: images per row.
         every_n_epochs: log after every n-th epoch; 0 turns the grid off.
         at_start: also log the untrained generator's samples when fitting starts.
+        at_end: also log the final samples when fitting ends (unless the last epoch just did), e.g. when an
+            iteration budget stops training between two grids; the selection study turns it on.
         seed: seed of the fixed noise.
         nearest_neighbours: put each sample's nearest training image beside it (pairs, 2 x nrow columns).
     """
@@ -38,10 +40,13 @@ class SampleGrid(L.Callback):
         at_start: bool = True,
         seed: int = 1234,
         nearest_neighbours: bool = False,
+        at_end: bool = False,
     ) -> None:
         self.num_samples, self.nrow, self.every_n_epochs = num_samples, nrow, every_n_epochs
         self.at_start, self.seed, self.nearest_neighbours = at_start, seed, nearest_neighbours
+        self.at_end = at_end
         self.last_path = None
+        self._logged_iteration: int | None = None
 
     def fixed_noise(self, pl_module) -> Tensor:
         return pl_module.sample_noise(self.num_samples, torch.Generator().manual_seed(self.seed))
@@ -72,6 +77,7 @@ class SampleGrid(L.Callback):
         if not trainer.is_global_zero:
             return
         self.last_path = log_image(trainer, "samples", self.render(trainer, pl_module), pl_module.iterations)
+        self._logged_iteration = pl_module.iterations
 
     def on_train_start(self, trainer, pl_module) -> None:
         if self.every_n_epochs and self.at_start and pl_module.iterations == 0:
@@ -79,6 +85,10 @@ class SampleGrid(L.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+            self.log_grid(trainer, pl_module)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.every_n_epochs and self.at_end and self._logged_iteration != pl_module.iterations:
             self.log_grid(trainer, pl_module)
 
 

@@ -27,6 +27,7 @@ SMALL = [
 NETWORK_DATASETS = {
     "dcgan": ["mnist", "fashion_mnist", "cifar10", "tfd"],
     "resnet": ["mnist", "fashion_mnist", "cifar10", "tfd"],
+    "maxout2014": ["mnist", "fashion_mnist", "cifar10", "tfd"],
     "conditional": ["mnist", "fashion_mnist", "cifar10", "mixtures"],  # TFD's unlabelled faces have no classes
 }
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import csv
 import math
+import os
+import signal
 from pathlib import Path
 
+import lightning as L
 import pytest
 import yaml
 
@@ -14,9 +17,9 @@ from gan_module.study import finished_results, load_study, report
 from gan_module.study import runner as study_runner
 from gan_module.study.__main__ import main as study_main
 from gan_module.study.answers import answer
+from gan_module.study.check import check_configs, covering_candidates
 from gan_module.study.leaderboard import aggregate, markdown_table
 from gan_module.study.sweep import sweep_yaml
-from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIES = sorted((ROOT / "configs" / "studies").glob("*.yaml"))
@@ -67,6 +70,8 @@ def test_the_candidates_are_the_product_of_the_axes_with_their_configs_args_and_
     files = ["configs/mixtures/base.yaml", "configs/mixtures/grid.yaml", "configs/losses/wgan_gp.yaml"]
     assert args[:6] == [part for f in files for part in ("--config", f)]  # base first, then the axes in order
     assert "--model.k=2" in args and "--seed_everything=1" in args and "--budget.max_iterations=4" in args
+    assert "--data.init_args.seed=1" in args  # the seed also draws the data and its order
+    assert "--sample_grid.at_end=true" in args  # a final sample image even when the budget ends between grids
     assert f"--trainer.default_root_dir={tmp_path / 'runs' / 'tiny' / 'grid-wgan_gp' / 'seed1'}" in args
 
 
@@ -91,6 +96,18 @@ def test_include_and_exclude_pick_a_subset(tmp_path):
 def test_a_bad_study_file_is_one_clear_error(tmp_path, change, message):
     with pytest.raises(ConfigError, match=message):
         load_study(write_study(tmp_path, **change))
+
+
+def test_a_misspelt_key_in_one_axis_value_stops_the_study_before_any_training(tmp_path, capsys):
+    bad = {"ns": {}, "lsgan": {"config": "configs/losses/lsgan.yaml", "args": {"model.kk": 3}}}
+    path = write_study(tmp_path, seeds=[0], axes={"loss": bad})
+    with pytest.raises(SystemExit) as stopped:
+        study_main([str(path), "--runs-root", str(tmp_path / "runs")])
+    assert stopped.value.code == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("error: Study file") and "axes.loss.lsgan" in message and "--model.kk=3" in message
+    assert len(message.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()  # nothing trained, not even the valid ns candidate
 
 
 # ----------------------------------------------------------------------------------------------- aggregation
@@ -152,42 +169,65 @@ def test_the_answers_group_runs_by_decision_and_context(tmp_path):
     assert "**Which loss?** not varied in this study (every candidate: non-saturating)." in grid
 
 
+def test_the_answers_compare_like_for_like_where_only_one_decision_differs(tmp_path):
+    study, results = fabricated_study(tmp_path)
+    dragan = {"loss": "non-saturating", "regularization": "DRAGAN penalty"}
+    results += [fabricated("ring-dragan", 0, 0.0, 0.0, **dragan), fabricated("ring-dragan", 1, 0.1, 0.0, **dragan)]
+    ring = answer(study, results).split("## data = ring")[1].split("## data = grid")[0]
+    regularization = next(line for line in ring.splitlines() if "regularization help" in line)
+    # the groups mix losses (gradient penalty comes only with Wasserstein); the matched pair does not
+    assert "**gradient penalty** (gradient penalty 0.8" in regularization
+    assert "Like for like (the other decision labels equal): non-saturating: none 0.3 > DRAGAN penalty 0.05" in (
+        regularization
+    )
+    assert "(within the seed spread)" not in regularization.split("Like for like")[1]  # 0.25 apart, spread 0.14
+
+
 # ----------------------------------------------------------------------------------------------- running
 TINY_ARGS = {
     "trainer.enable_progress_bar": False,
     "trainer.enable_model_summary": False,
     "trainer.limit_train_batches": 2,
     "trainer.limit_val_batches": 0,
+    "trainer.limit_test_batches": 2,
     "trainer.max_epochs": 100,
     "trainer.log_every_n_steps": 1,
     "data.init_args.batch_size": 32,
+    "data.init_args.num_train": 2000,
     "evaluation.metrics": ["modes"],
     "evaluation.num_samples": 500,
     "evaluation.every_n_epochs": 1,
     "sample_grid.num_samples": 100,
+    "sample_grid.every_n_epochs": 1000,  # only at_start and at_end
     "interpolation.every_n_epochs": 0,
 }
 
 
-@pytest.mark.slow
-def test_an_interrupted_study_resumes_and_reports(tmp_path, monkeypatch):
-    signal_in_lsgan = {
-        "trainer.callbacks+": {
-            "class_path": "tests.test_preemption.SendSignal",
-            "init_args": {"name": "SIGTERM", "after_d_step": 3},
-        }
-    }
+class SigtermOnce(L.Callback):
+    """SIGTERM after the given D step of the first run that gets there, as a cluster's time limit would send."""
+
+    def __init__(self, marker: str, after_d_step: int = 3) -> None:
+        self.marker, self.after_d_step = Path(marker), after_d_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if pl_module.d_steps == self.after_d_step and not self.marker.exists():
+            self.marker.touch()  # later runs and the resumed one are left alone
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_ci_sized_study_resumes_after_an_interruption_and_reports(tmp_path, monkeypatch):
+    """2 candidates x 2 seeds, 4 iterations each; SIGTERM in the middle of the third run stops the study."""
+    sigterm = {"class_path": "tests.test_study.SigtermOnce", "init_args": {"marker": str(tmp_path / "signalled")}}
     path = write_study(
         tmp_path,
-        seeds=[0],
         args=TINY_ARGS,
         axes={
             "loss": {
-                "ns": {"decision": {"loss": "non-saturating"}},
+                "ns": {"decision": {"loss": "non-saturating", "regularization": "none"}},
                 "lsgan": {
                     "config": "configs/losses/lsgan.yaml",
-                    "args": signal_in_lsgan,  # a cluster's SIGTERM in the middle of this run
-                    "decision": {"loss": "least squares"},
+                    "args": {"trainer.callbacks+": sigterm},
+                    "decision": {"loss": "least squares", "regularization": "none"},
                 },
             }
         },
@@ -195,25 +235,53 @@ def test_an_interrupted_study_resumes_and_reports(tmp_path, monkeypatch):
     root = tmp_path / "runs"
     with pytest.raises(SystemExit) as stopped:
         study_main([str(path), "--runs-root", str(root)])
-    assert stopped.value.code == 143
+    assert stopped.value.code == 143  # the study stops with the run, as the cluster asked
     study = load_study(path, root)
-    assert [r["candidate"] for r in finished_results(study)] == ["ns"]
+    assert [(r["candidate"], r["seed"]) for r in finished_results(study)] == [("ns", 0), ("ns", 1)]
     assert (root / "tiny" / "lsgan" / "seed0" / "version_0" / "checkpoints" / "last.ckpt").is_file()
+    assert not (root / "tiny" / "lsgan" / "seed1").exists()
 
     calls = []
     real_main = study_runner._main
     monkeypatch.setattr(study_runner, "_main", lambda args: calls.append(args) or real_main(args))
     study_main([str(path), "--runs-root", str(root)])
-    assert [a[0] for a in calls] == ["fit", "test"]  # only the interrupted run ran again...
-    assert "--ckpt_path=last" in calls[0]  # ...from its checkpoint
-    results = {r["candidate"]: r for r in finished_results(study)}
-    assert results["lsgan"]["iterations"] == results["ns"]["iterations"] == 4  # the budget, across the resume
-    assert results["ns"]["curve"] and all(v >= 0 for _, v in results["ns"]["curve"])
+    # the finished runs are skipped, the interrupted one resumes from its checkpoint, the last one starts
+    assert [a[0] for a in calls] == ["fit", "test", "fit", "test"]
+    assert "--ckpt_path=last" in calls[0] and "--seed_everything=0" in calls[0]
+    assert not any(a.startswith("--ckpt_path") for a in calls[2]) and "--seed_everything=1" in calls[2]
+
+    results = finished_results(study)
+    assert len(results) == 4 and all(r["status"] == "done" and r["iterations"] == 4 for r in results)
+    assert all(r["curve"] and r["samples"].endswith("iter_00000004.png") for r in results)  # the final samples
+    ns0, ns1 = (Path(r["samples"]).read_bytes() for r in results[:2])
+    assert ns0 != ns1  # two seeds, two different generators
     written = report(study)
     assert all(p is not None and p.is_file() for p in written.values())
-    leaderboard = written["leaderboard.md"].read_text()
-    assert "ns" in leaderboard and "lsgan" in leaderboard and "1/1" not in leaderboard  # none diverged
-    assert json.loads((root / "tiny" / "ns" / "seed0" / "result.json").read_text())["status"] == "done"
+    with open(written["leaderboard.csv"], newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert sorted(r["candidate"] for r in rows) == ["lsgan", "ns"] and {r["seeds"] for r in rows} == {"2"}
+    ranked = [float(r["eval/modes_500_high_quality"]) for r in rows]
+    assert ranked == sorted(ranked, reverse=True)  # best first
+    assert "**Which loss?**" in written["answers.md"].read_text()
+
+
+def test_jobs_start_workers_that_share_the_runs_and_the_cpu(tmp_path, monkeypatch):
+    started = []
+
+    class Worker:
+        def __init__(self, command, env):
+            started.append((command, env))
+
+        def wait(self) -> int:
+            return 0
+
+    monkeypatch.setattr(study_runner.subprocess, "Popen", Worker)
+    monkeypatch.setattr(study_runner.os, "cpu_count", lambda: 4)
+    study = load_study(write_study(tmp_path), tmp_path / "runs")
+    study_runner.run_parallel(study, 2, tmp_path / "runs")
+    shards = [command[command.index("--shard") + 1] for command, _ in started]
+    assert shards == ["0/2", "1/2"] and all(env["OMP_NUM_THREADS"] == "2" for _, env in started)
+    assert all("--no-report" in command for command, _ in started)  # the parent reports once, at the end
 
 
 # ----------------------------------------------------------------------------------------------- shipped studies
@@ -226,17 +294,11 @@ def test_shipped_studies_expand_and_their_sweeps_are_current(path):
 
 
 @pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.stem)
-def test_every_value_of_a_shipped_study_parses(path, capsys):
+def test_every_value_of_a_shipped_study_parses(path):
     study = load_study(path.relative_to(ROOT))
-    covered: set[tuple[str, str]] = set()
-    for candidate in study.candidates():  # enough candidates to try every axis value once
-        if set(candidate.values) <= covered:
-            continue
-        covered |= set(candidate.values)
-        with pytest.raises(SystemExit) as done:
-            run_cli("fit", *study_runner.cli_args(study, candidate, study.seeds[0]), "--print_config")
-        assert done.value.code == 0, candidate.name
-    capsys.readouterr()
+    covering = covering_candidates(study)  # enough candidates to try every axis value once
+    assert {v for _, new in covering for v in new} == {(a, v) for a, values in study.axes.items() for v in values}
+    check_configs(study)  # raises ConfigError naming the value that does not parse
 
 
 def test_the_mixtures_study_covers_every_loss():

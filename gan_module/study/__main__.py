@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from gan_module.errors import ConfigError
-from gan_module.study import load_study, report
+from gan_module.study import finished_results, load_study, report
+from gan_module.study.check import check_configs
 from gan_module.study.runner import run_indices, run_parallel
 from gan_module.study.sweep import sweep_yaml
 
@@ -46,13 +47,17 @@ def main(argv: list[str] | None = None) -> None:
                 raise ConfigError(f"--index {args.index}: the study has runs 0..{len(runs) - 1} (see --list).")
             run_indices(study, [args.index])
         elif args.candidate is not None:
-            if args.seed is None:
-                raise ConfigError("--candidate needs --seed.")
+            if args.seed not in study.seeds:
+                raise ConfigError(f"--candidate needs --seed, one of the study's seeds {study.seeds}.")
             run_indices(study, [runs.index((study.candidate(args.candidate), args.seed))])
         elif args.shard is not None:
             k, n = (int(x) for x in args.shard.split("/"))
             run_indices(study, list(range(k, len(runs), n)))
         elif not args.report:
+            if args.jobs < 1:
+                raise ConfigError(f"--jobs must be at least 1, got {args.jobs}.")
+            if len(finished_results(study)) < len(runs):
+                check_configs(study)  # a typo in one axis value fails now, not after hours of other runs
             if args.jobs > 1:
                 run_parallel(study, args.jobs, args.runs_root)
             else:
@@ -63,9 +68,6 @@ def main(argv: list[str] | None = None) -> None:
                 if path is not None:
                     print(f"{name}: {path}")
     except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except ValueError as err:  # a (candidate, seed) pair that is not in the study
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 

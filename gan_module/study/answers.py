@@ -76,7 +76,36 @@ def _answer_one(study: Study, runs: list[dict[str, Any]], decision: str, better)
     unscored = sorted(set(stats) - set(scored))
     if unscored:
         text += f" Diverged or unscored: {', '.join(unscored)}."
-    return text
+    return text + _like_for_like(study, runs, decision, better)
+
+
+def _like_for_like(study: Study, runs: list[dict[str, Any]], decision: str, better) -> str:
+    """Comparisons between candidates whose *other* decision labels are all equal.
+
+    The groups above mix everything else a label comes with (the "none" regularization group holds every
+    unregularized loss); a set of candidates differing in this decision only isolates its effect.
+    """
+    sets: dict[tuple[str, ...], dict[str, list[float]]] = {}
+    for run in runs:
+        label = run["decision"].get(decision)
+        if label:
+            others = tuple(run["decision"].get(d, "") for d in DECISIONS if d != decision)
+            score = run["metrics"].get(study.rank_metric, math.nan)
+            sets.setdefault(others, {}).setdefault(label, []).append(score)
+    parts = []
+    for others, groups in sets.items():
+        scored = {label: mean_std(v) for label, v in groups.items() if math.isfinite(mean_std(v)[0])}
+        if len(scored) < 2:
+            continue
+        ordered = sorted(scored, key=lambda label: scored[label][0], reverse=better is max)
+        first, second = scored[ordered[0]], scored[ordered[1]]
+        close = abs(first[0] - second[0]) <= max(first[1], second[1])
+        listing = " > ".join(f"{label} {scored[label][0]:.3g}" for label in ordered)
+        where = " / ".join(o for o in others if o)
+        parts.append(f"{where}: {listing}" + (" (within the seed spread)" if close else ""))
+    if not parts:
+        return ""
+    return f" Like for like (the other decision labels equal): {'; '.join(parts)}."
 
 
 def write_answers(study: Study, results: list[dict[str, Any]]) -> Path:

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from gan_module.study.answers import context_axes
 from gan_module.study.spec import Study
 
 
@@ -19,7 +20,11 @@ def _pyplot():
 
 
 def plot_curves(study: Study, results: list[dict[str, Any]]) -> Path | None:
-    """``curves.png``: the ranking metric at each evaluation during training, mean over seeds per candidate."""
+    """``curves.png``: the ranking metric at each evaluation during training, mean over seeds per candidate.
+
+    One panel per value of the axes without decision labels (the dataset, say), as in answers.md, so no
+    panel holds more lines than one dataset's candidates; colours and line styles together tell them apart.
+    """
     by_candidate: dict[str, dict[int, list[float]]] = {}
     for result in results:
         points = by_candidate.setdefault(result["candidate"], {})
@@ -27,21 +32,38 @@ def plot_curves(study: Study, results: list[dict[str, Any]]) -> Path | None:
             points.setdefault(int(iteration), []).append(value)
     if not any(by_candidate.values()):
         return None
+    panels = _panels(study, [name for name, points in by_candidate.items() if points])
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
-    for name, points in by_candidate.items():
-        xs = sorted(points)
-        ys = [sum(points[x]) / len(points[x]) for x in xs]
-        ax.plot(xs, ys, marker=".", label=name)
-    ax.set_xlabel("generator iterations")
-    ax.set_ylabel(study.rank_metric)
-    ax.set_title(f"{study.name}: {study.rank_metric} during training (mean over seeds)")
-    ax.legend(fontsize=6, ncol=2)
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 5), dpi=100, squeeze=False)
+    colours = plt.get_cmap("tab20").colors
+    for ax, (title, names) in zip(axes.flat, panels.items(), strict=True):
+        for i, name in enumerate(names):
+            points = by_candidate[name]
+            xs = sorted(points)
+            ys = [sum(points[x]) / len(points[x]) for x in xs]
+            style = ("-", "--", ":")[i // len(colours) % 3]
+            ax.plot(xs, ys, style, marker=".", color=colours[i % len(colours)], label=name)
+        ax.set_xlabel("generator iterations")
+        ax.set_ylabel(study.rank_metric)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=6, ncol=2)
+    fig.suptitle(f"{study.name}: {study.rank_metric} during training (mean over seeds)")
     fig.tight_layout()
     path = study.folder / "curves.png"
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _panels(study: Study, names: list[str]) -> dict[str, list[str]]:
+    """Candidate names grouped by their values of the context axes, in study order."""
+    contexts = context_axes(study)
+    panels: dict[str, list[str]] = {}
+    for candidate in study.candidates():
+        if candidate.name in names:
+            title = ", ".join(f"{axis} = {candidate.value(axis)}" for axis in contexts) or "all candidates"
+            panels.setdefault(title, []).append(candidate.name)
+    return panels
 
 
 def plot_samples(study: Study, results: list[dict[str, Any]]) -> Path | None:

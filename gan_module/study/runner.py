@@ -35,9 +35,13 @@ def cli_args(study: Study, candidate: Candidate, seed: int) -> list[str]:
     args: list[str] = []
     for config in [*study.base, *candidate.configs]:
         args += ["--config", config]
+    # the seed also seeds the data (its shuffling; the points of a 2-D mixture), so seeds differ in every
+    # source of randomness; the study's and the candidate's settings come after and may override it
+    args += [f"--seed_everything={seed}", f"--data.init_args.seed={seed}"]
+    args.append("--sample_grid.at_end=true")  # the final samples, even when the budget ends between grids
     settings = {**study.args, **dict(candidate.args)}
     args += [f"--{key}={_cli_value(value)}" for key, value in settings.items()]
-    args += [f"--seed_everything={seed}", f"--trainer.default_root_dir={run_folder(study, candidate, seed)}"]
+    args.append(f"--trainer.default_root_dir={run_folder(study, candidate, seed)}")
     if study.iterations is not None:
         args.append(f"--budget.max_iterations={study.iterations}")
     if study.wall_time is not None:

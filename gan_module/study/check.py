@@ -1,0 +1,52 @@
+"""Before any training: every value of every axis must compose into a config that ``main.py`` accepts.
+
+A study of dozens of runs should not stop at run 40 on a misspelt key in one axis value's ``args``. Each value
+is parsed once, inside the first candidate that uses it (``main.py fit ... --print_config``: parsing only, no
+data, no networks), and a failure is one :class:`ConfigError` naming the axis value and the parser's complaint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+from gan_module.errors import ConfigError
+from gan_module.study.runner import cli_args
+from gan_module.study.spec import Candidate, Study
+
+
+def covering_candidates(study: Study) -> list[tuple[Candidate, list[tuple[str, str]]]]:
+    """Few candidates that between them use every value of every axis, each with the values it adds."""
+    covered: set[tuple[str, str]] = set()
+    chosen = []
+    for candidate in study.candidates():
+        new = [value for value in candidate.values if value not in covered]
+        if new:
+            covered |= set(new)
+            chosen.append((candidate, new))
+    return chosen
+
+
+def check_configs(study: Study) -> None:
+    """Parse the composed config of enough candidates to try every axis value; raise on the first that fails."""
+    from gan_module.cli import main  # Lightning's import cost only when a study actually runs
+
+    for candidate, new in covering_candidates(study):
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                main(["fit", *cli_args(study, candidate, study.seeds[0]), "--print_config"])
+        except SystemExit as stop:
+            if stop.code:
+                suspects = ", ".join(f"axes.{axis}.{value}" for axis, value in new)
+                raise ConfigError(
+                    f"Study file {study.path}: candidate {candidate.name} does not compose into a valid main.py "
+                    f"config; check {suspects} (or `base`, `args`): {_reason(err.getvalue())}"
+                ) from None
+
+
+def _reason(stderr: str) -> str:
+    """The parser's own complaint: its ``error:`` line(s), without the usage text before them."""
+    text = stderr.strip()
+    start = text.rfind("error:")
+    return " ".join(text[start + len("error:") :].split()) if start >= 0 else " ".join(text.split()[-40:])
