@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: quickstart test test-fast lint format clean bench study-mixtures
+.PHONY: quickstart test test-fast lint format clean bench bench-module study-mixtures
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ install-test: $(BIN)/python
 quickstart: install
 	$(BIN)/python main.py fit --config configs/quickstart.yaml
 
-## Speed of the LightningModule against a hand-written PyTorch loop (prints a table; minutes on a CPU).
+## Speed of `main.py fit` as a user runs it (shipped configs, default callbacks) against a hand-written PyTorch
+## loop, for each recipe family, and the start-up times (prints a table; about 3 minutes on 2 CPU cores).
 bench: install
+	$(BIN)/python -m benchmarks.user_path
+
+## The LightningModule alone (no callbacks, no logger) against the same loop, on compute-heavy networks.
+bench-module: install
 	$(BIN)/python -m benchmarks.speed --iterations 100 --repeats 3
 
 ## The selection study on the 2-D mixtures: every loss x ring/grid x 3 seeds (about 10 minutes on 2 CPU cores).

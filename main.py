@@ -1,6 +1,40 @@
-"""Entry point: ``python main.py fit --config configs/quickstart.yaml`` (see README.md)."""
+"""Entry point: ``python main.py fit --config configs/quickstart.yaml`` (see README.md).
 
-from gan_module.cli import main
+Importing Lightning takes seconds (it imports torch, torchmetrics and torchvision), so the config files named
+on the command line are checked first: a missing file or a YAML syntax error is reported at once, in one line.
+"""
+
+import sys
+from pathlib import Path
+
+
+def check_config_files(argv: list[str]) -> str | None:
+    """The first problem with a ``--config FILE`` (or ``--config=FILE``) argument, or ``None``."""
+    import yaml  # light: no torch behind it
+
+    files = [b for a, b in zip(argv, argv[1:], strict=False) if a == "--config"]
+    files += [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
+    for name in files:
+        path = Path(name)
+        if not path.is_file():
+            # jsonargparse also takes an inline YAML string here; only a file name can be missing
+            if path.suffix in (".yaml", ".yml", ".json"):
+                return f"--config {name}: no such file."
+            continue
+        try:
+            yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            where = getattr(err, "problem_mark", None)
+            line = f" (line {where.line + 1})" if where is not None else ""
+            return f"--config {name} is not valid YAML{line}: {getattr(err, 'problem', None) or err}"
+    return None
+
 
 if __name__ == "__main__":
+    problem = check_config_files(sys.argv[1:])
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        sys.exit(2)
+    from gan_module.cli import main
+
     main()

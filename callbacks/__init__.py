@@ -6,6 +6,7 @@ from callbacks.evaluation import Evaluation
 from callbacks.interpolation import LatentInterpolation
 from callbacks.momentum import MomentumRamp
 from callbacks.preemption import Preemption
+from callbacks.progress_bar import ProgressBar
 from callbacks.sample_grid import SampleGrid
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "LatentInterpolation",
     "MomentumRamp",
     "Preemption",
+    "ProgressBar",
     "SampleGrid",
     "TrainingDiagnostics",
 ]

@@ -30,6 +30,7 @@ import lightning as L
 from lightning.pytorch.utilities import rank_zero_warn
 
 from gan_module.errors import ConfigError
+from gan_module.step_log import is_logging_step
 
 ISSUES = ("mode_collapse", "vanishing_gradient", "unstable_training", "non_convergence")
 _WATCHED = ("diag/diversity", "diag/grad_norm_g", "diag/grad_norm_d", "diag/d_accuracy")
@@ -117,9 +118,9 @@ class TrainingDiagnostics(L.Callback):
                 rank_zero_warn(f"Training issue detected at iteration {pl_module.iterations}: {_DESCRIPTIONS[issue]}")
             self.steps_flagged[issue] += int(on)
             self.active[issue] = on
-        if (pl_module.d_steps - 1) % trainer.log_every_n_steps == 0:  # what the loggers keep (steps_flagged counts all)
-            pl_module.log_dict({f"issue/{name}": float(on) for name, on in flags.items()})
-        pl_module.log("issues", float(sum(flags.values())), prog_bar=True)
+        if is_logging_step(trainer):  # what the loggers keep (steps_flagged counts every step)
+            pl_module.step_log.add({f"issue/{name}": float(on) for name, on in flags.items()})
+        pl_module.step_log.bar["issues"] = sum(flags.values())
 
     def state_dict(self) -> dict:
         return {"early_grad_g": self.early_grad_g, "steps_flagged": dict(self.steps_flagged)}

@@ -42,6 +42,7 @@ SUBCOMMANDS = ("fit", "validate", "test", "predict")
 #: the run folder of a new fit, shared by every process of a distributed run (see _new_run_folder)
 RUN_DIR_ENV = "GAN_RUN_DIR"
 _VERSION = re.compile(r"^version_(\d+)$")
+_NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 
 
 def _versions(root: Path) -> list[tuple[int, Path]]:
@@ -88,6 +89,20 @@ def _continue_wandb_run(init_args: Namespace, run: Path) -> None:
         init_args.name = str(run)
 
 
+def _stop_probing_for_absent_gpus() -> None:
+    """On a machine without CUDA devices, stop torch from looking for NVIDIA's library at every Adam step.
+
+    Lightning sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` on import (so that CUDA is not initialised before
+    DataLoader workers fork). ``torch.cuda.is_available()`` then asks NVML for the device count, and before CUDA
+    is initialised torch does not cache the answer: every ``Adam.step`` (its CUDA-graph health check) tries to
+    ``dlopen`` the NVML library again, ~0.1 ms each time where no NVIDIA driver is installed (a CPU node with a
+    CUDA build of torch). Once Lightning has chosen the devices and none is a GPU, the plain check (a cached
+    "no device" from the CUDA runtime) is exact and costs nothing; there is nothing to fork-poison.
+    """
+    if os.environ.get(_NVML_CHECK) == "1" and torch.cuda.device_count() == 0:
+        del os.environ[_NVML_CHECK]
+
+
 class WandbConfigSaver(SaveConfigCallback):
     """Writes config.yaml as usual and also sends the full resolved config to every W&B run (Lightning does not)."""
 
@@ -132,7 +147,7 @@ class GANCLI(LightningCLI):
             return
         cfg = self.config[subcommand]
         if cfg.trainer.get("enable_progress_bar") is False:
-            # the shared defaults add a RichProgressBar; Lightning refuses one when the bar is switched off
+            # the shared defaults add a ProgressBar; Lightning refuses one when the bar is switched off
             callbacks = cfg.trainer.get("callbacks") or []
             cfg.trainer.callbacks = [c for c in callbacks if not str(c.get("class_path", "")).endswith("ProgressBar")]
         try:
@@ -225,6 +240,9 @@ class GANCLI(LightningCLI):
         if isinstance(loggers, Namespace):
             loggers = [loggers]
         return [lg for lg in loggers or [] if isinstance(lg, Namespace) and "class_path" in lg]
+
+    def before_fit(self) -> None:
+        _stop_probing_for_absent_gpus()
 
     def after_fit(self) -> None:
         rank_zero_info(f"Run folder: {self.trainer.default_root_dir}")

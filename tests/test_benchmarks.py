@@ -84,7 +84,28 @@ def test_the_command_line_refuses_what_it_cannot_measure():
 def test_the_overhead_breakdown_names_the_pieces_and_puts_the_module_back(capsys):
     log, step = GAN.log, GAN._step
     text = overhead.main(["--iterations", "2", "--warmup", "1", "--batch-size", "8"])
-    for piece in ("GAN.training_step", "GAN.log", "gradient_norm()", "LightningOptimizer.step", "outside"):
+    for piece in (
+        "GAN.training_step",
+        "GAN.discriminator_step",
+        "gradient_norm()",
+        "LightningOptimizer.step",
+        "outside",
+    ):
         assert piece in text
     assert text in capsys.readouterr().out
     assert GAN.log is log and GAN._step is step and "log" not in vars(GAN)  # the timers are gone
+
+
+def test_the_users_path_benchmark_reads_speed_between_logged_rows_and_runs_the_bare_loop():
+    from benchmarks import user_path
+
+    # rows of (iterations, seconds): 100 iterations in the 2 s after warm-up, the start-up row excluded
+    assert user_path.clock_rate([(10, 5.0), (50, 6.0), (100, 6.5), (150, 8.5)], warmup=50) == pytest.approx(40.0)
+    rate = user_path.bare_loop(user_path.BY_NAME["mixtures"], iterations=5, warmup=1)
+    assert rate > 0
+    row = {"recipe": "mixtures", "window": "1..6", "fit_it_s": 90.0, "bare_it_s": 100.0, "ratio": 0.9}
+    row |= {"ratio_differenced": 0.85}
+    assert "| mixtures | 1..6 | 90.0 | 100.0 | 0.90 | 0.85 |" in user_path.table([row])
+    for recipe in user_path.RECIPES:  # every recipe names shipped files
+        configs = [recipe.args[i + 1] for i, a in enumerate(recipe.args) if a == "--config"]
+        assert configs and all((user_path.ROOT / c).is_file() for c in configs)

@@ -301,3 +301,36 @@ def test_a_diverging_run_stops_with_a_clear_message_and_keeps_the_last_good_chec
     ckpt = torch.load(tmp_path / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["gan_progress"]["d_steps"] == 3  # epoch 1's, saved before the divergence
     assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+
+
+def test_a_missing_or_broken_config_file_is_reported_before_anything_heavy_is_imported(tmp_path):
+    import subprocess
+    import sys
+
+    from main import check_config_files
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model:\n  k: [1\n")
+    assert check_config_files(["fit", "--config", QUICKSTART]) is None
+    assert check_config_files(["fit", "--config", "configs/nope.yaml"]) == "--config configs/nope.yaml: no such file."
+    assert check_config_files(["fit", f"--config={broken}"]).startswith(f"--config {broken} is not valid YAML (line 3)")
+    assert check_config_files(["fit", "--config", "{model: {k: 2}}"]) is None  # inline YAML is jsonargparse's
+    # the real command: one line, exit 2, and torch never imported (that is what makes it fast)
+    probe = "import runpy, sys; sys.argv = ['main.py', 'fit', '--config', 'configs/nope.yaml']\n"
+    probe += "try:\n    runpy.run_path('main.py', run_name='__main__')\nexcept SystemExit as e:\n"
+    probe += "    print('torch' in sys.modules, e.code)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=CONFIGS.parent)
+    assert done.stdout.split() == ["False", "2"]
+    assert done.stderr.strip() == "error: --config configs/nope.yaml: no such file."
+
+
+def test_without_cuda_devices_torch_stops_probing_for_nvml(monkeypatch):
+    from gan_module import cli
+
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    cli._stop_probing_for_absent_gpus()
+    assert cli.os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1"  # a GPU machine keeps Lightning's setting
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    cli._stop_probing_for_absent_gpus()
+    assert "PYTORCH_NVML_BASED_CUDA_CHECK" not in cli.os.environ

@@ -19,7 +19,7 @@ from datamodules import (
     RingMixtureDataModule,
     TFDDataModule,
 )
-from datamodules.base import ResumableSampler
+from datamodules.base import EVAL_BATCH_FACTOR, ResumableSampler
 from gan_module import ConfigError
 from tests.conftest import IndexedDataModule, real_digits, write_idx
 
@@ -209,7 +209,8 @@ def test_every_datamodule_gives_batches_the_model_can_use(name, request):
     for split, loader in loaders.items():
         raw_x, raw_y = next(iter(loader))
         x, y = dm.on_after_batch_transfer((raw_x, raw_y), 0)
-        assert y.dtype == torch.int64 and y is raw_y and x.shape == (4, *dm.image_shape)
+        size = 4 if split == "train" else min(EVAL_BATCH_FACTOR * 4, len(dm.splits[split]))  # evaluation: larger
+        assert y.dtype == torch.int64 and y is raw_y and x.shape == (size, *dm.image_shape)
         if raw_x.dtype == torch.uint8:  # images: scaled to value_range, and back to [0, 1] for saving
             assert x.dtype == torch.float32 and torch.allclose(x, raw_x.float() / 127.5 - 1.0, atol=1e-6)
             assert torch.allclose(dm.to_unit_interval(x), raw_x.float() / 255.0, atol=1e-6)
@@ -218,7 +219,7 @@ def test_every_datamodule_gives_batches_the_model_can_use(name, request):
         whole = dm.split_images(split)
         assert len(whole) == len(dm.splits[split]) and tuple(whole.shape[1:]) == tuple(dm.image_shape)
         if split != "train":  # not shuffled: the first batch is the split's start
-            assert torch.equal(whole[:4], x)
+            assert torch.equal(whole[:size], x)
     assert len(next(iter(dm.predict_dataloader()))[0]) == 4
 
 
@@ -240,3 +241,29 @@ def test_shape_and_classes_are_on_the_instance_before_any_file_is_read(tmp_path,
     assert dm.image_shape == image_shape and isinstance(dm.image_shape, tuple)
     assert dm.num_classes == num_classes and isinstance(dm.num_classes, int)
     assert dm.splits == {}
+
+
+def test_batches_are_cut_in_one_indexing_step_and_equal_a_per_sample_loader():
+    # TensorSplit.__getitems__ replaces 4 Python calls and a stack per batch; the batches must not change
+    dm = IndexedDataModule(num_items=40, batch_size=4)
+    dm.setup("fit")
+    fast = list(dm.train_dataloader())
+    per_sample = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(*dm.splits["train"].tensors),
+        batch_size=4,
+        sampler=ResumableSampler(dm.splits["train"], seed=dm.seed),
+        drop_last=True,
+    )
+    assert len(fast) == len(per_sample) == 10
+    for (images, labels), (images_ref, labels_ref) in zip(fast, per_sample, strict=True):
+        assert torch.equal(images, images_ref) and torch.equal(labels, labels_ref)
+        assert images.dtype == torch.uint8 and labels.dtype == torch.int64
+
+
+def test_evaluation_batches_are_larger_and_cover_the_split_once():
+    dm = IndexedDataModule(num_items=40, batch_size=4, val_size=10)
+    dm.setup("fit")
+    sizes = [len(labels) for _, labels in dm.val_dataloader()]
+    assert sizes == [10]  # up to 4 training batches' worth at a time, the short last one kept
+    assert [len(labels) for _, labels in dm.test_dataloader()] == [8]
+    assert torch.equal(torch.cat([labels for _, labels in dm.val_dataloader()]), dm.splits["val"].tensors[1])

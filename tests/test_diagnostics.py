@@ -3,9 +3,12 @@ collapsed generator against a healthy one in real short runs on real digits."""
 
 from __future__ import annotations
 
+import csv
+
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
 from callbacks.diagnostics import ISSUES, TrainingDiagnostics
@@ -58,7 +61,7 @@ class CollapsedGenerator(nn.Module):
         return torch.sigmoid(self.image).expand(z.shape[0], -1, -1, -1)
 
 
-def short_run(generator: nn.Module) -> TrainingDiagnostics:
+def short_run(generator: nn.Module, folder) -> TrainingDiagnostics:
     diagnostics = TrainingDiagnostics(window=20)
     model = GAN(
         generator=generator,
@@ -71,21 +74,28 @@ def short_run(generator: nn.Module) -> TrainingDiagnostics:
         max_epochs=1,
         limit_train_batches=60,
         limit_val_batches=0,
-        logger=False,
+        logger=CSVLogger(folder, name="", version=""),
+        log_every_n_steps=10,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         callbacks=[diagnostics],
     )
     trainer.fit(model, MlxtendMNISTDataModule(batch_size=64))
-    assert set(trainer.callback_metrics) >= {f"issue/{name}" for name in ISSUES}
+    with open(folder / "metrics.csv", newline="") as file:
+        rows = [row for row in csv.DictReader(file) if row.get("issue/mode_collapse")]
+    assert len(rows) == 6  # every 10th of 60 steps, each with the four flags
+    assert all(row[f"issue/{name}"] in ("0.0", "1.0") for row in rows for name in ISSUES)
+    assert model.step_log.bar["issues"] == sum(diagnostics.active.values())  # the progress bar's count
     return diagnostics
 
 
 @pytest.mark.filterwarnings("ignore:Training issue detected")
-def test_a_collapsed_generator_is_flagged_and_a_healthy_one_is_not():
-    collapsed = short_run(CollapsedGenerator())
+def test_a_collapsed_generator_is_flagged_and_a_healthy_one_is_not(tmp_path):
+    collapsed = short_run(CollapsedGenerator(), tmp_path / "collapsed")
     assert collapsed.steps_flagged["mode_collapse"] >= 40  # from the first full window on
-    healthy = short_run(MLPGenerator(latent_dim=8, hidden_dims=[64, 128], batch_norm=True, init_range=None))
+    healthy = short_run(
+        MLPGenerator(latent_dim=8, hidden_dims=[64, 128], batch_norm=True, init_range=None), tmp_path / "healthy"
+    )
     assert healthy.steps_flagged["mode_collapse"] == 0
     assert healthy.steps_flagged["vanishing_gradient"] == 0
