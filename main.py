@@ -4,6 +4,7 @@ Importing Lightning takes seconds (it imports torch, torchmetrics and torchvisio
 on the command line are checked first: a missing file or a YAML syntax error is reported at once, in one line.
 """
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ def check_config_files(argv: list[str]) -> str | None:
     """The first problem with a ``--config FILE`` (or ``--config=FILE``) argument, or ``None``."""
     import yaml  # light: no torch behind it
 
-    files = [b for a, b in zip(argv, argv[1:], strict=False) if a == "--config"]
+    files = [b for a, b in itertools.pairwise(argv) if a == "--config"]
     files += [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
     for name in files:
         path = Path(name)
