@@ -59,6 +59,11 @@ def _latest_last_ckpt(root: Path) -> Path | None:
     return None
 
 
+def evaluation_folder(run: Path, subcommand: str) -> Path:
+    """Where ``validate``/``test``/``predict`` of a run's checkpoint write: beside its training logs, not over them."""
+    return run / subcommand
+
+
 def _check_checkpoint(path: Path) -> None:
     """A checkpoint that cannot be read stops here with its name, not deep inside Lightning."""
     try:
@@ -177,8 +182,8 @@ class GANCLI(LightningCLI):
             run = ckpt_run  # resuming: continue in the same folder
         elif subcommand == "fit" or ckpt_run is None:
             run = self._new_run_folder(root)
-        else:  # evaluating a trained run: write beside its training logs, never over them
-            run = ckpt_run / subcommand
+        else:  # evaluating a trained run
+            run = evaluation_folder(ckpt_run, subcommand)
         cfg.trainer.default_root_dir = str(run)
         if cfg.checkpoint.dirpath is None:
             cfg.checkpoint.dirpath = str(run / "checkpoints")
@@ -248,10 +253,11 @@ class GANCLI(LightningCLI):
         rank_zero_info(f"Run folder: {self.trainer.default_root_dir}")
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None, cli: type[GANCLI] = GANCLI) -> None:
+    """``python main.py ARGS``; ``cli`` is GANCLI or a subclass (the study's fit-then-test)."""
     exported_before = RUN_DIR_ENV in os.environ
     try:
-        GANCLI(args=args)
+        cli(args=args)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -123,7 +123,8 @@ def fabricated(candidate: str, seed: int, score: float, collapse: float, status:
         "stability": {"mode_collapse": collapse, "vanishing_gradient": 0.0, "unstable_training": 0.0},
         "curve": [],
         "iterations": 4,
-        "fit_seconds": 2.0,
+        "run_seconds": 2.0,
+        "training_seconds": 2.0,
         "iterations_per_second": 2.0,
     }
 
@@ -245,13 +246,19 @@ def test_a_ci_sized_study_resumes_after_an_interruption_and_reports(tmp_path, mo
     real_main = study_runner._main
     monkeypatch.setattr(study_runner, "_main", lambda args: calls.append(args) or real_main(args))
     study_main([str(path), "--runs-root", str(root)])
-    # the finished runs are skipped, the interrupted one resumes from its checkpoint, the last one starts
-    assert [a[0] for a in calls] == ["fit", "test", "fit", "test"]
+    # the finished runs are skipped, the interrupted one resumes from its checkpoint, the last one starts; each
+    # is one call (fit, then test in the same CLI)
+    assert len(calls) == 2
     assert "--ckpt_path=last" in calls[0] and "--seed_everything=0" in calls[0]
-    assert not any(a.startswith("--ckpt_path") for a in calls[2]) and "--seed_everything=1" in calls[2]
+    assert not any(a.startswith("--ckpt_path") for a in calls[1]) and "--seed_everything=1" in calls[1]
 
     results = finished_results(study)
     assert len(results) == 4 and all(r["status"] == "done" and r["iterations"] == 4 for r in results)
+    for r in results:  # tested as `main.py test` would: metrics in <run>/test/, from the final checkpoint
+        run = root / "tiny" / r["candidate"] / f"seed{r['seed']}" / "version_0"
+        assert (run / "test" / "metrics.csv").is_file() and "eval/modes_500_high_quality" in r["metrics"]
+        assert 0 < r["training_seconds"] < r["run_seconds"]
+        assert r["iterations_per_second"] == pytest.approx(4 / r["training_seconds"])
     assert all(r["curve"] and r["samples"].endswith("iter_00000004.png") for r in results)  # the final samples
     ns0, ns1 = (Path(r["samples"]).read_bytes() for r in results[:2])
     assert ns0 != ns1  # two seeds, two different generators

@@ -37,7 +37,7 @@ def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any
             row[metric], row[metric + " std"] = mean_std([r["metrics"].get(metric, math.nan) for r in runs])
         for issue in ISSUES:
             row[f"issue/{issue}"] = mean_std([r["stability"].get(issue, math.nan) for r in runs])[0]
-        row["fit_seconds"] = mean_std([r["fit_seconds"] for r in runs])[0]
+        row["run_seconds"] = mean_std([r["run_seconds"] for r in runs])[0]
         row["iterations_per_second"] = mean_std([r["iterations_per_second"] for r in runs])[0]
         rows.append(row)
     sign = -1.0 if study.rank_mode == "max" else 1.0
@@ -82,7 +82,7 @@ def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
         cells += [_share(row[f"issue/{issue}"]) for issue in ISSUES]
         cells += [
             f"{row['diverged']}/{row['seeds']}",
-            f"{row['fit_seconds']:.1f}",
+            f"{row['run_seconds']:.1f}",
             f"{row['iterations_per_second']:.0f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")

@@ -1,5 +1,8 @@
 """Running a study: each (candidate, seed) is an ordinary ``main.py fit`` then ``main.py test``, in its own folder.
 
+Both happen in one CLI in the worker's process (fit_then_test.py): a worker imports Lightning once and parses
+each run's config once.
+
 ``runs/studies/<study>/<candidate>/seed<S>/version_0`` holds the run's logs, images and checkpoints, like any
 run. ``result.json`` beside it is written only once fit and test have both finished, so a study that was
 interrupted (Ctrl-C, a cluster's time limit) skips what is done, resumes a run that has a ``last.ckpt`` and
@@ -21,6 +24,7 @@ from typing import Any
 
 import torch
 
+from gan_module.cli import evaluation_folder
 from gan_module.study.spec import Candidate, Study
 
 ISSUES = ("mode_collapse", "vanishing_gradient", "unstable_training", "non_convergence")
@@ -60,11 +64,13 @@ def _cli_value(value: Any) -> str:
 
 
 def _main(args: list[str]) -> int:
-    """``python main.py ARGS`` in this process; its exit code (0: done, 1: the run diverged)."""
+    """``python main.py fit ARGS`` then ``test`` of its last.ckpt, in this process; the exit code (0: done, 1: the
+    run diverged, and was not tested)."""
     from gan_module.cli import main
+    from gan_module.study.fit_then_test import FitThenTestCLI
 
     try:
-        main(args)
+        main(["fit", *args], cli=FitThenTestCLI)
     except SystemExit as stop:
         return int(stop.code or 0)
     return 0
@@ -81,10 +87,10 @@ def run_one(study: Study, candidate: Candidate, seed: int) -> dict[str, Any]:
     if folder.exists() and not last.is_file():
         shutil.rmtree(folder)  # started but saved nothing: start over
     args = cli_args(study, candidate, seed)
-    timing = folder / "fit_seconds.json"  # training time over every attempt of this run
+    timing = folder / "run_seconds.json"  # wall clock of every attempt of this run, start-up and test included
     spent = json.loads(timing.read_text())["seconds"] if timing.is_file() else 0.0
     start = time.perf_counter()
-    code = _main(["fit", *args, *(["--ckpt_path=last"] if last.is_file() else [])])
+    code = _main([*args, *(["--ckpt_path=last"] if last.is_file() else [])])
     if code in (130, 143):  # Ctrl-C or SIGTERM: the run saved a checkpoint; stop the whole study here
         raise SystemExit(code)
     if code not in (0, 1):
@@ -92,20 +98,16 @@ def run_one(study: Study, candidate: Candidate, seed: int) -> dict[str, Any]:
     spent += time.perf_counter() - start
     timing.parent.mkdir(parents=True, exist_ok=True)
     timing.write_text(json.dumps({"seconds": spent}))
-    status = "diverged" if code == 1 else "done"
-    if status == "done" and _main(["test", *args, f"--ckpt_path={last}"]) != 0:
-        raise RuntimeError(f"Evaluating {candidate.name} seed {seed} failed; see the messages above.")
-    result = collect(run, study, status)
+    result = collect(run, study, "diverged" if code == 1 else "done")
     result.update(candidate=candidate.name, seed=seed, values=dict(candidate.values), decision=dict(candidate.decision))
-    result["fit_seconds"] = spent
-    result["iterations_per_second"] = result["iterations"] / spent if spent > 0 else math.nan
+    result["run_seconds"] = spent
     result_file.write_text(json.dumps(result, indent=1))
     return result
 
 
 def collect(run: Path, study: Study, status: str) -> dict[str, Any]:
     """A finished run's numbers: final metrics (from ``test``), issue shares, curve, iterations, sample image."""
-    tested = _rows(run / "test" / "metrics.csv")
+    tested = _rows(evaluation_folder(run, "test") / "metrics.csv")
     metrics = {key: float(value) for row in tested for key, value in row.items() if key.startswith("eval/") and value}
     trained = _rows(run / "metrics.csv")
     stability = {}
@@ -113,14 +115,18 @@ def collect(run: Path, study: Study, status: str) -> dict[str, Any]:
         flags = [float(row[f"issue/{issue}"]) for row in trained if row.get(f"issue/{issue}")]
         stability[issue] = sum(flags) / len(flags) if flags else math.nan
     last = run / "checkpoints" / "last.ckpt"
-    progress = torch.load(last, map_location="cpu", weights_only=True).get("gan_progress", {}) if last.is_file() else {}
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True) if last.is_file() else {}
+    iterations = int(checkpoint.get("gan_progress", {}).get("iterations", 0))
+    seconds = float(checkpoint.get("training_seconds", math.nan))  # the fit's own clock, over every attempt
     samples = sorted((run / "images" / "samples").glob("iter_*.png"))
     return {
         "status": status,
         "metrics": metrics,
         "stability": stability,
         "curve": _curve(trained, study.rank_metric),
-        "iterations": int(progress.get("iterations", 0)),
+        "iterations": iterations,
+        "training_seconds": seconds,
+        "iterations_per_second": iterations / seconds if seconds > 0 else math.nan,
         "samples": str(samples[-1]) if samples else None,
     }
 
