@@ -14,10 +14,12 @@ at or after ``warmup`` iterations to the last, so start-up (imports, config pars
 iterations' warm-up) cancels and everything between the two rows counts: epoch ends, validation, grids,
 checkpoints. As a cross-check independent of that clock, the fit also runs a second, shorter time (``warmup``
 iterations) and the difference of the two processes' wall times over the difference of their iterations is
-reported as well (noisier: it carries the variation of two start-ups).
+reported with ``--differenced`` (noisier: it carries the variation of two start-ups).
 
-Rounds alternate (bare, long fit, bare, short fit) so that a slow spell of a shared machine hits both sides.
-The table's ratio is fit / bare from the medians over rounds; the worst ratio is printed last.
+Each round alternates (bare, fit, bare[, short fit]) so that a slow spell of a shared machine hits both sides.
+The table's ratio is fit / bare from the medians over rounds; the worst ratio is printed last. The defaults
+(one round, windows of 5-10 s) keep ``make bench`` near 3 minutes on 2 CPU cores, where each process's
+start-up alone is ~9 s; ``--rounds 3 --scale 2 --differenced`` is the careful measurement.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,19 +57,19 @@ class Recipe:
 
 RECIPES = [
     Recipe("mixtures", ("--config", "configs/mixtures/base.yaml"), warmup=100, window=900),
-    Recipe("quickstart", ("--config", "configs/quickstart.yaml"), warmup=30, window=400),
+    Recipe("quickstart", ("--config", "configs/quickstart.yaml"), warmup=30, window=300),
     Recipe(
         "dcgan28",
         ("--config", "configs/quickstart.yaml", "--config", "configs/networks/dcgan.yaml"),
         warmup=10,
-        window=70,
+        window=20,
     ),
     Recipe(
         # the 2014 maxout pair with its SGD, momentum ramp and decay schedules; on the offline digits
         "gan2014",
         ("--config", "configs/mnist/gan2014.yaml", "--data=datamodules.MlxtendMNISTDataModule", "--data.val_size=500"),
         warmup=30,
-        window=400,
+        window=200,
     ),
 ]
 BY_NAME = {recipe.name: recipe for recipe in RECIPES}
@@ -107,11 +112,20 @@ def build(recipe: Recipe):
     """The recipe's model and data, instantiated by the project's own CLI parser (nothing is trained or written)."""
     from gan_module.cli import GANCLI
 
-    with tempfile.TemporaryDirectory() as tmp:
-        cli = GANCLI(
-            args=[*recipe.args, "--trainer.logger=false", f"--trainer.default_root_dir={tmp}"],
-            run=False,
-        )
+    quiet = logging.getLogger("lightning.pytorch"), logging.getLogger("lightning.fabric")
+    levels = [log.level for log in quiet]
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the trainer's start-up notes, printed once per round otherwise
+        for log in quiet:
+            log.setLevel(logging.WARNING)
+        try:
+            cli = GANCLI(
+                args=[*recipe.args, "--trainer.logger=false", f"--trainer.default_root_dir={tmp}"],
+                run=False,
+            )
+        finally:
+            for log, level in zip(quiet, levels, strict=True):
+                log.setLevel(level)
     if cli.model.k != 1:
         raise ValueError(f"{recipe.name}: the bare loop does k = 1 only.")
     cli.datamodule.setup("fit")
@@ -192,7 +206,7 @@ def startup_rows(folder: Path) -> list[tuple[str, float]]:
 
 
 # --------------------------------------------------------------------------------------------- the table
-def measure(recipe: Recipe, rounds: int, folder: Path) -> dict:
+def measure(recipe: Recipe, rounds: int, folder: Path, differenced: bool = False) -> dict:
     long, short = recipe.warmup + recipe.window, recipe.warmup
     bare, fit, walls_long, walls_short = [], [], [], []
     for r in range(rounds):
@@ -201,18 +215,21 @@ def measure(recipe: Recipe, rounds: int, folder: Path) -> dict:
         fit.append(clock_rate(run["rows"], recipe.warmup))
         walls_long.append(run["wall"])
         bare.append(bare_loop(recipe, recipe.window, recipe.warmup, seed=r + rounds))
-        walls_short.append(run_fit(recipe, short, folder / f"{recipe.name}-short{r}")["wall"])
+        if differenced:
+            walls_short.append(run_fit(recipe, short, folder / f"{recipe.name}-short{r}")["wall"])
     bare_it_s, fit_it_s = statistics.median(bare), statistics.median(fit)
-    differenced = recipe.window / (statistics.median(walls_long) - statistics.median(walls_short))
+    wall_rate = (
+        recipe.window / (statistics.median(walls_long) - statistics.median(walls_short)) if differenced else math.nan
+    )
     return {
         "recipe": recipe.name,
         "config": " ".join(recipe.args),
         "window": f"{recipe.warmup}..{long}",
         "fit_it_s": fit_it_s,
-        "fit_differenced_it_s": differenced,
+        "fit_differenced_it_s": wall_rate,
         "bare_it_s": bare_it_s,
         "ratio": fit_it_s / bare_it_s,
-        "ratio_differenced": differenced / bare_it_s,
+        "ratio_differenced": wall_rate / bare_it_s,
         "fit_wall_s": statistics.median(walls_long),
     }
 
@@ -225,7 +242,7 @@ def table(results: list[dict]) -> str:
     for r in results:
         lines.append(
             f"| {r['recipe']} | {r['window']} | {r['fit_it_s']:.1f} | {r['bare_it_s']:.1f} | {r['ratio']:.2f} | "
-            f"{r['ratio_differenced']:.2f} |"
+            f"{'-' if math.isnan(r['ratio_differenced']) else format(r['ratio_differenced'], '.2f')} |"
         )
     return "\n".join(lines)
 
@@ -242,8 +259,11 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipes", default=",".join(BY_NAME), help="comma-separated: " + ", ".join(BY_NAME))
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per recipe")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating rounds (bare, fit, bare) per recipe")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every recipe's timed iterations")
+    parser.add_argument(
+        "--differenced", action="store_true", help="also time a short fit per round: the differenced wall-time ratio"
+    )
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up timings")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
@@ -257,7 +277,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             recipe = BY_NAME[name]
             if args.scale != 1.0:
                 recipe = Recipe(name, recipe.args, recipe.warmup, max(20, int(recipe.window * args.scale)))
-            results.append(measure(recipe, args.rounds, Path(tmp)))
+            results.append(measure(recipe, args.rounds, Path(tmp), args.differenced))
             print(f"{name}: done ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
         startup = [] if args.no_startup else startup_rows(Path(tmp))
     print(f"Machine: {machine()}")

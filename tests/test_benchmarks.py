@@ -106,6 +106,8 @@ def test_the_users_path_benchmark_reads_speed_between_logged_rows_and_runs_the_b
     row = {"recipe": "mixtures", "window": "1..6", "fit_it_s": 90.0, "bare_it_s": 100.0, "ratio": 0.9}
     row |= {"ratio_differenced": 0.85}
     assert "| mixtures | 1..6 | 90.0 | 100.0 | 0.90 | 0.85 |" in user_path.table([row])
+    row["ratio_differenced"] = float("nan")  # not measured (no --differenced)
+    assert "| mixtures | 1..6 | 90.0 | 100.0 | 0.90 | - |" in user_path.table([row])
     for recipe in user_path.RECIPES:  # every recipe names shipped files
         configs = [recipe.args[i + 1] for i, a in enumerate(recipe.args) if a == "--config"]
         assert configs and all((user_path.ROOT / c).is_file() for c in configs)
