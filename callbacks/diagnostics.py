@@ -73,9 +73,9 @@ class TrainingDiagnostics(L.Callback):
         self.steps_flagged = dict.fromkeys(ISSUES, 0)
 
     # ----------------------------------------------------------------- conditions
-    def _full(self, key: str) -> list[float] | None:
-        values = self.history[key]
-        return list(values) if len(values) == self.window else None
+    def _full(self, key: str) -> deque[float] | None:
+        values = self.history[key]  # read as it is (no copy): this runs on every watched D step
+        return values if len(values) == self.window else None
 
     def conditions(self) -> dict[str, bool]:
         """Which issues hold over the current window (all False until the window is full)."""
