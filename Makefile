@@ -28,7 +28,7 @@ bench: install
 bench-module: install
 	$(BIN)/python -m benchmarks.speed --iterations 100 --repeats 3
 
-## The selection study on the 2-D mixtures: every loss x ring/grid x 3 seeds (about 6 minutes on 2 CPU cores).
+## The selection study on the 2-D mixtures: every loss x ring/grid x 3 seeds (about 6-8 minutes on 2 CPU cores).
 study-mixtures: install
 	$(BIN)/python -m gan_module.study configs/studies/mixtures.yaml --jobs 2
 

@@ -11,8 +11,8 @@ dataset-classifier features, 10,000 samples, against the test split.
   [0, 1] (Goodfellow et al. 2014, section 5);
 - ``classes``: class histogram of the samples by the dataset classifier: classes covered, KL from the data's
   class distribution (Lucic et al. 2018);
-- ``modes``: on 2-D mixtures, modes captured and the share of high-quality samples (Srivastava et al. 2017;
-  Lin et al. 2018).
+- ``modes``: on 2-D mixtures, the share of high-quality samples, modes captured under each rule of
+  ``CAPTURE_RULES`` and the reverse KL of the mode histogram (Srivastava et al. 2017; Lin et al. 2018).
 
 Metric networks live here, never in the LightningModule, so they stay out of its checkpoints. Real-image
 statistics are computed once per run. Works after training: ``python main.py test --config ... --ckpt_path ...``.
@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from gan_module.errors import ConfigError
-from gan_module.metrics.coverage import class_coverage, mixture_coverage
+from gan_module.metrics.coverage import CAPTURE_RULES, class_coverage, mixture_coverage
 from gan_module.metrics.features import DEFAULT_CACHE, FEATURES, ClassifierFeatures, dataset_classifier
 from gan_module.metrics.parzen import parzen_estimate
 
@@ -225,8 +225,10 @@ class Evaluation(L.Callback):
             results["eval/classifier_test_accuracy"] = state["classifier_accuracy"]
         if "modes" in active:
             coverage = mixture_coverage(samples, datamodule.centers, datamodule.std)
-            results[self.name("modes") + "_captured"] = float(coverage.modes_captured)
+            for rule, per_2500 in CAPTURE_RULES.items():
+                results[f"{self.name('modes')}_captured_{rule}"] = float(coverage.modes_captured(per_2500))
             results[self.name("modes") + "_high_quality"] = coverage.high_quality
+            results[self.name("modes") + "_reverse_kl"] = coverage.reverse_kl
         return results
 
     def generate(self, pl_module, rank: int = 0, world_size: int = 1) -> Tensor:

@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 
 from gan_module.metrics.coverage import class_coverage, mixture_coverage
@@ -16,16 +17,28 @@ def test_modes_captured_and_high_quality_share_on_hand_placed_points():
     near_mode_2 = CENTERS[2] + torch.tensor([[0.31, 0.0]]).repeat(30, 1)  # 3.1 std: not
     between = torch.tensor([[1.0, 1.0]]).repeat(10, 1)
     samples = torch.cat([on_mode_0, on_mode_1, near_mode_2, between])
-    result = mixture_coverage(samples, CENTERS, std, min_count=20)
-    assert result.modes_captured == 2 and result.num_modes == 4
+    result = mixture_coverage(samples, CENTERS, std)
+    assert result.modes_captured(per_2500=20) == 2 and result.modes_captured() == 2 and result.num_modes == 4
     assert math.isclose(result.high_quality, 60 / 100)
     assert result.per_mode.tolist() == [30, 30, 0, 0]
 
 
-def test_a_mode_needs_enough_samples_and_the_default_threshold_scales_with_the_sample_count():
+def test_the_two_capture_rules_and_the_threshold_scales_with_the_sample_count():
     samples = torch.cat([CENTERS[0].repeat(2480, 1), CENTERS[1].repeat(19, 1), CENTERS[2].repeat(1, 1)])
-    assert mixture_coverage(samples, CENTERS, 0.1).modes_captured == 1  # PacGAN: 20 of 2,500
-    assert mixture_coverage(samples[-20:], CENTERS, 0.1).modes_captured == 2  # 20 samples: 1 suffices
+    coverage = mixture_coverage(samples, CENTERS, 0.1)
+    assert coverage.modes_captured() == 3  # PacGAN's released code: one high-quality sample captures a mode
+    assert coverage.modes_captured(per_2500=20) == 1  # 20 of 2,500
+    assert mixture_coverage(samples[-20:], CENTERS, 0.1).modes_captured(per_2500=20) == 2  # 20 samples: 1 suffices
+
+
+def test_reverse_kl_of_the_mode_histogram():
+    # every mode equally often: 0; all on one of four modes: log 4; half on each of two: log 2
+    assert mixture_coverage(CENTERS.repeat(25, 1), CENTERS, 0.1).reverse_kl == pytest.approx(0.0, abs=1e-12)
+    assert mixture_coverage(CENTERS[:1].repeat(100, 1), CENTERS, 0.1).reverse_kl == pytest.approx(math.log(4))
+    assert mixture_coverage(CENTERS[:2].repeat(50, 1), CENTERS, 0.1).reverse_kl == pytest.approx(math.log(2))
+    # samples far from every mode still count towards their nearest one (not high quality, but in the histogram)
+    far = CENTERS[:2] + 0.9
+    assert mixture_coverage(far.repeat(50, 1), CENTERS, 0.1).reverse_kl > 0
 
 
 def test_class_coverage_counts_classes_and_kl_from_the_data():

@@ -77,5 +77,5 @@ def test_two_processes_hold_identical_weights_and_evaluate_all_samples(tmp_path)
     with open(run / "test" / "metrics.csv", newline="") as file:
         tested = [row for row in csv.DictReader(file) if row.get("eval/modes_1k_high_quality")]
     assert len(logged) == len(tested) == 1
-    for key in ("eval/modes_1k_high_quality", "eval/modes_1k_captured"):
+    for key in ("eval/modes_1k_high_quality", "eval/modes_1k_captured_any", "eval/modes_1k_reverse_kl"):
         assert float(logged[0][key]) == pytest.approx(float(tested[0][key]), abs=1e-6), key

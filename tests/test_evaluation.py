@@ -3,6 +3,8 @@ gan_module/metrics/features.py)."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -90,7 +92,12 @@ def test_mode_coverage_of_mixture_samples(classifier_cache):
     ring.setup()
     on_two_modes = ring.centers[:2].repeat(1250, 1)
     results = evaluate(ring, on_two_modes, classifier_cache)  # the default list: only "modes" applies
-    assert results == {"eval/modes_2500_captured": 2.0, "eval/modes_2500_high_quality": 1.0}
+    assert results == {
+        "eval/modes_2500_captured_any": 2.0,
+        "eval/modes_2500_captured_20of2500": 2.0,
+        "eval/modes_2500_high_quality": 1.0,
+        "eval/modes_2500_reverse_kl": pytest.approx(math.log(4)),  # two of eight modes, half each: log(8 / 2)
+    }
 
 
 def test_bad_options_are_clear_errors(tmp_path):

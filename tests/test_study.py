@@ -33,7 +33,7 @@ def write_study(tmp_path: Path, **overrides) -> Path:
         "seeds": [0, 1],
         "budget": {"iterations": 4},
         "rank_by": {"metric": "eval/modes_500_high_quality", "mode": "max"},
-        "metrics": ["eval/modes_500_captured"],
+        "metrics": ["eval/modes_500_captured_any"],
         "axes": {
             "data": {"ring": {}, "grid": {"config": "configs/mixtures/grid.yaml"}},
             "loss": {
@@ -119,7 +119,7 @@ def fabricated(candidate: str, seed: int, score: float, collapse: float, status:
         "status": status,
         "values": {"data": data, "loss": loss},
         "decision": decision,
-        "metrics": {"eval/modes_500_high_quality": score, "eval/modes_500_captured": 8.0},
+        "metrics": {"eval/modes_500_high_quality": score, "eval/modes_500_captured_any": 8.0},
         "stability": {"mode_collapse": collapse, "vanishing_gradient": 0.0, "unstable_training": 0.0},
         "curve": [],
         "iterations": 4,

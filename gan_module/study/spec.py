@@ -10,7 +10,7 @@ writes that down::
     seeds: [0, 1, 2]
     budget: {iterations: 1000}                  # generator iterations and/or wall_time (seconds) per run
     rank_by: {metric: eval/modes_2500_high_quality, mode: max}
-    metrics: [eval/modes_2500_captured, eval/modes_2500_high_quality]
+    metrics: [eval/modes_2500_captured_any, eval/modes_2500_high_quality]
     axes:                                       # the candidates are the product of the axes' values
       data:
         ring: {decision: {}}
