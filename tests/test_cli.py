@@ -334,3 +334,22 @@ def test_without_cuda_devices_torch_stops_probing_for_nvml(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
     cli._stop_probing_for_absent_gpus()
     assert "PYTORCH_NVML_BASED_CUDA_CHECK" not in cli.os.environ
+
+
+def test_the_pacgan_recipe_builds_the_released_2d_setup(tmp_path):
+    """configs/mixtures/pacgan.yaml on the grid: the released networks' sizes, batch 100, Adam 1e-4 (0.8, 0.999)."""
+    from gan_module.cli import GANCLI
+
+    recipe = ["mixtures/base.yaml", "mixtures/grid.yaml", "mixtures/pacgan.yaml"]
+    args = [a for name in recipe for a in ("--config", str(CONFIGS / name))]
+    cli = GANCLI(args=[*args, "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"], run=False)
+    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    # D: maxout 2 -> 200x5 -> 200x5 -> 200x5, linear 1 (as pacgan_task.py builds it)
+    assert count(cli.model.discriminator) == (2 * 1000 + 1000) + 2 * (200 * 1000 + 1000) + 201
+    # G: 2 -> 4 x 400 with batch norm -> 2 (plus the hidden biases the release leaves out)
+    assert count(cli.model.generator) == (2 * 400 + 400) + 3 * (400 * 400 + 400) + (400 * 2 + 2) + 4 * 2 * 400
+    assert cli.model.latent_dim == 2 and cli.datamodule.batch_size == 100 and cli.datamodule.std == 0.05
+    opt_d, opt_g = cli.model.configure_optimizers()[0]
+    for opt in (opt_d, opt_g):
+        assert opt.defaults["lr"] == 1e-4 and opt.defaults["betas"] == (0.8, 0.999)
+    assert cli.trainer.max_epochs == 400
