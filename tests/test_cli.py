@@ -353,3 +353,21 @@ def test_the_pacgan_recipe_builds_the_released_2d_setup(tmp_path):
     for opt in (opt_d, opt_g):
         assert opt.defaults["lr"] == 1e-4 and opt.defaults["betas"] == (0.8, 0.999)
     assert cli.trainer.max_epochs == 400
+
+
+def test_the_veegan_recipe_builds_the_released_2d_setup(tmp_path):
+    """configs/mixtures/veegan.yaml: the Unrolled-GAN notebook's tanh MLPs, z 256, batch 512, Adam G 1e-3 / D 1e-4."""
+    from gan_module.cli import GANCLI
+    from gan_module.losses import MinimaxLoss
+
+    args = [a for name in ("mixtures/base.yaml", "mixtures/veegan.yaml") for a in ("--config", str(CONFIGS / name))]
+    cli = GANCLI(args=[*args, "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"], run=False)
+    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    assert count(cli.model.generator) == (256 * 128 + 128) + (128 * 128 + 128) + (128 * 2 + 2)
+    assert count(cli.model.discriminator) == (2 * 128 + 128) + (128 * 128 + 128) + 129
+    assert sum(isinstance(m, torch.nn.Tanh) for m in cli.model.discriminator.modules()) == 2
+    assert type(cli.model.loss) is MinimaxLoss and cli.datamodule.batch_size == 512
+    opt_d, opt_g = cli.model.configure_optimizers()[0]
+    assert (opt_d.defaults["lr"], opt_g.defaults["lr"]) == (1e-4, 1e-3) and opt_g.defaults["betas"] == (0.5, 0.999)
+    budget = next(c for c in cli.trainer.callbacks if type(c).__name__ == "IterationBudget")
+    assert budget.max_iterations == 25000

@@ -625,3 +625,14 @@ def test_max_col_norm_leaves_small_rows_alone():
     w = torch.tensor([[3.0, 4.0], [0.3, 0.4]])
     max_col_norm_(w, 1.0)
     assert torch.allclose(w, torch.tensor([[0.6, 0.8], [0.3, 0.4]]))
+
+
+def test_an_mlp_discriminator_takes_another_hidden_activation():
+    from gan_module import ConfigError
+
+    d = MLPDiscriminator(POINTS, hidden_dims=[128, 128], activation="tanh")  # the Unrolled-GAN / VEEGAN 2-D D
+    assert [type(m) for m in d.net] == [torch.nn.Linear, torch.nn.Tanh, torch.nn.Linear, torch.nn.Tanh, torch.nn.Linear]
+    hidden = d.net[:-1](100 * torch.randn(64, 2))  # far-out points: tanh keeps the features within [-1, 1]
+    assert hidden.abs().max() <= 1 and d(torch.randn(7, 2)).shape == (7,)
+    with pytest.raises(ConfigError, match="swish"):
+        MLPDiscriminator(POINTS, activation="swish")

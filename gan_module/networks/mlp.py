@@ -171,7 +171,8 @@ class MLPDiscriminator(nn.Module):
     """LeakyReLU MLP discriminator with optional dropout, returning one raw output per image (or 2-D point).
 
     The fully connected D most GAN code since 2015 uses (e.g. 784 -> 512 -> 256 -> 1, slope 0.2). A conditional
-    D adds ``<embed(y), h>`` for the last hidden layer's output h.
+    D adds ``<embed(y), h>`` for the last hidden layer's output h. ``activation`` (relu, sigmoid or tanh) replaces
+    the LeakyReLU: the Unrolled-GAN / VEEGAN 2-D discriminator is ``[128, 128]`` tanh.
     """
 
     def __init__(
@@ -183,13 +184,15 @@ class MLPDiscriminator(nn.Module):
         negative_slope: float = 0.2,
         dropout: float = 0.0,
         init_range: float | None = None,
+        activation: str | None = None,
     ) -> None:
         super().__init__()
         self.num_classes = conditioning_classes(type(self).__name__, num_classes, conditional)
         layers: list[nn.Module] = []
         width = num_pixels(image_shape)
         for hidden in hidden_dims:
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(negative_slope)]
+            nonlinearity = nn.LeakyReLU(negative_slope) if activation is None else hidden_activation(activation)
+            layers += [nn.Linear(width, hidden), nonlinearity]
             layers += [nn.Dropout(dropout)] if dropout > 0 else []
             width = hidden
         layers.append(nn.Linear(width, 1))
