@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import signal
@@ -241,6 +242,9 @@ def test_a_ci_sized_study_resumes_after_an_interruption_and_reports(tmp_path, mo
     assert [(r["candidate"], r["seed"]) for r in finished_results(study)] == [("ns", 0), ("ns", 1)]
     assert (root / "tiny" / "lsgan" / "seed0" / "version_0" / "checkpoints" / "last.ckpt").is_file()
     assert not (root / "tiny" / "lsgan" / "seed1").exists()
+    # the interrupted attempt's wall clock is kept, so the resumed run's s/run covers both attempts
+    interrupted = json.loads((root / "tiny" / "lsgan" / "seed0" / "run_seconds.json").read_text())["seconds"]
+    assert interrupted > 0
 
     calls = []
     real_main = study_runner._main

@@ -91,13 +91,13 @@ def run_one(study: Study, candidate: Candidate, seed: int) -> dict[str, Any]:
     spent = json.loads(timing.read_text())["seconds"] if timing.is_file() else 0.0
     start = time.perf_counter()
     code = _main([*args, *(["--ckpt_path=last"] if last.is_file() else [])])
+    spent += time.perf_counter() - start
+    if folder.exists():  # also before a stop: an interrupted attempt's seconds count when the run resumes
+        timing.write_text(json.dumps({"seconds": spent}))
     if code in (130, 143):  # Ctrl-C or SIGTERM: the run saved a checkpoint; stop the whole study here
         raise SystemExit(code)
     if code not in (0, 1):
         raise RuntimeError(f"{candidate.name} seed {seed} failed (exit {code}); see the messages above.")
-    spent += time.perf_counter() - start
-    timing.parent.mkdir(parents=True, exist_ok=True)
-    timing.write_text(json.dumps({"seconds": spent}))
     result = collect(run, study, "diverged" if code == 1 else "done")
     result.update(candidate=candidate.name, seed=seed, values=dict(candidate.values), decision=dict(candidate.decision))
     result["run_seconds"] = spent
