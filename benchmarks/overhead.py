@@ -27,6 +27,7 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 
 import gan_module.module as gan_module_module
 from benchmarks import speed
+from benchmarks.quiet import quiet_lightning
 from gan_module.schedules import ExponentialDecay
 
 #: (owner, attribute, label): GAN's own steps and checks, then what Lightning puts around backward and step
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--batch-size", type=int)
     args = parser.parse_args(argv)
-    with speed.quiet_lightning():
+    with quiet_lightning():
         setup = speed.build(args.model, args.batch_size)
         twin = copy.deepcopy(setup)
         torch.manual_seed(1)

@@ -1,4 +1,4 @@
-"""``python -m benchmarks.speed`` (``make bench``): the GAN LightningModule against a hand-written PyTorch loop.
+"""``python -m benchmarks.speed`` (``make bench-module``): the GAN LightningModule against a hand-written PyTorch loop.
 
 What is compared. Both sides train the same networks (deep copies of one seeded initialisation) with the
 same loss, noise prior, optimizers, learning-rate schedulers, batch size and DataLoader (the project's
@@ -38,20 +38,19 @@ import argparse
 import copy
 import itertools
 import json
-import logging
 import os
 import platform
 import statistics
 import time
-import warnings
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 
 import lightning as L
 import torch
 from torch import Tensor, nn
 
+from benchmarks.quiet import quiet_lightning
 from datamodules.base import ImageArrays, ImageDataModule
 from gan_module import GAN
 from gan_module.losses import Critique, GANLoss, NonSaturatingLoss
@@ -483,23 +482,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda, but no GPU is visible")
     return args
-
-
-@contextmanager
-def quiet_lightning() -> Iterator[None]:
-    """Lightning's start-up banners and data-loader advice would bury the table; restored afterwards, so a
-    caller (the tests) keeps its own logging and warning settings."""
-    log = logging.getLogger("lightning.pytorch")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", category=FutureWarning)
-            yield
-    finally:
-        log.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

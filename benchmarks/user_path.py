@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import logging
 import math
 import os
 import statistics
@@ -35,12 +34,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from benchmarks.quiet import quiet_lightning
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,20 +112,8 @@ def build(recipe: Recipe):
     """The recipe's model and data, instantiated by the project's own CLI parser (nothing is trained or written)."""
     from gan_module.cli import GANCLI
 
-    quiet = logging.getLogger("lightning.pytorch"), logging.getLogger("lightning.fabric")
-    levels = [log.level for log in quiet]
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the trainer's start-up notes, printed once per round otherwise
-        for log in quiet:
-            log.setLevel(logging.WARNING)
-        try:
-            cli = GANCLI(
-                args=[*recipe.args, "--trainer.logger=false", f"--trainer.default_root_dir={tmp}"],
-                run=False,
-            )
-        finally:
-            for log, level in zip(quiet, levels, strict=True):
-                log.setLevel(level)
+    with tempfile.TemporaryDirectory() as tmp, quiet_lightning():
+        cli = GANCLI(args=[*recipe.args, "--trainer.logger=false", f"--trainer.default_root_dir={tmp}"], run=False)
     if cli.model.k != 1:
         raise ValueError(f"{recipe.name}: the bare loop does k = 1 only.")
     cli.datamodule.setup("fit")

@@ -336,18 +336,25 @@ def test_without_cuda_devices_torch_stops_probing_for_nvml(monkeypatch):
     assert "PYTORCH_NVML_BASED_CUDA_CHECK" not in cli.os.environ
 
 
-def test_the_pacgan_recipe_builds_the_released_2d_setup(tmp_path):
-    """configs/mixtures/pacgan.yaml on the grid: the released networks' sizes, batch 100, Adam 1e-4 (0.8, 0.999)."""
+def built(tmp_path: Path, *configs: str):
+    """The model, data and trainer that ``main.py fit --config ...`` would build from these shipped files."""
     from gan_module.cli import GANCLI
 
-    recipe = ["mixtures/base.yaml", "mixtures/grid.yaml", "mixtures/pacgan.yaml"]
-    args = [a for name in recipe for a in ("--config", str(CONFIGS / name))]
-    cli = GANCLI(args=[*args, "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"], run=False)
-    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    args = [a for name in configs for a in ("--config", str(CONFIGS / name))]
+    return GANCLI(args=[*args, "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"], run=False)
+
+
+def parameters(network: torch.nn.Module) -> int:
+    return sum(p.numel() for p in network.parameters())
+
+
+def test_the_pacgan_recipe_builds_the_released_2d_setup(tmp_path):
+    """configs/mixtures/pacgan.yaml on the grid: the released networks' sizes, batch 100, Adam 1e-4 (0.8, 0.999)."""
+    cli = built(tmp_path, "mixtures/base.yaml", "mixtures/grid.yaml", "mixtures/pacgan.yaml")
     # D: maxout 2 -> 200x5 -> 200x5 -> 200x5, linear 1 (as pacgan_task.py builds it)
-    assert count(cli.model.discriminator) == (2 * 1000 + 1000) + 2 * (200 * 1000 + 1000) + 201
+    assert parameters(cli.model.discriminator) == (2 * 1000 + 1000) + 2 * (200 * 1000 + 1000) + 201
     # G: 2 -> 4 x 400 with batch norm -> 2 (plus the hidden biases the release leaves out)
-    assert count(cli.model.generator) == (2 * 400 + 400) + 3 * (400 * 400 + 400) + (400 * 2 + 2) + 4 * 2 * 400
+    assert parameters(cli.model.generator) == (2 * 400 + 400) + 3 * (400 * 400 + 400) + (400 * 2 + 2) + 4 * 2 * 400
     assert cli.model.latent_dim == 2 and cli.datamodule.batch_size == 100 and cli.datamodule.std == 0.05
     opt_d, opt_g = cli.model.configure_optimizers()[0]
     for opt in (opt_d, opt_g):
@@ -357,17 +364,15 @@ def test_the_pacgan_recipe_builds_the_released_2d_setup(tmp_path):
 
 def test_the_veegan_recipe_builds_the_released_2d_setup(tmp_path):
     """configs/mixtures/veegan.yaml: the Unrolled-GAN notebook's tanh MLPs, z 256, batch 512, Adam G 1e-3 / D 1e-4."""
-    from gan_module.cli import GANCLI
+    from callbacks.budget import IterationBudget
     from gan_module.losses import MinimaxLoss
 
-    args = [a for name in ("mixtures/base.yaml", "mixtures/veegan.yaml") for a in ("--config", str(CONFIGS / name))]
-    cli = GANCLI(args=[*args, "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"], run=False)
-    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
-    assert count(cli.model.generator) == (256 * 128 + 128) + (128 * 128 + 128) + (128 * 2 + 2)
-    assert count(cli.model.discriminator) == (2 * 128 + 128) + (128 * 128 + 128) + 129
+    cli = built(tmp_path, "mixtures/base.yaml", "mixtures/veegan.yaml")
+    assert parameters(cli.model.generator) == (256 * 128 + 128) + (128 * 128 + 128) + (128 * 2 + 2)
+    assert parameters(cli.model.discriminator) == (2 * 128 + 128) + (128 * 128 + 128) + 129
     assert sum(isinstance(m, torch.nn.Tanh) for m in cli.model.discriminator.modules()) == 2
     assert type(cli.model.loss) is MinimaxLoss and cli.datamodule.batch_size == 512
     opt_d, opt_g = cli.model.configure_optimizers()[0]
     assert (opt_d.defaults["lr"], opt_g.defaults["lr"]) == (1e-4, 1e-3) and opt_g.defaults["betas"] == (0.5, 0.999)
-    budget = next(c for c in cli.trainer.callbacks if type(c).__name__ == "IterationBudget")
+    budget = next(c for c in cli.trainer.callbacks if isinstance(c, IterationBudget))
     assert budget.max_iterations == 25000
