@@ -4,7 +4,8 @@ What it adds to LightningCLI:
 
 - shared defaults from ``configs/defaults.yaml`` (trainer, checkpointing, sample grid), so a model config
   only says what differs;
-- the data's sample shape and number of classes linked into both networks, so no config repeats them;
+- the data's sample shape and number of classes linked into both networks, so no config repeats them (D's
+  input is ``model.pack`` samples wide when packing);
 - one folder per run, ``<trainer.default_root_dir>/version_N``, holding the logs, the images and the
   checkpoints; ``--ckpt_path last`` resumes the newest run *in its own folder*;
 - a bad ``--ckpt_path`` or a :class:`ConfigError` ends with one readable line, not a traceback.
@@ -35,6 +36,7 @@ from callbacks.sample_grid import SampleGrid
 from datamodules.base import ImageDataModule
 from gan_module.errors import ConfigError, DivergenceError, PreemptedError
 from gan_module.module import GAN
+from gan_module.packing import packed_shape
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULTS = CONFIG_DIR / "defaults.yaml"
@@ -72,6 +74,19 @@ def _check_checkpoint(path: Path) -> None:
         raise ConfigError(f"--ckpt_path {path} is not a readable checkpoint (truncated or corrupt?): {err}") from err
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ConfigError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
+
+
+def _checked_pack(cfg: Namespace) -> int:
+    """``model.pack``, once it is known to divide the batch size (before anything is built or written)."""
+    pack = cfg.model.get("pack") or 1
+    batch_size = (cfg.data.get("init_args") or Namespace()).get("batch_size")
+    if pack > 1 and batch_size is not None and batch_size % pack:
+        nearest = batch_size - batch_size % pack or pack
+        raise ConfigError(
+            f"model.pack: {pack} packs {pack} samples into each input of D, but data.batch_size ({batch_size}) is "
+            f"not a multiple of {pack}: set the batch size to a multiple of it (e.g. {nearest})."
+        )
+    return pack
 
 
 def _continue_wandb_run(init_args: Namespace, run: Path) -> None:
@@ -126,14 +141,19 @@ class GANCLI(LightningCLI):
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         kwargs.setdefault("save_config_callback", WandbConfigSaver)
         kwargs.setdefault("parser_kwargs", {sub: {"default_config_files": [str(DEFAULTS)]} for sub in SUBCOMMANDS})
+        self._pack = 1  # model.pack of the parsed config, read when D's input shape is linked from the data
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
         # the data decides the sample shape and the number of classes; networks never repeat them in YAML
         for network in ("generator", "discriminator"):
             for attribute in ("image_shape", "num_classes"):
+                packed = network == "discriminator" and attribute == "image_shape"
                 parser.link_arguments(
-                    f"data.{attribute}", f"model.{network}.init_args.{attribute}", apply_on="instantiate"
+                    f"data.{attribute}",
+                    f"model.{network}.init_args.{attribute}",
+                    compute_fn=self._discriminator_input if packed else None,
+                    apply_on="instantiate",
                 )
         # the observation callbacks are config groups, so one key switches or tunes each (see defaults.yaml)
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
@@ -148,9 +168,13 @@ class GANCLI(LightningCLI):
     def parse_arguments(self, parser, args) -> None:
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
+        cfg = self.config[subcommand] if subcommand is not None else self.config
+        try:
+            self._pack = _checked_pack(cfg)
+        except ConfigError as err:
+            parser.error(str(err))
         if subcommand is None:
             return
-        cfg = self.config[subcommand]
         if cfg.trainer.get("enable_progress_bar") is False:
             # the shared defaults add a ProgressBar; Lightning refuses one when the bar is switched off
             callbacks = cfg.trainer.get("callbacks") or []
@@ -159,6 +183,9 @@ class GANCLI(LightningCLI):
             self._resolve_run_folder(cfg, subcommand)
         except ConfigError as err:
             parser.error(str(err))
+
+    def _discriminator_input(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return packed_shape(sample_shape, self._pack)
 
     def _resolve_run_folder(self, cfg: Namespace, subcommand: str) -> None:
         """Pick the run folder and point the checkpoints and loggers into it."""

@@ -27,10 +27,12 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from gan_module.distributed import average_gradients, broadcast_state, is_distributed
+from gan_module.ema import ExponentialMovingAverage
 from gan_module.errors import ConfigError, DivergenceError
 from gan_module.losses import Critique, GANLoss, NonSaturatingLoss
 from gan_module.networks.normalization import add_spectral_norm
 from gan_module.noise import Gaussian, Noise
+from gan_module.packing import pack_samples
 from gan_module.regularizers import Regularizer, check_regularizers
 from gan_module.step_log import StepLog, is_logging_step
 
@@ -52,6 +54,7 @@ _OBJECT_ARGS = [
     "generator_scheduler",
     "discriminator_scheduler",
     "regularizers",
+    "ema",
 ]
 
 
@@ -73,6 +76,12 @@ class GAN(L.LightningModule):
         regularizers: terms added to D's loss (gradient penalties) or applied after D's step (clipping).
         generator_spectral_norm, discriminator_spectral_norm: spectral normalization of every weight of that
             network (Miyato et al. 2018), whatever its architecture.
+        pack: D judges this many samples at once (PacGAN, Lin et al. 2018; see gan_module/packing.py): real and
+            fake minibatches are packed alike, D is built for inputs ``pack`` samples wide (main.py links its
+            shape), and the batch size must be a multiple of it. 1: no packing.
+        ema: an exponential moving average of G's weights (gan_module/ema.py); when set, every sample a user
+            sees (sample grids, interpolations, evaluation metrics, ``test``, ``predict``, :meth:`generate`)
+            comes from the average, and training uses G.
         channels_last: keep images and conv weights in NHWC memory layout (faster convolutions on tensor-core
             GPUs, with 16-bit precision).
         compile: ``torch.compile`` the networks: ``true`` both, or only ``generator`` or ``discriminator``.
@@ -96,6 +105,8 @@ class GAN(L.LightningModule):
         discriminator_spectral_norm: bool = False,
         channels_last: bool = False,
         compile: bool | Literal["generator", "discriminator"] = False,
+        pack: PositiveInt = 1,
+        ema: ExponentialMovingAverage | None = None,
     ) -> None:
         super().__init__()
         # Under LightningCLI save_hyperparameters() records the parsed config (class_path/init_args), which
@@ -116,6 +127,17 @@ class GAN(L.LightningModule):
         check_regularizers(self.regularizers)
         self.noise = noise if noise is not None else Gaussian()
         self.k = k
+        if not isinstance(pack, int) or pack < 1:
+            raise ConfigError(f"model.pack (samples per input of D) must be an integer >= 1, got {pack!r}.")
+        if pack > 1 and self.num_classes:
+            raise ConfigError(
+                "model.pack > 1 with a conditional model: a packed input would hold samples of several classes "
+                "but D takes one label per input. Set model.pack: 1 or use unconditional networks."
+            )
+        self.pack = pack
+        self.ema = ema
+        if ema is not None:
+            ema.attach(self.generator)  # before compiling: the average is a plain eager copy
         self.channels_last = channels_last
         self._compile_networks(compile)
         self._optimizer_factories = (discriminator_optimizer, generator_optimizer)
@@ -168,6 +190,11 @@ class GAN(L.LightningModule):
     def latent_dim(self) -> int:
         return self.generator.latent_dim
 
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator whose samples a user sees: the moving average when ``ema`` is set, else G."""
+        return self.ema.average if self.ema is not None else self.generator
+
     def sample_noise(self, num: int, generator: torch.Generator | None = None) -> Tensor:
         """Noise from the prior. Pass a ``torch.Generator`` (on CPU) to leave training's random stream alone."""
         if generator is not None:
@@ -190,29 +217,36 @@ class GAN(L.LightningModule):
 
     @torch.no_grad()
     def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Samples for inspection: G in eval mode, then back to the mode it was in.
+        """Samples for inspection, from :attr:`sampler` (G, or its moving average) in eval mode.
 
         A conditional model given no labels draws them uniformly (from a generator seeded by the noise size, so
         the same call gives the same images).
         """
         if self.num_classes and labels is None:
             labels = self.sample_labels(z.shape[0], torch.Generator().manual_seed(z.shape[0]))
-        was_training = self.generator.training
-        self.generator.eval()
+        sampler = self.sampler
+        was_training = sampler.training
+        sampler.eval()
         try:
-            return self(z.to(self.device), None if labels is None else labels.to(self.device))
+            z = z.to(self.device)
+            return sampler(z) if not self.num_classes else sampler(z, _required(labels).to(self.device))
         finally:
-            self.generator.train(was_training)
+            sampler.train(was_training)
 
     # ------------------------------------------------------------------ set-up checks
     def setup(self, stage: str) -> None:
         if self.channels_last:
-            self.generator.to(memory_format=torch.channels_last)  # only 4-D weights (convolutions) change layout
-            self.discriminator.to(memory_format=torch.channels_last)
+            for network in (self.generator, self.discriminator, self.sampler):  # only 4-D weights change layout
+                network.to(memory_format=torch.channels_last)
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         image_shape = getattr(datamodule, "image_shape", None)
         if image_shape is not None:
             self.check_networks(tuple(image_shape), getattr(datamodule, "value_range", None))
+        batch_size = getattr(datamodule, "batch_size", None)
+        if self.pack > 1 and isinstance(batch_size, int) and batch_size % self.pack:
+            raise ConfigError(
+                f"model.pack: {self.pack} needs a batch size that is a multiple of it; data.batch_size is {batch_size}."
+            )
         data_classes = getattr(datamodule, "num_classes", None)
         if self.num_classes and data_classes is not None and data_classes != self.num_classes:
             raise ConfigError(
@@ -222,8 +256,9 @@ class GAN(L.LightningModule):
 
     def check_networks(self, image_shape: tuple[int, ...], value_range: tuple[float, float] | None) -> None:
         """Fail before training if G's samples cannot be compared with the data, or D's output is not (N,)."""
-        z = self.noise.sample(2, self.latent_dim, "cpu", torch.Generator().manual_seed(0)).to(self.device)
-        labels = torch.zeros(2, dtype=torch.long, device=self.device) if self.num_classes else None
+        n = 2 * self.pack  # two inputs of D
+        z = self.noise.sample(n, self.latent_dim, "cpu", torch.Generator().manual_seed(0)).to(self.device)
+        labels = torch.zeros(n, dtype=torch.long, device=self.device) if self.num_classes else None
         was_training = self.training
         self.eval()
         try:
@@ -235,13 +270,23 @@ class GAN(L.LightningModule):
                         f"{tuple(fake.shape[1:])}, but the data's images are {image_shape} (C, H, W). "
                         "Choose a generator for this image size or change the dataset."
                     )
-                out = self.judge(fake, labels)
+                packed = pack_samples(fake, self.pack)
+                try:
+                    out = self.judge(packed, labels)
+                except RuntimeError as err:  # a shape mismatch inside D's first layer
+                    if self.pack == 1:
+                        raise
+                    raise ConfigError(
+                        f"The discriminator {type(self.discriminator).__name__} cannot judge packed inputs of shape "
+                        f"{tuple(packed.shape[1:])} (model.pack: {self.pack}): build it for that input shape "
+                        f"(main.py links it from the data). {err}"
+                    ) from err
         finally:
             self.train(was_training)
         if tuple(out.shape) != (2,):
             raise ConfigError(
                 f"The discriminator {type(self.discriminator).__name__} must return one raw output per image, "
-                f"shape (N,); for 2 images it returned {tuple(out.shape)}."
+                f"shape (N,); for 2 inputs it returned {tuple(out.shape)}."
             )
         g_range = getattr(self.generator, "output_range", None)
         if value_range is not None and g_range is not None and tuple(g_range) != tuple(value_range):
@@ -346,10 +391,11 @@ class GAN(L.LightningModule):
         with self.toggled_optimizer(optimizer):
             with torch.no_grad():  # D's step must not build G's graph
                 fake = self(self.sample_noise(real.shape[0]), labels)
+            packed_real, fake = pack_samples(real, self.pack), pack_samples(fake, self.pack)
             critique = Critique(
-                real_logits=self.judge(real, labels),
+                real_logits=self.judge(packed_real, labels),
                 fake_logits=self.judge(fake, labels),
-                real=real,
+                real=packed_real,
                 fake=fake,
             )
             loss = self.loss.discriminator_loss(critique)
@@ -391,14 +437,17 @@ class GAN(L.LightningModule):
         """
         labels = self._condition(labels)
         with self.toggled_optimizer(optimizer):  # D's weights get no gradient from G's loss
-            fake = self(self.sample_noise(real.shape[0]), labels)
+            fake = pack_samples(self(self.sample_noise(real.shape[0]), labels), self.pack)
             critique = Critique(fake_logits=self.judge(fake, labels), fake=fake)
             if self.loss.generator_needs_real:
+                real = pack_samples(real, self.pack)
                 critique.real, critique.real_logits = real, self.judge(real, labels)
             loss = self.loss.generator_loss(critique)
             grad_norm = self._step(optimizer, loss, self.generator)
         self.diagnostics["diag/grad_norm_g"] = grad_norm
         self.iterations += 1
+        if self.ema is not None:
+            self.ema.update(self.generator, self.images_seen / 1000.0)
         return loss.detach()
 
     # ------------------------------------------------------------------ diagnostics
@@ -411,6 +460,7 @@ class GAN(L.LightningModule):
         - ``diversity``: mean pairwise distance between fakes over that between reals (near 0: mode collapse),
           estimated on the first :data:`DIVERSITY_SAMPLES` of each (the batch is a random draw, so these are
           too): the same expectation as over the whole batch at a sixteenth of the cost for a batch of 256.
+          With packing, the distances are between packed inputs (m samples each): still 1 for a G like the data.
         """
         real, fake = critique.real_logits.float(), critique.fake_logits.float()
         n = DIVERSITY_SAMPLES
@@ -433,11 +483,14 @@ class GAN(L.LightningModule):
         """How well D tells held-out real images from fresh samples (D overfitting shows as a train/val gap).
 
         The noise comes from a generator seeded by the batch index: the numbers are the same every time and
-        evaluation never moves training's random stream.
+        evaluation never moves training's random stream. The fakes are G's (not its moving average's): these
+        numbers describe D against the player it trains against.
         """
         real, labels = _unpack(batch)
         labels = self._condition(labels)
+        real = real[: real.shape[0] - real.shape[0] % self.pack]  # a last batch of the split packs whole inputs
         fake = self(self.sample_noise(real.shape[0], torch.Generator().manual_seed(batch_idx)), labels)
+        real, fake = pack_samples(real, self.pack), pack_samples(fake, self.pack)
         critique = Critique(
             real_logits=self.judge(real, labels), fake_logits=self.judge(fake, labels), real=real, fake=fake
         )
@@ -460,7 +513,9 @@ class GAN(L.LightningModule):
     def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
         """As many samples as the batch has images (of the batch's classes), from noise seeded by the batch index."""
         real, labels = _unpack(batch)
-        return self(self.sample_noise(real.shape[0], torch.Generator().manual_seed(batch_idx)), self._condition(labels))
+        return self.generate(
+            self.sample_noise(real.shape[0], torch.Generator().manual_seed(batch_idx)), self._condition(labels)
+        )
 
     def _condition(self, labels: Tensor | None) -> Tensor | None:
         """The labels a conditional model is given; ``None`` for an unconditional one."""

@@ -126,15 +126,30 @@ def fit(root: Path, *args: str) -> None:
     run_cli("fit", "--config", QUICKSTART, *SMALL, f"--trainer.default_root_dir={root}", *args)
 
 
-def test_resume_is_exact(tmp_path):
-    fit(tmp_path / "straight", "--trainer.max_epochs=4")
-    fit(tmp_path / "resumed", "--trainer.max_epochs=2")
-    fit(tmp_path / "resumed", "--trainer.max_epochs=4", "--ckpt_path=last")
+#: packing and a generator average with a ramp-up: more state that a resume must carry exactly
+PACKED_WITH_EMA = [
+    "--model.pack=2",
+    "--model.ema=gan_module.ema.ExponentialMovingAverage",
+    "--model.ema.decay=0.9",
+    "--model.ema.rampup_kimg=0.1",
+]
+
+
+@pytest.mark.parametrize("extra", [[], PACKED_WITH_EMA], ids=["plain", "packed_with_ema"])
+def test_resume_is_exact(tmp_path, extra):
+    fit(tmp_path / "straight", "--trainer.max_epochs=4", *extra)
+    fit(tmp_path / "resumed", "--trainer.max_epochs=2", *extra)
+    fit(tmp_path / "resumed", "--trainer.max_epochs=4", "--ckpt_path=last", *extra)
     assert not (tmp_path / "resumed" / "version_1").exists()  # resumed in its own folder
     a = torch.load(tmp_path / "straight/version_0/checkpoints/last.ckpt", weights_only=True)
     b = torch.load(tmp_path / "resumed/version_0/checkpoints/last.ckpt", weights_only=True)
     assert a["gan_progress"] == b["gan_progress"] == {"d_steps": 12, "iterations": 12, "images_seen": 192}
     assert a["state_dict"].keys() == b["state_dict"].keys()
+    assert any(name.startswith("ema.average.") for name in a["state_dict"]) == bool(extra)
+    if extra:  # rebuilt from the checkpoint's config: packed D, and samples from the restored average
+        model = GAN.load_from_checkpoint(tmp_path / "straight/version_0/checkpoints/last.ckpt")
+        assert model.pack == 2 and model.sampler is model.ema.average
+        assert torch.equal(model.ema.average.net[0].weight, a["state_dict"]["ema.average.net.0.weight"])
     for name, tensor in a["state_dict"].items():
         assert torch.equal(tensor, b["state_dict"][name]), name
     for opt_a, opt_b in zip(a["optimizer_states"], b["optimizer_states"], strict=True):
