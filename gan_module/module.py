@@ -350,7 +350,8 @@ class GAN(L.LightningModule):
         self._logging_step = is_logging_step(self._trainer)  # read by the steps and the callbacks below
         opt_d, opt_g = self.optimizers()
         self.step_log.bar["loss_d"] = self.discriminator_step(real, opt_d, labels)
-        if self.d_steps % self.k == 0:  # k D steps done: one G step on fresh noise
+        generator_stepped = self.d_steps % self.k == 0  # k D steps done: one G step on fresh noise
+        if generator_stepped:
             self.step_log.bar["loss_g"] = self.generator_step(real, opt_g, labels)
         if self._logging_step:
             self.step_log.add(self.diagnostics)
@@ -359,6 +360,8 @@ class GAN(L.LightningModule):
             # rather than before the next: every rank holds the same state whenever anyone looks at it.
             broadcast_state(self.generator)
             broadcast_state(self.discriminator)
+        if generator_stepped and self.ema is not None:  # after the sync: every rank averages the same G
+            self.ema.update(self.generator, self.images_seen / 1000.0)
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         # after the callbacks' own hooks (Lightning calls the module's last), so their numbers are in
@@ -446,8 +449,6 @@ class GAN(L.LightningModule):
             grad_norm = self._step(optimizer, loss, self.generator)
         self.diagnostics["diag/grad_norm_g"] = grad_norm
         self.iterations += 1
-        if self.ema is not None:
-            self.ema.update(self.generator, self.images_seen / 1000.0)
         return loss.detach()
 
     # ------------------------------------------------------------------ diagnostics

@@ -29,6 +29,10 @@ MIXTURE = [
     "--model.generator.init_args.hidden_dims=[64, 64]",
     # batch norm in G: its running statistics differ between ranks unless they are synchronised
     "--model.generator.init_args.batch_norm=true",
+    # packing and a generator average (with its batch-norm statistics): the same on every rank too
+    "--model.pack=2",
+    "--model.ema=gan_module.ema.ExponentialMovingAverage",
+    "--model.ema.decay=0.9",
 ]
 
 
@@ -62,6 +66,7 @@ def test_two_processes_hold_identical_weights_and_evaluate_all_samples(tmp_path)
     assert sorted(p.name for p in root.iterdir()) == ["version_0"]  # both ranks wrote into one run folder
     rank0, rank1 = (torch.load(run / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert any("running_mean" in name for name in rank0)
+    assert any(name.startswith("ema.average.") and "running_mean" in name for name in rank0)
     for name, tensor in rank0.items():
         assert torch.equal(tensor, rank1[name]), name
     checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
