@@ -391,3 +391,14 @@ def test_the_veegan_recipe_builds_the_released_2d_setup(tmp_path):
     assert (opt_d.defaults["lr"], opt_g.defaults["lr"]) == (1e-4, 1e-3) and opt_g.defaults["betas"] == (0.5, 0.999)
     budget = next(c for c in cli.trainer.callbacks if isinstance(c, IterationBudget))
     assert budget.max_iterations == 25000
+
+
+@pytest.mark.parametrize("data", [[], ["mixtures/grid.yaml"]], ids=["ring", "grid"])
+def test_the_best_mixtures_recipe_decays_its_learning_rates_to_zero_at_its_last_iteration(tmp_path, data):
+    """configs/mixtures/best.yaml: PacGAN2 + a generator average; LinearLR's length is the run's length."""
+    cli = built(tmp_path, "mixtures/base.yaml", *data, "mixtures/best.yaml")
+    cli.datamodule.setup("fit")
+    iterations = cli.trainer.max_epochs * len(cli.datamodule.train_dataloader())
+    assert cli.model.pack == 2 and cli.model.ema.decay == 0.999 and iterations == 78000
+    _, schedulers = cli.model.configure_optimizers()
+    assert [(s.total_iters, s.end_factor) for s in schedulers] == [(iterations, 0.0)] * 2
