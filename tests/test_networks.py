@@ -636,3 +636,21 @@ def test_an_mlp_discriminator_takes_another_hidden_activation():
     assert hidden.abs().max() <= 1 and d(torch.randn(7, 2)).shape == (7,)
     with pytest.raises(ConfigError, match="swish"):
         MLPDiscriminator(POINTS, activation="swish")
+
+
+def test_orthogonal_init_gives_scaled_orthogonal_weights_and_zero_biases():
+    """The Unrolled-GAN notebook's 2-D networks: orthogonal weights with gain 1.4."""
+    from gan_module.networks import MLPDiscriminator, MLPGenerator
+
+    for network in (
+        MLPGenerator(image_shape=(2,), latent_dim=256, hidden_dims=[128, 128], output="linear", orthogonal_gain=1.4),
+        MLPDiscriminator(image_shape=(2,), hidden_dims=[128, 128], activation="tanh", orthogonal_gain=1.4),
+    ):
+        linears = [m for m in network.modules() if isinstance(m, torch.nn.Linear)]
+        assert len(linears) == 3
+        for linear in linears:
+            w = linear.weight.detach()
+            small = min(w.shape)
+            gram = w @ w.T if w.shape[0] == small else w.T @ w  # orthonormal rows or columns, times gain^2
+            assert torch.allclose(gram, 1.4**2 * torch.eye(small), atol=1e-4)
+            assert torch.count_nonzero(linear.bias) == 0

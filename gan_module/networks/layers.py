@@ -52,6 +52,18 @@ def init_uniform_(module: nn.Module, init_range: float | None) -> None:
                 nn.init.zeros_(m.bias)
 
 
+def init_orthogonal_(module: nn.Module, gain: float | None) -> None:
+    """Orthogonal weights scaled by ``gain`` (Saxe et al. 2014), biases 0; the Unrolled-GAN notebook's 2-D
+    networks use gain 1.4. ``None`` leaves the weights as they are."""
+    if gain is None:
+        return
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.orthogonal_(m.weight, gain=gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 def sparse_init_(linear: nn.Linear, nonzero: int, std: float = 1.0, generator: torch.Generator | None = None) -> None:
     """Pylearn2's ``sparse_init``: each unit gets exactly ``nonzero`` incoming weights ~ N(0, std^2), at inputs
     chosen without replacement; every other weight and the bias are 0."""

@@ -35,6 +35,7 @@ from gan_module.networks.layers import (
     add_max_col_norm,
     flatten,
     hidden_activation,
+    init_orthogonal_,
     init_uniform_,
     num_pixels,
     output_activation,
@@ -70,6 +71,8 @@ class MLPGenerator(nn.Module):
         max_col_norm: keep each unit's incoming weight vector at L2 norm <= this (pylearn2's ``max_col_norm``).
         embedding_dim: size of the learned label embedding of a conditional G; ``None``: ``latent_dim``; 0:
             one-hot labels (:class:`~gan_module.networks.conditioning.LabelEmbedding`).
+        orthogonal_gain: orthogonal weights with this gain and zero biases instead of ``init_range`` (the
+            Unrolled-GAN notebook: 1.4).
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class MLPGenerator(nn.Module):
         output_sparse_init: int | None = None,
         max_col_norm: float | None = None,
         embedding_dim: int | None = None,
+        orthogonal_gain: float | None = None,
     ) -> None:
         super().__init__()
         self.image_shape = tuple(image_shape)
@@ -108,6 +112,7 @@ class MLPGenerator(nn.Module):
         layers += [nn.Linear(width, num_pixels(self.image_shape)), output_activation(output)]
         self.net = nn.Sequential(*layers)
         init_uniform_(self.net, init_range)
+        init_orthogonal_(self.net, orthogonal_gain)
         hidden_linears = [m for m in self.net if isinstance(m, nn.Linear)][:-1]
         for linear, bias in zip(hidden_linears, biases, strict=True):
             if bias is not None:
@@ -172,7 +177,8 @@ class MLPDiscriminator(nn.Module):
 
     The fully connected D most GAN code since 2015 uses (e.g. 784 -> 512 -> 256 -> 1, slope 0.2). A conditional
     D adds ``<embed(y), h>`` for the last hidden layer's output h. ``activation`` (relu, sigmoid or tanh) replaces
-    the LeakyReLU: the Unrolled-GAN / VEEGAN 2-D discriminator is ``[128, 128]`` tanh.
+    the LeakyReLU: the Unrolled-GAN / VEEGAN 2-D discriminator is ``[128, 128]`` tanh. ``orthogonal_gain``:
+    orthogonal weights with that gain and zero biases (the notebook's 1.4).
     """
 
     def __init__(
@@ -185,6 +191,7 @@ class MLPDiscriminator(nn.Module):
         dropout: float = 0.0,
         init_range: float | None = None,
         activation: str | None = None,
+        orthogonal_gain: float | None = None,
     ) -> None:
         super().__init__()
         self.num_classes = conditioning_classes(type(self).__name__, num_classes, conditional)
@@ -198,6 +205,7 @@ class MLPDiscriminator(nn.Module):
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
         init_uniform_(self, init_range)
+        init_orthogonal_(self.net, orthogonal_gain)
         self.projection = Projection(self.num_classes, width) if self.num_classes else None
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
