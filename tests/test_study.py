@@ -156,6 +156,11 @@ def test_the_leaderboard_gives_mean_and_spread_over_seeds_ranked_by_the_metric(t
     assert grid["diverged"] == 1 and grid["seeds"] == 2
     assert grid["eval/modes_500_high_quality"] == pytest.approx(0.5)  # the diverged seed has no score
     assert "| 1 | ring-wgan_gp | 0.8 ± 0.14 |" in markdown_table(study, rows)
+    assert grid["eval/modes_500_high_quality se"] == 0.0  # one finite seed
+    study.spread = "se"  # ± the standard error: 0.14 / sqrt(2)
+    assert "| 1 | ring-wgan_gp | 0.8 ± 0.1 |" in markdown_table(study, rows) and "standard error" in markdown_table(
+        study, rows
+    )
     study.rank_mode = "min"
     assert [r["candidate"] for r in aggregate(study, results)] == ["ring-ns", "grid-ns", "ring-wgan_gp"]
 

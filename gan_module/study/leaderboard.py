@@ -34,7 +34,9 @@ def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any
         row["diverged"] = sum(r["status"] == "diverged" for r in runs)
         row.update({d: dict(candidate.decision).get(d, "") for d in DECISIONS})
         for metric in study.metrics:
-            row[metric], row[metric + " std"] = mean_std([r["metrics"].get(metric, math.nan) for r in runs])
+            values = [r["metrics"].get(metric, math.nan) for r in runs]
+            row[metric], row[metric + " std"] = mean_std(values)
+            row[metric + " se"] = row[metric + " std"] / math.sqrt(max(sum(math.isfinite(v) for v in values), 1))
         for issue in ISSUES:
             row[f"issue/{issue}"] = mean_std([r["stability"].get(issue, math.nan) for r in runs])[0]
         row["run_seconds"] = mean_std([r["run_seconds"] for r in runs])[0]
@@ -53,7 +55,7 @@ def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any
 
 
 def write_leaderboard(study: Study, rows: list[dict[str, Any]]) -> tuple[Path, Path]:
-    """``leaderboard.csv`` (every column) and ``leaderboard.md`` (mean ± std) in the study folder."""
+    """``leaderboard.csv`` (every column) and ``leaderboard.md`` (mean ± the study's spread) in the study folder."""
     study.folder.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = study.folder / "leaderboard.csv", study.folder / "leaderboard.md"
     if rows:
@@ -70,7 +72,8 @@ def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
     header = ["#", "candidate", *[m.removeprefix("eval/") for m in study.metrics]]
     header += ["collapse", "vanishing", "unstable", "non-conv.", "diverged", "s/run", "it/s"]
     lines = [
-        f"Ranked by {study.rank_metric} ({direction} is better); mean ± std over seeds; issue columns: share of "
+        f"Ranked by {study.rank_metric} ({direction} is better); mean ± {_SPREAD_NAMES[study.spread]} over seeds; "
+        "issue columns: share of "
         "logged steps the diagnostic flagged.",
         "",
         "| " + " | ".join(header) + " |",
@@ -78,7 +81,7 @@ def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
     ]
     for row in rows:
         cells = [str(row["rank"]), row["candidate"]]
-        cells += [_pm(row[m], row[m + " std"]) for m in study.metrics]
+        cells += [_pm(row[m], row[f"{m} {study.spread}"]) for m in study.metrics]
         cells += [_share(row[f"issue/{issue}"]) for issue in ISSUES]
         cells += [
             f"{row['diverged']}/{row['seeds']}",
@@ -87,6 +90,9 @@ def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+_SPREAD_NAMES = {"std": "std", "se": "standard error"}
 
 
 def _pm(mean: float, std: float) -> str:

@@ -11,6 +11,7 @@ writes that down::
     budget: {iterations: 1000}                  # generator iterations and/or wall_time (seconds) per run
     rank_by: {metric: eval/modes_2500_high_quality, mode: max}
     metrics: [eval/modes_2500_captured_any, eval/modes_2500_high_quality]
+    spread: se                                  # the leaderboard's ± : std (default) or standard error
     axes:                                       # the candidates are the product of the axes' values
       data:
         ring: {decision: {}}
@@ -36,7 +37,22 @@ import yaml
 from gan_module.errors import ConfigError
 
 DECISIONS = ("architecture", "loss", "regularization", "divergence")
-_KEYS = {"name", "base", "args", "seeds", "budget", "rank_by", "metrics", "axes", "include", "exclude", "runs_root"}
+_KEYS = {
+    "name",
+    "base",
+    "args",
+    "seeds",
+    "budget",
+    "rank_by",
+    "metrics",
+    "spread",
+    "axes",
+    "include",
+    "exclude",
+    "runs_root",
+}
+#: how the leaderboard states the spread over seeds: sample standard deviation, or standard error of the mean
+SPREADS = ("std", "se")
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,7 @@ class Study:
     rank_metric: str
     rank_mode: str
     metrics: list[str]
+    spread: str = "std"
     args: dict[str, Any] = field(default_factory=dict)
     iterations: int | None = None
     wall_time: float | None = None
@@ -153,6 +170,9 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
     rank = raw["rank_by"]
     if not isinstance(rank, dict) or "metric" not in rank or rank.get("mode", "min") not in ("min", "max"):
         raise ConfigError(f"{where}: `rank_by` must be {{metric: <logged name>, mode: min|max}}, got {rank!r}.")
+    spread = raw.get("spread", "std")
+    if spread not in SPREADS:
+        raise ConfigError(f"{where}: `spread` must be std (standard deviation) or se (standard error), got {spread!r}.")
     budget = raw.get("budget") or {}
     if set(budget) - {"iterations", "wall_time"}:
         raise ConfigError(f"{where}: `budget` takes `iterations` and/or `wall_time` (seconds), got {sorted(budget)}.")
@@ -170,6 +190,7 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
         rank_metric=rank["metric"],
         rank_mode=rank.get("mode", "min"),
         metrics=list(raw.get("metrics") or [rank["metric"]]),
+        spread=spread,
         args=dict(raw.get("args") or {}),
         iterations=budget.get("iterations"),
         wall_time=budget.get("wall_time"),
