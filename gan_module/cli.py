@@ -36,7 +36,7 @@ from callbacks.sample_grid import SampleGrid
 from datamodules.base import ImageDataModule
 from gan_module.errors import ConfigError, DivergenceError, PreemptedError
 from gan_module.module import GAN
-from gan_module.packing import packed_shape
+from gan_module.packing import check_batch_size, packed_shape
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULTS = CONFIG_DIR / "defaults.yaml"
@@ -80,12 +80,8 @@ def _checked_pack(cfg: Namespace) -> int:
     """``model.pack``, once it is known to divide the batch size (before anything is built or written)."""
     pack = cfg.model.get("pack") or 1
     batch_size = (cfg.data.get("init_args") or Namespace()).get("batch_size")
-    if pack > 1 and batch_size is not None and batch_size % pack:
-        nearest = batch_size - batch_size % pack or pack
-        raise ConfigError(
-            f"model.pack: {pack} packs {pack} samples into each input of D, but data.batch_size ({batch_size}) is "
-            f"not a multiple of {pack}: set the batch size to a multiple of it (e.g. {nearest})."
-        )
+    if batch_size is not None:
+        check_batch_size(batch_size, pack)
     return pack
 
 

@@ -32,7 +32,7 @@ from gan_module.errors import ConfigError, DivergenceError
 from gan_module.losses import Critique, GANLoss, NonSaturatingLoss
 from gan_module.networks.normalization import add_spectral_norm
 from gan_module.noise import Gaussian, Noise
-from gan_module.packing import pack_samples
+from gan_module.packing import check_batch_size, pack_samples
 from gan_module.regularizers import Regularizer, check_regularizers
 from gan_module.step_log import StepLog, is_logging_step
 
@@ -208,8 +208,11 @@ class GAN(L.LightningModule):
         return torch.randint(0, self.num_classes, (num,), generator=generator).to(self.device)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        return self._sample_with(self.generator, z, labels)
+
+    def _sample_with(self, generator: nn.Module, z: Tensor, labels: Tensor | None) -> Tensor:
         # unconditional networks are called with the noise alone, so any nn.Module(z) can be a generator
-        return self.generator(z) if not self.num_classes else self.generator(z, _required(labels))
+        return generator(z) if not self.num_classes else generator(z, _required(labels))
 
     def judge(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """D's raw outputs for ``x`` (given the labels when the model is conditional)."""
@@ -228,25 +231,24 @@ class GAN(L.LightningModule):
         was_training = sampler.training
         sampler.eval()
         try:
-            z = z.to(self.device)
-            return sampler(z) if not self.num_classes else sampler(z, _required(labels).to(self.device))
+            return self._sample_with(sampler, z.to(self.device), None if labels is None else labels.to(self.device))
         finally:
             sampler.train(was_training)
 
     # ------------------------------------------------------------------ set-up checks
     def setup(self, stage: str) -> None:
         if self.channels_last:
-            for network in (self.generator, self.discriminator, self.sampler):  # only 4-D weights change layout
-                network.to(memory_format=torch.channels_last)
+            # only 4-D weights (convolutions) change layout; the moving average is a submodule of ema
+            for network in (self.generator, self.discriminator, self.ema):
+                if network is not None:
+                    network.to(memory_format=torch.channels_last)
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         image_shape = getattr(datamodule, "image_shape", None)
         if image_shape is not None:
             self.check_networks(tuple(image_shape), getattr(datamodule, "value_range", None))
         batch_size = getattr(datamodule, "batch_size", None)
-        if self.pack > 1 and isinstance(batch_size, int) and batch_size % self.pack:
-            raise ConfigError(
-                f"model.pack: {self.pack} needs a batch size that is a multiple of it; data.batch_size is {batch_size}."
-            )
+        if isinstance(batch_size, int):
+            check_batch_size(batch_size, self.pack)
         data_classes = getattr(datamodule, "num_classes", None)
         if self.num_classes and data_classes is not None and data_classes != self.num_classes:
             raise ConfigError(

@@ -12,11 +12,23 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
+from gan_module.errors import ConfigError
+
 
 def packed_shape(sample_shape: Sequence[int], pack: int) -> tuple[int, ...]:
     """The shape of one input of a packed D: (m*C, H, W) for images (C, H, W), (m*d,) for points (d,)."""
     first, *rest = sample_shape
     return (pack * first, *rest)
+
+
+def check_batch_size(batch_size: int, pack: int) -> None:
+    """A minibatch must split into whole packed inputs; otherwise stop with what to set instead."""
+    if batch_size % pack:
+        nearest = batch_size - batch_size % pack or pack
+        raise ConfigError(
+            f"model.pack: {pack} packs {pack} samples into each input of D, but data.batch_size ({batch_size}) is "
+            f"not a multiple of {pack}: set the batch size to a multiple of it (e.g. {nearest})."
+        )
 
 
 def pack_samples(x: Tensor, pack: int) -> Tensor:

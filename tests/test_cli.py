@@ -351,12 +351,12 @@ def test_without_cuda_devices_torch_stops_probing_for_nvml(monkeypatch):
     assert "PYTORCH_NVML_BASED_CUDA_CHECK" not in cli.os.environ
 
 
-def built(tmp_path: Path, *configs: str):
-    """The model, data and trainer that ``main.py fit --config ...`` would build from these shipped files."""
+def built(tmp_path: Path, *configs: str, args: tuple[str, ...] = ()):
+    """The model, data and trainer that ``main.py fit --config ... ARGS`` would build from these shipped files."""
     from gan_module.cli import GANCLI
 
-    args = [a for name in configs for a in ("--config", str(CONFIGS / name))]
-    return GANCLI(args=[*args, "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"], run=False)
+    files = [a for name in configs for a in ("--config", str(CONFIGS / name))]
+    return GANCLI(args=[*files, *args, "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"], run=False)
 
 
 def parameters(network: torch.nn.Module) -> int:

@@ -11,7 +11,7 @@ from gan_module.networks import MLPDiscriminator, MLPGenerator
 from gan_module.packing import pack_samples, packed_shape
 from gan_module.regularizers import GradientPenalty
 from tests.conftest import CONFIGS, IndexedDataModule
-from tests.test_cli import expect_error
+from tests.test_cli import built, expect_error
 from tests.test_module import conditional_gan, sgd, trainer
 
 
@@ -88,10 +88,7 @@ def test_packing_a_conditional_model_is_refused():
 
 
 def test_main_builds_d_for_packed_inputs_of_the_data(tmp_path):
-    from gan_module.cli import GANCLI
-
-    args = ["--config", str(CONFIGS / "mixtures" / "base.yaml"), "--model.pack=4", "--trainer.logger=false"]
-    cli = GANCLI(args=[*args, f"--trainer.default_root_dir={tmp_path}"], run=False)
+    cli = built(tmp_path, "mixtures/base.yaml", args=("--model.pack=4",))
     assert cli.model.discriminator.net[0].in_features == 4 * 2 and cli.model.pack == 4
     assert cli.model.generator.image_shape == (2,)  # G still makes single points
 

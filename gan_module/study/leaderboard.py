@@ -73,8 +73,7 @@ def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
     header += ["collapse", "vanishing", "unstable", "non-conv.", "diverged", "s/run", "it/s"]
     lines = [
         f"Ranked by {study.rank_metric} ({direction} is better); mean ± {_SPREAD_NAMES[study.spread]} over seeds; "
-        "issue columns: share of "
-        "logged steps the diagnostic flagged.",
+        "issue columns: share of logged steps the diagnostic flagged.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---:", "---"] + ["---:"] * (len(header) - 2)) + "|",
