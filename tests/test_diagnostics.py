@@ -12,9 +12,9 @@ from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
 from callbacks.diagnostics import ISSUES, TrainingDiagnostics
-from datamodules import MlxtendMNISTDataModule
 from gan_module import GAN
 from gan_module.networks import MLPDiscriminator, MLPGenerator
+from tests.conftest import offline_digits
 
 
 def diagnostics_with(series: dict[str, list[float]] | None = None, window: int = 10) -> TrainingDiagnostics:
@@ -81,7 +81,7 @@ def short_run(generator: nn.Module, folder) -> TrainingDiagnostics:
         enable_model_summary=False,
         callbacks=[diagnostics],
     )
-    trainer.fit(model, MlxtendMNISTDataModule(batch_size=64))
+    trainer.fit(model, offline_digits(batch_size=64))
     with open(folder / "metrics.csv", newline="") as file:
         rows = [row for row in csv.DictReader(file) if row.get("issue/mode_collapse")]
     assert len(rows) == 6  # every 10th of 60 steps, each with the four flags

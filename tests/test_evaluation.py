@@ -9,14 +9,14 @@ import pytest
 import torch
 
 from callbacks.evaluation import Evaluation
-from datamodules import MlxtendMNISTDataModule
 from gan_module import ConfigError
 from gan_module.metrics.features import dataset_classifier, dataset_key
+from tests.conftest import offline_digits
 
 
 @pytest.fixture(scope="module")
 def digits():
-    data = MlxtendMNISTDataModule()
+    data = offline_digits()
     data.setup()
     return data
 

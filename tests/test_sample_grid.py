@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 
 from callbacks.sample_grid import SampleGrid, nearest_training_images
-from datamodules import MlxtendMNISTDataModule
+from tests.conftest import offline_digits
 
 
 def test_nearest_neighbours_find_the_training_images_samples_were_copied_from():
-    data = MlxtendMNISTDataModule()
+    data = offline_digits()
     data.setup()
     train = data.split_images("train")
     picks = torch.tensor([3, 1500, 3999, 42])

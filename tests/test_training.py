@@ -5,16 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from datamodules import MlxtendMNISTDataModule
 from gan_module import GAN
 from gan_module.metrics.parzen import parzen_estimate
-from tests.conftest import CONFIGS, run_cli
+from tests.conftest import CONFIGS, offline_digits, run_cli
 
 
 def parzen_of_checkpoint(path, num_samples: int = 2000) -> float:
     """The 2014 protocol on the quickstart data: sigma chosen on validation digits, scored on test digits."""
     model = GAN.load_from_checkpoint(path, map_location="cpu")
-    dm = MlxtendMNISTDataModule()
+    dm = offline_digits()
     samples = model.generate(model.sample_noise(num_samples, torch.Generator().manual_seed(0)))
     return parzen_estimate(samples, dm.split_images("val"), dm.split_images("test")).mean
 
