@@ -9,6 +9,7 @@ from callbacks import OutputBiasFromMarginals
 from gan_module import GAN, ConfigError
 from gan_module.ema import ExponentialMovingAverage
 from gan_module.networks import MaxoutDiscriminator, MLPGenerator
+from gan_module.networks.layers import sigmoid_bias_from_marginals
 from tests.conftest import IndexedDataModule
 from tests.test_module import sgd, trainer
 
@@ -43,3 +44,23 @@ def test_a_generator_without_a_linear_sigmoid_output_is_a_clear_error():
     model = gan(MLPGenerator(image_shape=(1, 4, 4), latent_dim=3, hidden_dims=[8], output="tanh"))
     with pytest.raises(ConfigError, match="linear sigmoid output layer"):
         trainer(max_steps=1, callbacks=[OutputBiasFromMarginals()]).fit(model, IndexedDataModule())
+
+
+def test_a_resumed_fit_keeps_the_checkpoints_bias(tmp_path):
+    def fresh() -> GAN:
+        return gan(MLPGenerator(image_shape=(1, 4, 4), latent_dim=3, hidden_dims=[8], output="sigmoid"))
+
+    first = trainer(max_steps=4, limit_val_batches=0, default_root_dir=tmp_path, callbacks=[OutputBiasFromMarginals()])
+    trained = fresh()
+    first.fit(trained, IndexedDataModule())
+    with torch.no_grad():  # far from the marginals' bias, so the test can tell which one a resume keeps
+        trained.generator.output_layer.bias.add_(1.0)
+    ckpt = tmp_path / "trained.ckpt"
+    first.save_checkpoint(ckpt)
+    saved = torch.load(ckpt, weights_only=True)["state_dict"]["generator.net.2.bias"]
+    mean = IndexedDataModule().split_images("train").flatten(1).mean(0)
+    assert not torch.allclose(saved, sigmoid_bias_from_marginals(mean), atol=0.5)
+    model = fresh()
+    resumed = trainer(max_steps=4, limit_val_batches=0, callbacks=[OutputBiasFromMarginals()])
+    resumed.fit(model, IndexedDataModule(), ckpt_path=ckpt)  # budget already spent: nothing trains
+    assert torch.equal(model.generator.output_layer.bias, saved)
