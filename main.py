@@ -23,11 +23,13 @@ def check_config_files(argv: list[str]) -> str | None:
                 return f"--config {name}: no such file."
             continue
         try:
-            yaml.safe_load(path.read_text())
+            content = yaml.safe_load(path.read_text())
         except yaml.YAMLError as err:
             where = getattr(err, "problem_mark", None)
             line = f" (line {where.line + 1})" if where is not None else ""
             return f"--config {name} is not valid YAML{line}: {getattr(err, 'problem', None) or err}"
+        if not isinstance(content, dict):
+            return f"--config {name} holds no settings (a YAML mapping such as `trainer: {{max_epochs: 5}}`)."
     return None
 
 

@@ -8,7 +8,6 @@ candidates on the same number of generator iterations (or the same time), which 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import lightning as L
 
@@ -18,12 +17,10 @@ from gan_module.errors import ConfigError
 class IterationBudget(L.Callback):
     """Stops fitting after ``max_iterations`` generator steps or ``max_seconds`` of training, whichever first.
 
-    The check runs after every batch. A budget usually ends in the middle of an epoch, where ModelCheckpoint
-    writes nothing (its ``last.ckpt`` follows its periodic saves), so this callback saves
-    ``<checkpoint dirpath>/last.ckpt`` itself when training ends on the budget: the file then always holds the
-    final state, which ``test`` evaluates. Both counts carry over a resume (the iterations live in the module,
-    the seconds in this callback's checkpoint state), and a run resumed with its budget spent trains nothing.
-    ``null`` means no limit.
+    The check runs after every batch. A budget usually ends in the middle of an epoch; callbacks.LastCheckpoint
+    saves that final state to ``last.ckpt`` (which ``test`` evaluates), and it resumes exactly. Both counts
+    carry over a resume (the iterations live in the module, the seconds in this callback's checkpoint state),
+    and a run resumed with its budget spent trains nothing. ``null`` means no limit.
 
     Args:
         max_iterations: generator iterations (the module's ``iterations``).
@@ -38,7 +35,6 @@ class IterationBudget(L.Callback):
             )
         self.max_iterations, self.max_seconds = max_iterations, max_seconds
         self.seconds_before = 0.0  # training time of earlier attempts of this run (from the checkpoint)
-        self.stopped = False
         self._start: float | None = None
 
     @property
@@ -58,29 +54,14 @@ class IterationBudget(L.Callback):
         return done or late
 
     def on_train_start(self, trainer, pl_module) -> None:
-        self._start, self.stopped = None, False  # the clock of this attempt starts below
+        self._start = None  # the clock of this attempt starts below
         if self.active and self.spent(trainer, pl_module):  # resumed after the budget ran out: nothing to train
-            self.stopped = trainer.should_stop = True
+            trainer.should_stop = True
         self._start = time.monotonic()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if self.active and self.spent(trainer, pl_module):
-            self.stopped = trainer.should_stop = True
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        # Runs before ModelCheckpoint's own hook (Lightning puts checkpoint callbacks last), which at most
-        # rewrites the same state into the same file.
-        if self.stopped:
-            path = self.last_checkpoint(trainer)
-            if getattr(trainer.checkpoint_callback, "dirpath", None) == str(path.parent):
-                trainer.checkpoint_callback.last_model_path = str(path)  # its last.ckpt, not a last-v1.ckpt beside
-            trainer.save_checkpoint(path)  # on every rank: the module gathers each rank's random state
-
-    @staticmethod
-    def last_checkpoint(trainer) -> Path:
-        """``last.ckpt`` beside the periodic checkpoints: what ``--ckpt_path last`` resumes."""
-        folder = getattr(trainer.checkpoint_callback, "dirpath", None) or Path(trainer.default_root_dir) / "checkpoints"
-        return Path(folder) / "last.ckpt"
+            trainer.should_stop = True
 
     def state_dict(self) -> dict[str, float]:
         return {"seconds": self.seconds()}

@@ -146,16 +146,25 @@ class Evaluation(L.Callback):
         extractor = 2048 if inception else ClassifierFeatures(classifier)
         extra = {"feature_extractor_weights_path": self.inception_weights} if inception else {}
         built = {}
-        if "fid" in metrics:
-            built["fid"] = FrechetInceptionDistance(extractor, reset_real_features=False, normalize=True, **extra)
-        if "kid" in metrics:
-            subset = min(1000, self.num_samples, len(real))
-            built["kid"] = KernelInceptionDistance(
-                extractor, subset_size=subset, reset_real_features=False, normalize=True
-            )
-        if "is" in metrics:
-            # normalize=True turns [0, 1] floats into bytes for Inception; a custom network must get the floats
-            built["is"] = InceptionScore("logits_unbiased" if inception else classifier, normalize=inception)
+        try:
+            if "fid" in metrics:
+                built["fid"] = FrechetInceptionDistance(extractor, reset_real_features=False, normalize=True, **extra)
+            if "kid" in metrics:
+                subset = min(1000, self.num_samples, len(real))
+                built["kid"] = KernelInceptionDistance(
+                    extractor, subset_size=subset, reset_real_features=False, normalize=True
+                )
+            if "is" in metrics:
+                # normalize=True turns [0, 1] floats into bytes for Inception; a custom network must get the floats
+                built["is"] = InceptionScore("logits_unbiased" if inception else classifier, normalize=inception)
+        except Exception as err:  # the weights' download: no internet, a proxy, a full disk
+            if not inception or self.inception_weights is not None:
+                raise
+            raise ConfigError(
+                f"evaluation.feature=inception: the Inception weights could not be fetched ({type(err).__name__}: "
+                f"{err}). Pass evaluation.inception_weights=<local weights-inception-2015-12-05-6726825d.pth> or "
+                "use evaluation.feature=classifier."
+            ) from err
         for metric in built.values():
             metric.to(device)
         for key in ("fid", "kid"):
@@ -259,6 +268,11 @@ class Evaluation(L.Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
             self._log(pl_module, self.evaluate(trainer, pl_module))
+
+    def on_test_start(self, trainer, pl_module) -> None:
+        if self.feature == "inception" and trainer.global_rank == 0:
+            # fetch the Inception weights before the test loop, so that offline it fails now, not after it
+            self._prepare(trainer.datamodule, pl_module.device)
 
     def on_test_epoch_end(self, trainer, pl_module) -> None:
         self._log(pl_module, self.evaluate(trainer, pl_module))

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import signal
 import threading
-from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_info
 
+from callbacks.last_checkpoint import save_last
 from gan_module.errors import ConfigError, PreemptedError
 
 
@@ -38,7 +38,6 @@ class Preemption(L.Callback):
             raise ConfigError(f"preemption.signals: unknown signal names {unknown}; use e.g. SIGTERM, SIGINT, SIGUSR1.")
         self.signals = [signal.Signals[n] for n in names]
         self.received: int | None = None
-        self._saving = False
         self._previous: dict[int, object] = {}
 
     # ----------------------------------------------------------------- signal handling
@@ -77,29 +76,5 @@ class Preemption(L.Callback):
             stop = trainer.strategy.reduce_boolean_decision(stop, all=False)
         if not stop:
             return
-        path = self.checkpoint_path(trainer)
-        if getattr(trainer.checkpoint_callback, "dirpath", None) == str(path.parent):
-            # ModelCheckpoint then treats this file as its own last.ckpt: the resumed run overwrites it
-            # instead of writing last-v1.ckpt beside it
-            trainer.checkpoint_callback.last_model_path = str(path)
-        self._saving = True
-        try:
-            trainer.save_checkpoint(path)  # on every rank: the module gathers each rank's random state
-        finally:
-            self._saving = False
+        path = save_last(trainer)  # on every rank: the module gathers each rank's random state
         raise PreemptedError(self.received or signal.SIGTERM, str(path), pl_module.iterations)
-
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        if not self._saving:
-            return
-        # Lightning's restart adds one to the logging step counter, assuming the checkpoint was written at the
-        # end of a batch, before the counter moved on; this one is written after, at the start of the next.
-        epoch_loop = checkpoint["loops"]["fit_loop"]["epoch_loop.state_dict"]
-        epoch_loop["_batches_that_stepped"] -= 1
-
-    @staticmethod
-    def checkpoint_path(trainer) -> Path:
-        """``last.ckpt`` beside the periodic checkpoints: what ``--ckpt_path last`` resumes."""
-        callback = trainer.checkpoint_callback
-        folder = getattr(callback, "dirpath", None) or Path(trainer.default_root_dir) / "checkpoints"
-        return Path(folder) / "last.ckpt"

@@ -17,6 +17,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from gan_module.errors import ConfigError
+from gan_module.resume import next_batch
 
 
 @dataclass
@@ -246,10 +247,8 @@ class ImageDataModule(L.LightningDataModule):
         trainer = self.trainer
         if trainer is None or trainer.state.fn != "fit":
             return {}
-        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
-        if done >= trainer.num_training_batches:  # saved at the end of an epoch: the next one starts afresh
-            return {"epoch": trainer.current_epoch + 1, "batches": 0}
-        return {"epoch": trainer.current_epoch, "batches": done}
+        epoch, done = next_batch(trainer)
+        return {"epoch": epoch, "batches": done}
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
         if "epoch" in state_dict:

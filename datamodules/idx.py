@@ -38,18 +38,36 @@ def idx_shape(path: Path) -> tuple[int, ...]:
     return shape
 
 
+def _stale(target: Path, archive: Path) -> bool:
+    """Whether ``target`` must be (re)made from ``archive``: missing, older than it, or damaged."""
+    if not target.exists():
+        return True
+    if archive.stat().st_mtime > target.stat().st_mtime:  # the archive was downloaded again since
+        return True
+    try:
+        idx_shape(target)
+    except ConfigError:  # a truncated earlier unpacking (or download): the archive may be whole
+        return True
+    return False
+
+
 def ensure_unpacked(folder: Path, names: list[str]) -> list[str]:
-    """Unpack ``name.gz`` next to ``name`` where only the archive is there; return the names still missing."""
+    """Unpack ``name.gz`` into ``name`` where it is missing, older than the archive or damaged (written to a
+    temporary file and renamed, so an interrupted unpacking leaves nothing half-written); return the names
+    still missing."""
     missing = []
     for name in names:
         target, archive = folder / name, folder / f"{name}.gz"
-        if not target.exists() and archive.exists():
+        if archive.exists() and _stale(target, archive):
+            partial = folder / f".{name}.partial"
             try:
-                with gzip.open(archive, "rb") as src, open(target, "wb") as dst:
+                with gzip.open(archive, "rb") as src, open(partial, "wb") as dst:
                     shutil.copyfileobj(src, dst)
+                partial.replace(target)
             except (OSError, EOFError) as err:
-                target.unlink(missing_ok=True)
                 raise ConfigError(f"{archive} is truncated or corrupt ({err}); download it again.") from err
+            finally:
+                partial.unlink(missing_ok=True)
         if not target.exists():
             missing.append(name)
     return missing

@@ -16,14 +16,16 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 import yaml
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
@@ -31,18 +33,23 @@ from callbacks.budget import IterationBudget
 from callbacks.diagnostics import TrainingDiagnostics
 from callbacks.evaluation import Evaluation
 from callbacks.interpolation import LatentInterpolation
+from callbacks.last_checkpoint import LastCheckpoint
+from callbacks.prediction_writer import PredictionWriter
 from callbacks.preemption import Preemption
 from callbacks.sample_grid import SampleGrid
 from datamodules.base import ImageDataModule
 from gan_module.errors import ConfigError, DivergenceError, PreemptedError
 from gan_module.module import GAN
 from gan_module.packing import check_batch_size, packed_shape
+from gan_module.resume import changed_settings, describe, is_fixed
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULTS = CONFIG_DIR / "defaults.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
 #: the run folder of a new fit, shared by every process of a distributed run (see _new_run_folder)
 RUN_DIR_ENV = "GAN_RUN_DIR"
+#: the networks' settings the data decides (linked in when the model is built)
+NETWORKS, LINKED_FROM_DATA = ("generator", "discriminator"), ("image_shape", "num_classes")
 _VERSION = re.compile(r"^version_(\d+)$")
 _NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 
@@ -61,6 +68,21 @@ def _latest_last_ckpt(root: Path) -> Path | None:
     return None
 
 
+def claim_run_folder(root: Path) -> Path:
+    """Create the next free ``root/version_N`` and return it. The creation is the claim: two runs started at
+    the same moment cannot both create one folder, so the later one takes the next number."""
+    root.mkdir(parents=True, exist_ok=True)
+    versions = _versions(root)
+    number = versions[-1][0] + 1 if versions else 0
+    while True:
+        run = root / f"version_{number}"
+        try:
+            run.mkdir()
+            return run
+        except FileExistsError:
+            number += 1
+
+
 def evaluation_folder(run: Path, subcommand: str) -> Path:
     """Where ``validate``/``test``/``predict`` of a run's checkpoint write: beside its training logs, not over them."""
     return run / subcommand
@@ -68,10 +90,16 @@ def evaluation_folder(run: Path, subcommand: str) -> Path:
 
 def _check_checkpoint(path: Path) -> None:
     """A checkpoint that cannot be read stops here with its name, not deep inside Lightning."""
+    others = sorted(str(p) for p in path.parent.glob("*.ckpt") if p != path)
+    instead = f" Resume from another checkpoint of the run: {', '.join(others)}." if others else ""
+    if path.stat().st_size == 0:
+        raise ConfigError(f"--ckpt_path {path} is empty (0 bytes: a save was cut off).{instead}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a damaged file
-        raise ConfigError(f"--ckpt_path {path} is not a readable checkpoint (truncated or corrupt?): {err}") from err
+        raise ConfigError(
+            f"--ckpt_path {path} is not a readable checkpoint (truncated or corrupt: {err}).{instead}"
+        ) from err
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ConfigError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
 
@@ -129,8 +157,32 @@ class WandbConfigSaver(SaveConfigCallback):
                 logger.experiment.config.update(config, allow_val_change=True)
 
 
+class OneLineErrorParser(LightningArgumentParser):
+    """Bad input on the command line or in a config is one ``error:`` line (exit 2), not the 100-line usage."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        if not self.exit_on_error:  # a subcommand's parser: the main parser reports
+            super().error(message, ex)
+        prog = self.prog.replace(" [options]", "")
+        flat = " ".join(message.split())
+        sys.stderr.write(f"error: {flat} ({prog} --help lists the options)\n")
+        sys.exit(2)
+
+
+def _config_error_behind(err: BaseException | None) -> ConfigError | None:
+    """The ConfigError a constructor raised, which jsonargparse wraps into its own errors when it builds a class."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, ConfigError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
 class GANCLI(LightningCLI):
     def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("parser_class", OneLineErrorParser)
         kwargs.setdefault("model_class", GAN)
         kwargs.setdefault("datamodule_class", ImageDataModule)
         kwargs.setdefault("subclass_mode_data", True)
@@ -142,8 +194,8 @@ class GANCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser) -> None:
         # the data decides the sample shape and the number of classes; networks never repeat them in YAML
-        for network in ("generator", "discriminator"):
-            for attribute in ("image_shape", "num_classes"):
+        for network in NETWORKS:
+            for attribute in LINKED_FROM_DATA:
                 packed = network == "discriminator" and attribute == "image_shape"
                 parser.link_arguments(
                     f"data.{attribute}",
@@ -160,25 +212,55 @@ class GANCLI(LightningCLI):
         parser.add_lightning_class_args(Evaluation, "evaluation")
         parser.add_lightning_class_args(Preemption, "preemption")
         parser.add_lightning_class_args(IterationBudget, "budget")
+        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
+        parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
 
     def parse_arguments(self, parser, args) -> None:
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         cfg = self.config[subcommand] if subcommand is not None else self.config
-        try:
-            self._pack = _checked_pack(cfg)
-        except ConfigError as err:
-            parser.error(str(err))
+        self._pack = _checked_pack(cfg)
         if subcommand is None:
             return
         if cfg.trainer.get("enable_progress_bar") is False:
             # the shared defaults add a ProgressBar; Lightning refuses one when the bar is switched off
             callbacks = cfg.trainer.get("callbacks") or []
             cfg.trainer.callbacks = [c for c in callbacks if not str(c.get("class_path", "")).endswith("ProgressBar")]
+        self._resolve_run_folder(cfg, subcommand)
+
+    def _parse_ckpt_path(self) -> None:
+        """Keep this run's model settings when a checkpoint is given; stop if it is of another model.
+
+        LightningCLI replaces the model settings with those saved in the checkpoint, which silently drops a
+        learning rate changed on the command line (and trains a checkpoint's network sizes where the config
+        names others). Here the command line wins: optimizer and scheduler settings may change (the module
+        applies them after the checkpoint's states are restored and says so), the model itself may not.
+        """
+        subcommand = self.config.get("subcommand")
+        ckpt = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if not ckpt or not Path(ckpt).is_file():
+            return
+        saved = torch.load(ckpt, map_location="cpu", weights_only=True).get("hyper_parameters") or {}
+        current = self.config[subcommand]["model"].as_dict()
+        for network in NETWORKS:  # not linked from the data yet: only their defaults are in the config
+            for attribute in LINKED_FROM_DATA:
+                (current[network].get("init_args") or {}).pop(attribute, None)
+        fixed = {k: v for k, v in changed_settings(saved, current).items() if is_fixed(k)}
+        if fixed:
+            raise ConfigError(
+                f"--ckpt_path {ckpt} holds another model than this config: {describe(fixed)}. Use the config it "
+                "was trained with (its run folder's config.yaml); only optimizer, scheduler and training settings "
+                "can change."
+            )
+
+    def instantiate_classes(self) -> None:
         try:
-            self._resolve_run_folder(cfg, subcommand)
-        except ConfigError as err:
-            parser.error(str(err))
+            super().instantiate_classes()
+        except Exception as err:
+            found = _config_error_behind(err)
+            if found is None:
+                raise
+            raise found from None
 
     def _discriminator_input(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
         return packed_shape(sample_shape, self._pack)
@@ -200,6 +282,11 @@ class GANCLI(LightningCLI):
             if not path.is_file():
                 raise ConfigError(f"--ckpt_path {ckpt}: no such file.")
             _check_checkpoint(path)
+        elif subcommand in ("validate", "test"):
+            raise ConfigError(
+                f"{subcommand} needs --ckpt_path (last, or a checkpoint file): without one it would score an "
+                "untrained generator."
+            )
         ckpt_run = Path(ckpt).resolve().parent.parent if ckpt is not None else None
         if subcommand == "fit" and ckpt_run is not None and _VERSION.match(ckpt_run.name):
             run = ckpt_run  # resuming: continue in the same folder
@@ -237,8 +324,7 @@ class GANCLI(LightningCLI):
                 f"{RUN_DIR_ENV}=<run folder> (e.g. runs/mnist/ddp/version_$SLURM_JOB_ID) for every process, so "
                 "that all of them write into the same run folder."
             )
-        versions = _versions(root)
-        run = root / f"version_{versions[-1][0] + 1 if versions else 0}"
+        run = claim_run_folder(root)
         os.environ[RUN_DIR_ENV] = str(run)  # for the local ranks Lightning launches; main() removes it after
         return run
 
@@ -249,6 +335,7 @@ class GANCLI(LightningCLI):
         One file: its path under configs/ (configs/mnist/gan2014.yaml -> runs/mnist/gan2014). Composed files: the
         first file's folder, then the names of the others joined by ``+``, leaving out ``base``
         (mnist/base.yaml + mnist/dcgan.yaml + losses/wgan_gp.yaml -> runs/mnist/dcgan+wgan_gp).
+        Logger fragments (configs/logger/) are left out: a run tracked in W&B shares its config's folder.
         """
         configs = [Path(str(c)).resolve() for c in cfg.get("config") or []]
         if not configs:
@@ -257,6 +344,8 @@ class GANCLI(LightningCLI):
         def relative(path: Path) -> Path:
             return path.relative_to(CONFIG_DIR) if path.is_relative_to(CONFIG_DIR) else Path(path.name)
 
+        # the logger changes where a run is tracked, not what it trains: runs with any logger share a folder
+        configs = [configs[0], *(c for c in configs[1:] if relative(c).parts[0] != "logger")]
         if len(configs) == 1:
             return Path("runs") / relative(configs[0]).with_suffix("")
         names = [c.stem for c in configs if c.stem != "base"] or ["base"]
@@ -276,12 +365,20 @@ class GANCLI(LightningCLI):
         rank_zero_info(f"Run folder: {self.trainer.default_root_dir}")
 
 
+def _remove_if_untrained(run: Path) -> None:
+    """Delete a new run folder whose command failed before training logged or saved anything."""
+    if run.is_dir() and not any(run.rglob("*.ckpt")) and not any(run.rglob("metrics.csv")):
+        shutil.rmtree(run, ignore_errors=True)
+
+
 def main(args: list[str] | None = None, cli: type[GANCLI] = GANCLI) -> None:
     """``python main.py ARGS``; ``cli`` is GANCLI or a subclass (the study's fit-then-test)."""
     exported_before = RUN_DIR_ENV in os.environ
     try:
         cli(args=args)
     except ConfigError as err:
+        if not exported_before and os.environ.get(RUN_DIR_ENV):
+            _remove_if_untrained(Path(os.environ[RUN_DIR_ENV]))
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except DivergenceError as err:  # the message says what to do; a traceback would bury it

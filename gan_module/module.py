@@ -23,6 +23,7 @@ import lightning as L
 import torch
 from jsonargparse.typing import PositiveInt
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -34,6 +35,14 @@ from gan_module.networks.normalization import add_spectral_norm
 from gan_module.noise import Gaussian, Noise
 from gan_module.packing import check_batch_size, pack_samples
 from gan_module.regularizers import Regularizer, check_regularizers
+from gan_module.resume import (
+    apply_changed_settings,
+    between_batches,
+    changed_settings,
+    describe,
+    is_fixed,
+    next_batch,
+)
 from gan_module.step_log import StepLog, is_logging_step
 
 try:  # set while LightningCLI instantiates the model: hparams are then the parsed config, not the objects
@@ -148,6 +157,7 @@ class GAN(L.LightningModule):
         self.iterations = 0  # generator steps
         self.images_seen = 0  # real images shown to D
         self._pending_rng_states: dict[str, Any] | None = None
+        self._saved_settings: dict[str, Any] | None = None  # the resumed checkpoint's model settings
         self._labels_checked = False
         #: the latest training diagnostics (``diag/*``), read by loggers and callbacks.TrainingDiagnostics; the
         #: costlier ones are computed only on the D steps someone reads (see :meth:`request_diagnostics`)
@@ -537,6 +547,8 @@ class GAN(L.LightningModule):
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "loops" in checkpoint and self._trainer is not None and self.trainer.state.fn == "fit":
+            between_batches(checkpoint, *next_batch(self.trainer))  # every kind of checkpoint resumes alike
         checkpoint["gan_progress"] = {
             "d_steps": self.d_steps,
             "iterations": self.iterations,
@@ -556,6 +568,7 @@ class GAN(L.LightningModule):
         self.images_seen = progress.get("images_seen", 0)
         self._seconds_before = checkpoint.get("training_seconds", 0.0)
         self._pending_rng_states = checkpoint.get("rng_states")
+        self._saved_settings = checkpoint.get("hyper_parameters")
 
     def on_train_start(self) -> None:
         self._clock = time.perf_counter()
@@ -572,6 +585,22 @@ class GAN(L.LightningModule):
             # Every rank was seeded alike; each must draw its own noise, or the ranks would train on the same
             # fakes. A resume on a different number of ranks also starts new streams (not bit-exact then).
             torch.manual_seed(torch.initial_seed() * world + rank)
+        self._apply_changed_settings()
+
+    def _apply_changed_settings(self) -> None:
+        """A resumed fit trains with this run's optimizer and scheduler settings, not the checkpoint's."""
+        saved, self._saved_settings = self._saved_settings, None
+        if not saved:
+            return
+        changes = {key: values for key, values in changed_settings(saved, self.hparams).items() if not is_fixed(key)}
+        if changes:
+            schedulers = self.lr_schedulers() or []
+            schedulers = schedulers if isinstance(schedulers, list) else [schedulers]
+            apply_changed_settings(changes, self.optimizers(use_pl_optimizer=False), schedulers)
+            rank_zero_info(
+                "Resumed with settings changed since the checkpoint (the command line's values apply): "
+                + describe(changes)
+            )
 
     def _gather_rng_states(self) -> dict[str, Any]:
         states = _torch_rng_states()
@@ -579,7 +608,7 @@ class GAN(L.LightningModule):
             return {"per_rank": [states]}
         gathered = {key: self.all_gather(value.to(self.device)).cpu() for key, value in states.items()}
         ranks = range(self.trainer.world_size)
-        return {"per_rank": [{key: value[r] for key, value in gathered.items()} for r in ranks]}
+        return {"per_rank": [{key: value[r].clone() for key, value in gathered.items()} for r in ranks]}
 
 
 def gradient_norm(network: nn.Module) -> Tensor:
@@ -640,10 +669,12 @@ def _torch_rng_states() -> dict[str, Tensor]:
 
 
 def _set_torch_rng_states(states: dict[str, Any]) -> None:
-    torch.set_rng_state(states["torch"])
+    # A copy of its own: a rank's state loaded from a gathered checkpoint is a view at an offset into one
+    # storage of all ranks' states, and set_rng_state reads the storage from its start (rank 1 crashed).
+    torch.set_rng_state(states["torch"].clone())
     cuda = states.get("cuda")
     if isinstance(cuda, Tensor) and torch.cuda.is_available():
-        torch.cuda.set_rng_state(cuda)
+        torch.cuda.set_rng_state(cuda.clone())
 
 
 def _check_compatible(own: dict[str, Tensor], saved: dict[str, Tensor]) -> None:

@@ -285,7 +285,8 @@ def test_print_config_shows_the_linked_image_shape(capsys):
     assert exit_info.value.code == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["model"]["generator"]["class_path"] == "gan_module.networks.MLPGenerator"
-    assert printed["checkpoint"]["save_last"] is True
+    assert printed["last_checkpoint"] == {"every_n_epochs": 1, "every_minutes": 5.0}  # owns last.ckpt
+    assert printed["trainer"]["plugins"] == [{"class_path": "gan_module.checkpoint_io.AtomicCheckpointIO"}]
 
 
 class ExplodingLoss(NonSaturatingLoss):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 from pathlib import Path
 
@@ -78,6 +79,23 @@ def test_gzipped_files_are_unpacked(mnist_root, tmp_path):
     dm = MNISTDataModule(root=str(tmp_path), val_size=100)
     dm.setup()
     assert len(dm.splits["train"]) == 500
+
+
+def test_a_stale_truncated_unpacked_file_is_replaced_from_its_archive(mnist_root, tmp_path):
+    """A user who downloads the .gz again after a cut-off unpacking or download is not blocked by the old file."""
+    raw = tmp_path / "MNIST" / "raw"
+    shutil.copytree(mnist_root / "MNIST" / "raw", raw)
+    target = raw / "train-images-idx3-ubyte"
+    whole = target.read_bytes()
+    with gzip.open(raw / "train-images-idx3-ubyte.gz", "wb") as archive:
+        archive.write(whole)
+    target.write_bytes(whole[:5000])  # truncated, and newer than the archive
+    os.utime(raw / "train-images-idx3-ubyte.gz", (0, 0))
+    dm = MNISTDataModule(root=str(tmp_path), val_size=100)
+    dm.setup()
+    assert len(dm.splits["train"]) == 500
+    assert target.read_bytes() == whole
+    assert not list(raw.glob(".*.partial"))
 
 
 def test_validation_larger_than_pool_is_a_clear_error(mnist_root):

@@ -84,3 +84,29 @@ def test_two_processes_hold_identical_weights_and_evaluate_all_samples(tmp_path)
     assert len(logged) == len(tested) == 1
     for key in ("eval/modes_1k_high_quality", "eval/modes_1k_captured_any", "eval/modes_1k_reverse_kl"):
         assert float(logged[0][key]) == pytest.approx(float(tested[0][key]), abs=1e-6), key
+
+
+def ddp_fit(root: Path, *args: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "GAN_RUN_DIR"} | {"PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "main.py", "fit", *MIXTURE, "--config", "configs/trainer/ddp.yaml"]
+    cmd += ["--trainer.accelerator=cpu", "--trainer.devices=2", f"--trainer.default_root_dir={root}", *args]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_two_processes_resume_exactly_after_a_run_that_max_steps_ended(tmp_path):
+    """Two epochs straight, against one stopped mid-epoch by max_steps and resumed: every rank's state alike."""
+    from tests.test_preemption import assert_same_training_state
+
+    two_epochs = ["--trainer.max_epochs=2", "--sample_grid.every_n_epochs=0", "--interpolation.every_n_epochs=0"]
+    ddp_fit(tmp_path / "straight", *two_epochs)
+    ddp_fit(tmp_path / "resumed", *two_epochs, "--trainer.max_steps=8")  # 4 of the 12 iterations (k = 1)
+    ddp_fit(tmp_path / "resumed", *two_epochs, "--ckpt_path=last")
+    straight, resumed = (
+        torch.load(tmp_path / name / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+        for name in ("straight", "resumed")
+    )
+    assert resumed["gan_progress"]["iterations"] == 12
+    assert_same_training_state(straight, resumed)  # weights, moments, schedulers, both ranks' random streams
+    assert resumed["loops"] == straight["loops"]

@@ -20,7 +20,7 @@ def offline_wandb(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
 
 
-def fit(root: Path, *extra: str) -> None:
+def fit(root: Path, *extra: str, finish: bool = True) -> None:
     run_cli(
         "fit",
         "--config",
@@ -31,9 +31,20 @@ def fit(root: Path, *extra: str) -> None:
         f"--trainer.default_root_dir={root}",
         *extra,
     )
+    if finish:
+        import wandb
+
+        wandb.finish()  # what the end of the process does for a command-line run: flush and close the run
+
+
+def test_the_wandb_run_is_named_after_its_run_folder(tmp_path, offline_wandb):
     import wandb
 
-    wandb.finish()  # what the end of the process does for a command-line run: flush and close the run
+    fit(tmp_path / "runs", "--trainer.max_epochs=1", finish=False)
+    try:
+        assert wandb.run.name == str(tmp_path / "runs" / "version_0")
+    finally:
+        wandb.finish()
 
 
 def offline_runs(run: Path) -> list[Path]:

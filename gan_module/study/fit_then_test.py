@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
-from callbacks.budget import IterationBudget
+from callbacks.last_checkpoint import last_checkpoint_path
 from gan_module.cli import GANCLI, evaluation_folder
 
 
@@ -33,7 +33,7 @@ class FitThenTestCLI(GANCLI):
 
     def after_fit(self) -> None:
         super().after_fit()
-        last = IterationBudget.last_checkpoint(self.trainer)
+        last = last_checkpoint_path(self.trainer)
         folder = evaluation_folder(Path(self.trainer.default_root_dir), "test")
         self.trainer.loggers = [logger_in(logger, folder) for logger in self.trainer.loggers]
         self.trainer._default_root_dir = str(folder)

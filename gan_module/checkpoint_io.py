@@ -1,0 +1,84 @@
+"""Checkpoints written so that a crash at any instant leaves either the old file or the new one, never half.
+
+Lightning's own save writes the file into ``$TMPDIR`` and moves it into place. When ``$TMPDIR`` is on another
+filesystem than the run (node-local /tmp, runs on NFS or a parallel filesystem) that move is a copy: a job
+killed during it leaves a truncated ``last.ckpt`` and nothing to resume from, and every kill leaks a partial
+file into ``$TMPDIR``. Here the bytes go to a temporary file beside the checkpoint, are flushed to the disk
+(fsync), and only then renamed over it -- one atomic step on every POSIX filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.fabric.utilities.types import _PATH
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+#: temporary files are named ``.<checkpoint name>.<pid>.partial`` in the checkpoint's folder
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_files(folder: Path) -> list[Path]:
+    """Temporary files of interrupted saves in ``folder``."""
+    return sorted(folder.glob(f".*{PARTIAL_SUFFIX}"))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Delete the temporaries of saves whose process has died (a kill during the save)."""
+    for path in partial_files(folder):
+        pid = path.name.removesuffix(PARTIAL_SUFFIX).rsplit(".", 1)[-1]
+        if not pid.isdigit() or (int(pid) != os.getpid() and not _pid_alive(int(pid))):
+            path.unlink(missing_ok=True)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``TorchCheckpointIO`` whose local saves are atomic and durable (temporary file beside, fsync, rename).
+
+    Remote paths (``s3://`` and the like) keep Lightning's save, whose object stores replace whole objects.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options}.")
+        if "://" in str(path):  # a remote store (s3://, gs://, ...)
+            super().save_checkpoint(checkpoint, path)
+            return
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_leftovers(target.parent)
+        partial = target.parent / f".{target.name}.{os.getpid()}{PARTIAL_SUFFIX}"
+        try:
+            with open(partial, "wb") as file:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        _sync_folder(target.parent)  # the rename itself reaches the disk
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some filesystems do not open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

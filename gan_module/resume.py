@@ -1,0 +1,134 @@
+"""Where training stands, written the same way into every checkpoint, so that any of them resumes exactly.
+
+Lightning records its loops' progress as it is at the moment of saving, and that moment differs by checkpoint:
+the end of an epoch (ModelCheckpoint), the end of ``max_steps`` or of a budget (the epoch counter then already
+counts the half-done epoch as finished), the end of a batch, or the start of the next one (a signal). Its
+restart logic reads each of these differently, and from all but the last it resumed one epoch off: a new
+permutation of the data started part-way through, and the epoch counter gained one per resume.
+
+So every checkpoint states one thing: the next batch to train, as ``(epoch, batches done in that epoch)``,
+with the loops' counters written in the one form Lightning restores mid-epoch exactly -- the form it has at
+the start of that batch (see :func:`between_batches`). The DataModule saves the same position to restart its
+sampler there.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+# Lightning warns on every mid-epoch resume when global_step (optimizer steps: k + 1 per iteration here) is not
+# a multiple of the batches per epoch. The DataModule restarts its sampler at the saved batch, so the warning's
+# premise (a loader that cannot resume) does not hold.
+warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
+
+
+def next_batch(trainer) -> tuple[int, int]:
+    """``(epoch, batches already trained in it)`` of the batch a resumed run must train next."""
+    loop = trainer.fit_loop
+    epoch = max(loop.epoch_progress.current.started - 1, 0)  # the epoch whose batches are being counted
+    done = loop.epoch_loop.batch_progress.current.processed
+    if done >= trainer.num_training_batches:  # that epoch is over: the next starts afresh
+        return epoch + 1, 0
+    return epoch, done
+
+
+def _progress(done: int) -> dict[str, int]:
+    """A tracker as Lightning has it at the start of item ``done``: fetched (ready), nothing else yet."""
+    return {"ready": done + 1, "started": done, "processed": done, "completed": done}
+
+
+def between_batches(checkpoint: dict[str, Any], epoch: int, batches: int) -> None:
+    """Rewrite the fit loop's counters in ``checkpoint`` as at the start of batch ``batches`` of ``epoch``.
+
+    This is the state a SIGTERM checkpoint (callbacks/preemption.py) captures, from which Lightning continues
+    with exactly that batch: the epoch is marked started and unfinished, the batch fetched but not trained.
+    Lightning adds one to the logging step counter on such a restart, so it is saved one lower.
+    """
+    fit = checkpoint["loops"]["fit_loop"]
+    trained = fit["epoch_loop.batch_progress"]["total"]["processed"]  # batches of the whole run, resumes included
+    epochs = {"ready": epoch + 1, "started": epoch + 1, "processed": epoch, "completed": epoch}
+    fit["epoch_progress"] = {"total": dict(epochs), "current": dict(epochs)}
+    fit["epoch_loop.batch_progress"] = {
+        "total": _progress(trained),
+        "current": _progress(batches),
+        "is_last_batch": False,
+    }
+    fit["epoch_loop.state_dict"]["_batches_that_stepped"] = trained - 1
+    checkpoint["epoch"] = epoch  # epochs completed, however the save was timed
+
+
+# ---------------------------------------------------------------------------------------------- changed settings
+#: model settings that make a checkpoint a different model: they cannot change when it is resumed or evaluated
+FIXED_SETTINGS = (
+    "generator",
+    "discriminator",
+    "loss",
+    "noise",
+    "pack",
+    "generator_spectral_norm",
+    "discriminator_spectral_norm",
+)
+_OPTIMIZERS = ("discriminator_optimizer", "generator_optimizer")  # the order of configure_optimizers
+_SCHEDULERS = ("discriminator_scheduler", "generator_scheduler")
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, list | tuple) and any(isinstance(v, Mapping) for v in value):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:  # a leaf; tuples and lists compare alike
+        return {prefix: json.loads(json.dumps(value, default=str))}
+    flat: dict[str, Any] = {}
+    for key, item in items:
+        if not str(key).startswith("_"):  # Lightning's own bookkeeping (_instantiator, _class_path)
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def changed_settings(saved: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """``{"discriminator_optimizer.init_args.lr": (saved value, current value), ...}`` for every model setting
+    both name and that differs. A setting only one of them has (one linked in from the data, or a
+    parameter added since) is not compared."""
+    old, new = _flatten(saved), _flatten(current)
+    return {key: (old[key], new[key]) for key in sorted(old.keys() & new.keys()) if old[key] != new[key]}
+
+
+def is_fixed(key: str) -> bool:
+    """A setting the checkpoint's weights and optimizer states depend on (any class_path among them)."""
+    return key.split(".", 1)[0] in FIXED_SETTINGS or key.endswith("class_path")
+
+
+def describe(changes: Mapping[str, tuple[Any, Any]]) -> str:
+    return "; ".join(f"model.{key}: {old} -> {new}" for key, (old, new) in changes.items())
+
+
+def apply_changed_settings(changes: Mapping[str, tuple[Any, Any]], optimizers: list, schedulers: list) -> None:
+    """Put changed optimizer and scheduler settings back after Lightning restored the checkpoint's states.
+
+    Restoring an optimizer or a scheduler brings back the checkpoint's hyperparameters with its moments, so
+    a learning rate changed on the command line would silently be the old one. A new learning rate rescales
+    the current (possibly scheduled) one by new/old, so a schedule continues from the new base.
+    """
+    for key, (old, new) in changes.items():
+        name, _, field = key.partition(".init_args.")
+        if name in _OPTIMIZERS:
+            optimizer = optimizers[_OPTIMIZERS.index(name)]
+            for group in optimizer.param_groups:
+                if field == "lr":
+                    group["lr"] *= new / old
+                    if "initial_lr" in group:
+                        group["initial_lr"] = new
+                elif field in group:
+                    group[field] = tuple(new) if isinstance(group[field], tuple) else new
+            for scheduler in schedulers:
+                if scheduler.optimizer is optimizer and field == "lr":
+                    scheduler.base_lrs = [new for _ in scheduler.base_lrs]
+        elif name in _SCHEDULERS:
+            optimizer = optimizers[_SCHEDULERS.index(name)]
+            for scheduler in schedulers:
+                if scheduler.optimizer is optimizer and hasattr(scheduler, field):
+                    setattr(scheduler, field, new)

@@ -1,0 +1,213 @@
+"""The fault matrix: kill -9 at random moments (during saves too, with $TMPDIR on another filesystem),
+concurrent starts, and bad input. Signals and NaNs are in test_preemption.py and test_cli.py, resuming from
+each kind of checkpoint in test_resume.py."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from gan_module import cli
+from gan_module.checkpoint_io import partial_files
+from tests.conftest import CONFIGS
+from tests.test_cli import QUICKSTART
+from tests.test_preemption import RUN, assert_same_training_state, checkpoint
+
+ROOT = CONFIGS.parent
+#: the quickstart's full-size networks (a 24 MB checkpoint, so a kill often lands inside a save), a save after
+#: every iteration
+#: every iteration, 8 epochs of 6 batches (a few seconds of training)
+KILLABLE = [a for a in RUN if "hidden_dims" not in a] + [
+    "--last_checkpoint.every_minutes=1e-9",
+    "--trainer.max_epochs=8",
+]
+
+
+def main_py(root: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "main.py",
+        "fit",
+        "--config",
+        QUICKSTART,
+        *KILLABLE,
+        f"--trainer.default_root_dir={root}",
+    ]
+    return subprocess.Popen(
+        [*command, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+
+
+def kill_after_first_save(process: subprocess.Popen, last: Path, rng: random.Random) -> bool:
+    """SIGKILL the run a random 0-500 ms after ``last.ckpt`` changed; False if it finished first."""
+    before = last.stat().st_mtime_ns if last.exists() else None
+    while process.poll() is None and (not last.exists() or last.stat().st_mtime_ns == before):
+        time.sleep(0.01)
+    time.sleep(rng.uniform(0.0, 0.5))
+    if process.poll() is not None:
+        return False
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return True
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_loses_nothing_that_was_saved(tmp_path):
+    elsewhere = Path("/dev/shm") if Path("/dev/shm").is_dir() else tmp_path / "tmp"
+    scratch = elsewhere / f"gan-fault-test-{os.getpid()}"
+    scratch.mkdir(parents=True)
+    env = {**os.environ, "TMPDIR": str(scratch)}  # another filesystem than the run, as node-local /tmp is
+    straight = main_py(tmp_path / "straight", env=env)
+    assert straight.wait() == 0, straight.stderr.read()
+    last = tmp_path / "killed" / "version_0" / "checkpoints" / "last.ckpt"
+    rng, kills = random.Random(0), 0
+    process = main_py(tmp_path / "killed", env=env)
+    for _ in range(3):
+        if not kill_after_first_save(process, last, rng):
+            break
+        kills += 1
+        saved = torch.load(last, weights_only=True)  # whole and readable whenever the kill came
+        assert 0 < saved["gan_progress"]["d_steps"] <= 48
+        process = main_py(tmp_path / "killed", "--ckpt_path=last", env=env)
+    assert process.wait() == 0, process.stderr.read()
+    assert kills >= 2
+    assert_same_training_state(checkpoint(tmp_path / "straight"), checkpoint(tmp_path / "killed"))
+    assert checkpoint(tmp_path / "straight")["loops"] == checkpoint(tmp_path / "killed")["loops"]
+    assert partial_files(last.parent) == []  # temporaries of the killed saves were cleaned up
+    assert list(scratch.iterdir()) == []  # and nothing leaked into $TMPDIR
+    scratch.rmdir()
+
+
+@pytest.mark.slow
+def test_two_runs_started_at_once_get_their_own_folders(tmp_path):
+    runs = [main_py(tmp_path, "--trainer.max_steps=4") for _ in range(2)]
+    assert [run.wait() for run in runs] == [0, 0]
+    folders = sorted(p.name for p in tmp_path.iterdir())
+    assert folders == ["version_0", "version_1"]
+    for name in folders:
+        rows = (tmp_path / name / "metrics.csv").read_text().splitlines()
+        assert len(rows) == len(set(rows))  # not two runs' rows interleaved in one file
+        assert torch.load(tmp_path / name / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 4
+
+
+def test_a_folder_made_by_another_run_after_the_scan_is_skipped(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "_versions", lambda root: [])  # as if version_0 appeared after the listing
+    (tmp_path / "version_0").mkdir()
+    assert cli.claim_run_folder(tmp_path) == tmp_path / "version_1"
+    assert cli.claim_run_folder(tmp_path) == tmp_path / "version_2"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--data.init_args.batch_size=0"], "error: data.batch_size must be >= 1, got 0."),
+        (["--data.init_args.value_range=[1,0]"], "error: data.value_range must be [low, high] with low < high"),
+        (
+            ["--model.loss=gan_module.losses.FGANLoss", "--model.loss.init_args.divergence=nope"],
+            "error: Unknown f-GAN divergence 'nope'",
+        ),
+        (
+            [
+                '--model.regularizers=[{"class_path": "gan_module.regularizers.GradientPenalty", '
+                '"init_args": {"weight": -1}}]'
+            ],
+            "error: GradientPenalty: weight must be >= 0",
+        ),
+        (["--trainer.max_epochs=abc"], 'error: Parser key "trainer.max_epochs"'),
+        (["--no_such_option=1"], "error: unrecognized arguments: --no_such_option=1"),
+    ],
+)
+def test_bad_input_is_one_error_line_exit_2_and_leaves_no_run_folder(tmp_path, capsys, flags, message):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["fit", "--config", QUICKSTART, f"--trainer.default_root_dir={tmp_path}", *flags])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    errors = [line for line in err if "error" in line.lower() and "args parameter is intended" not in line]
+    assert len(errors) == 1 and errors[0].startswith(message), err
+    assert not any("Traceback" in line or "usage:" in line for line in err)
+    assert not any(tmp_path.glob("version_*"))
+
+
+def test_resuming_a_run_with_the_config_of_another_model_leaves_that_run_untouched(tmp_path, capsys):
+    mixtures = str(CONFIGS / "mixtures" / "base.yaml")
+    cli.main(["fit", "--config", mixtures, f"--trainer.default_root_dir={tmp_path}", "--budget.max_iterations=2"])
+    run = tmp_path / "version_0"
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["fit", "--config", QUICKSTART, f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}"])
+    assert stopped.value.code == 2
+    assert "holds another model than this config" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_test_without_a_checkpoint_refuses_to_score_an_untrained_generator(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["test", "--config", QUICKSTART, f"--trainer.default_root_dir={tmp_path}"])
+    assert stopped.value.code == 2
+    assert "test needs --ckpt_path" in capsys.readouterr().err
+
+
+def test_an_empty_checkpoint_says_so_and_names_the_others_beside_it(tmp_path, capsys):
+    folder = tmp_path / "version_0" / "checkpoints"
+    folder.mkdir(parents=True)
+    (folder / "last.ckpt").write_bytes(b"")
+    torch.save({"state_dict": {}}, folder / "epoch0019.ckpt")
+    with pytest.raises(SystemExit):
+        cli.main(["fit", "--config", QUICKSTART, f"--trainer.default_root_dir={tmp_path}", "--ckpt_path=last"])
+    err = capsys.readouterr().err
+    assert "is empty (0 bytes: a save was cut off)" in err
+    assert str(folder / "epoch0019.ckpt") in err
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "- a list\n"])
+def test_a_config_file_without_settings_is_named(tmp_path, text):
+    import main
+
+    empty = tmp_path / "override.yaml"
+    empty.write_text(text)
+    problem = main.check_config_files(["fit", "--config", QUICKSTART, "--config", str(empty)])
+    assert problem is not None and str(empty) in problem and "holds no settings" in problem
+
+
+def test_runs_with_any_logger_share_the_config_s_run_folder():
+    configs = [CONFIGS / "quickstart.yaml", CONFIGS / "logger" / "wandb.yaml"]
+    namespace = cli.Namespace(config=[str(c) for c in configs])
+    assert cli.GANCLI._default_runs_root(namespace) == Path("runs/quickstart")
+    namespace = cli.Namespace(config=[str(CONFIGS / "mnist/base.yaml"), str(CONFIGS / "losses/wgan_gp.yaml")])
+    assert cli.GANCLI._default_runs_root(namespace) == Path("runs/mnist/wgan_gp")
+
+
+def test_inception_features_without_weights_offline_fail_before_the_test_loop(tmp_path, capsys, monkeypatch):
+    import urllib.error
+
+    import torchmetrics.image
+
+    from gan_module.module import GAN
+    from tests.test_cli import SMALL
+
+    cli.main(
+        ["fit", "--config", QUICKSTART, *SMALL, "--trainer.max_epochs=1", f"--trainer.default_root_dir={tmp_path}"]
+    )
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    steps: list[int] = []
+    monkeypatch.setattr(torchmetrics.image, "FrechetInceptionDistance", offline)
+    monkeypatch.setattr(GAN, "test_step", lambda self, batch, batch_idx: steps.append(batch_idx))
+    last = tmp_path / "version_0" / "checkpoints" / "last.ckpt"
+    inception = ["--evaluation.feature=inception", "--evaluation.metrics=[fid]"]
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["test", "--config", QUICKSTART, *SMALL, *inception, f"--ckpt_path={last}"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "evaluation.inception_weights" in err and "Temporary failure" in err
+    assert steps == []  # no test batch was run before the error
