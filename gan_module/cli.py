@@ -68,12 +68,16 @@ def _latest_last_ckpt(root: Path) -> Path | None:
     return None
 
 
+def _next_run_folder(root: Path) -> Path:
+    versions = _versions(root)
+    return root / f"version_{versions[-1][0] + 1 if versions else 0}"
+
+
 def claim_run_folder(root: Path) -> Path:
     """Create the next free ``root/version_N`` and return it. The creation is the claim: two runs started at
     the same moment cannot both create one folder, so the later one takes the next number."""
     root.mkdir(parents=True, exist_ok=True)
-    versions = _versions(root)
-    number = versions[-1][0] + 1 if versions else 0
+    number = int(_next_run_folder(root).name.removeprefix("version_"))
     while True:
         run = root / f"version_{number}"
         try:
@@ -216,6 +220,18 @@ class GANCLI(LightningCLI):
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
 
     def parse_arguments(self, parser, args) -> None:
+        # --print_config is taken out and done here, after the run folder is resolved, so the printed config
+        # shows the folder the command would use (jsonargparse prints and exits while parsing, before that)
+        printing = None
+        if args is None or isinstance(args, list | tuple):
+            argv = list(sys.argv[1:] if args is None else args)
+            printing = next((a for a in argv if a.split("=")[0] == "--print_config"), None)
+            if printing is not None:
+                argv.remove(printing)
+                if args is None:
+                    sys.argv[1:] = argv
+                else:
+                    args = argv
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         cfg = self.config[subcommand] if subcommand is not None else self.config
@@ -226,7 +242,11 @@ class GANCLI(LightningCLI):
             # the shared defaults add a ProgressBar; Lightning refuses one when the bar is switched off
             callbacks = cfg.trainer.get("callbacks") or []
             cfg.trainer.callbacks = [c for c in callbacks if not str(c.get("class_path", "")).endswith("ProgressBar")]
-        self._resolve_run_folder(cfg, subcommand)
+        self._resolve_run_folder(cfg, subcommand, claim=printing is None)
+        if printing is not None:
+            skip_none = "skip_null" in printing
+            sys.stdout.write(self._subcommand_parsers[subcommand].dump(cfg, skip_none=skip_none))
+            sys.exit(0)
 
     def _parse_ckpt_path(self) -> None:
         """Keep this run's model settings when a checkpoint is given; stop if it is of another model.
@@ -265,8 +285,8 @@ class GANCLI(LightningCLI):
     def _discriminator_input(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
         return packed_shape(sample_shape, self._pack)
 
-    def _resolve_run_folder(self, cfg: Namespace, subcommand: str) -> None:
-        """Pick the run folder and point the checkpoints and loggers into it."""
+    def _resolve_run_folder(self, cfg: Namespace, subcommand: str, claim: bool = True) -> None:
+        """Pick the run folder and point the checkpoints and loggers into it (``claim=False``: only name it)."""
         root = Path(cfg.trainer.default_root_dir or self._default_runs_root(cfg))
         ckpt = cfg.get("ckpt_path")
         if ckpt == "last":
@@ -291,7 +311,7 @@ class GANCLI(LightningCLI):
         if subcommand == "fit" and ckpt_run is not None and _VERSION.match(ckpt_run.name):
             run = ckpt_run  # resuming: continue in the same folder
         elif subcommand == "fit" or ckpt_run is None:
-            run = self._new_run_folder(root)
+            run = self._new_run_folder(root) if claim else _next_run_folder(root)
         else:  # evaluating a trained run
             run = evaluation_folder(ckpt_run, subcommand)
         cfg.trainer.default_root_dir = str(run)
@@ -304,7 +324,7 @@ class GANCLI(LightningCLI):
             kind = logger.class_path.rsplit(".", 1)[-1]
             if kind in ("CSVLogger", "ResumableCSVLogger", "TensorBoardLogger"):
                 logger.init_args.name, logger.init_args.version = "", ""  # log straight into the run folder
-            elif kind == "WandbLogger":
+            elif kind == "WandbLogger" and claim:
                 _continue_wandb_run(logger.init_args, run)
 
     def _new_run_folder(self, root: Path) -> Path:
@@ -375,10 +395,21 @@ def main(args: list[str] | None = None, cli: type[GANCLI] = GANCLI) -> None:
     """``python main.py ARGS``; ``cli`` is GANCLI or a subclass (the study's fit-then-test)."""
     exported_before = RUN_DIR_ENV in os.environ
     try:
+        _run(cli, args)
+    except BaseException:
+        if not exported_before and os.environ.get(RUN_DIR_ENV):  # the new folder this command claimed
+            _remove_if_untrained(Path(os.environ[RUN_DIR_ENV]))
+        raise
+    finally:
+        if not exported_before:  # a later run in this process (tests, notebooks) picks its own folder
+            os.environ.pop(RUN_DIR_ENV, None)
+
+
+def _run(cli: type[GANCLI], args: list[str] | None) -> None:
+    """Run the command; the errors a user can act on become one line and an exit code, not a traceback."""
+    try:
         cli(args=args)
     except ConfigError as err:
-        if not exported_before and os.environ.get(RUN_DIR_ENV):
-            _remove_if_untrained(Path(os.environ[RUN_DIR_ENV]))
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except DivergenceError as err:  # the message says what to do; a traceback would bury it
@@ -387,6 +418,3 @@ def main(args: list[str] | None = None, cli: type[GANCLI] = GANCLI) -> None:
     except PreemptedError as err:
         print(str(err), file=sys.stderr)
         sys.exit(err.exit_code)
-    finally:
-        if not exported_before:  # a later run in this process (tests, notebooks) picks its own folder
-            os.environ.pop(RUN_DIR_ENV, None)

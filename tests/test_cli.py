@@ -279,11 +279,14 @@ def test_generator_range_mismatch_is_a_clear_error(capsys, tmp_path):
     assert "output range (0.0, 1.0)" in err and "data.value_range" in err
 
 
-def test_print_config_shows_the_linked_image_shape(capsys):
+def test_print_config_shows_the_run_folder_it_would_use_without_making_it(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
-        run_cli("fit", "--config", QUICKSTART, "--print_config")
+        run_cli("fit", "--config", QUICKSTART, "--print_config", f"--trainer.default_root_dir={tmp_path}")
     assert exit_info.value.code == 0
     printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["trainer"]["default_root_dir"] == str(tmp_path / "version_0")
+    assert printed["checkpoint"]["dirpath"] == str(tmp_path / "version_0" / "checkpoints")
+    assert list(tmp_path.iterdir()) == []
     assert printed["model"]["generator"]["class_path"] == "gan_module.networks.MLPGenerator"
     assert printed["last_checkpoint"] == {"every_n_epochs": 1, "every_minutes": 5.0}  # owns last.ckpt
     assert printed["trainer"]["plugins"] == [{"class_path": "gan_module.checkpoint_io.AtomicCheckpointIO"}]

@@ -211,3 +211,14 @@ def test_inception_features_without_weights_offline_fail_before_the_test_loop(tm
     err = capsys.readouterr().err
     assert "evaluation.inception_weights" in err and "Temporary failure" in err
     assert steps == []  # no test batch was run before the error
+
+
+def test_a_run_that_fails_before_saving_or_logging_anything_leaves_no_folder(tmp_path, capsys):
+    from tests.test_cli import SMALL
+
+    exploding = ["--model.loss=tests.test_cli.ExplodingLoss", "--model.loss.after=1", "--trainer.log_every_n_steps=50"]
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["fit", "--config", QUICKSTART, *SMALL, f"--trainer.default_root_dir={tmp_path}", *exploding])
+    assert stopped.value.code == 1  # diverged at the first D step
+    assert "error: The discriminator's loss (nan)" in capsys.readouterr().err
+    assert not any(tmp_path.glob("version_*"))
