@@ -41,6 +41,7 @@ import torch
 from torch import Tensor
 
 from benchmarks.quiet import quiet_lightning
+from gan_module.names import ITERATIONS, SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,8 +92,8 @@ def run_fit(recipe: Recipe, iterations: int, folder: Path) -> dict:
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    rows = [row for row in _rows(folder / "version_0" / "metrics.csv") if row.get("progress/seconds")]
-    return {"wall": wall, "rows": [(int(float(r["progress/iterations"])), float(r["progress/seconds"])) for r in rows]}
+    rows = [row for row in _rows(folder / "version_0" / "metrics.csv") if row.get(SECONDS)]
+    return {"wall": wall, "rows": [(int(float(r[ITERATIONS])), float(r[SECONDS])) for r in rows]}
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

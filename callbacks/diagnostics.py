@@ -30,10 +30,10 @@ import lightning as L
 from lightning.pytorch.utilities import rank_zero_warn
 
 from gan_module.errors import ConfigError
+from gan_module.names import D_ACCURACY, DIVERSITY, GRAD_NORM_D, GRAD_NORM_G, ISSUES, issue_key
 from gan_module.step_log import is_logging_step
 
-ISSUES = ("mode_collapse", "vanishing_gradient", "unstable_training", "non_convergence")
-_WATCHED = ("diag/diversity", "diag/grad_norm_g", "diag/grad_norm_d", "diag/d_accuracy")
+_WATCHED = (DIVERSITY, GRAD_NORM_G, GRAD_NORM_D, D_ACCURACY)
 
 
 class TrainingDiagnostics(L.Callback):
@@ -79,8 +79,8 @@ class TrainingDiagnostics(L.Callback):
 
     def conditions(self) -> dict[str, bool]:
         """Which issues hold over the current window (all False until the window is full)."""
-        diversity, grad_g, grad_d = (self._full(k) for k in ("diag/diversity", "diag/grad_norm_g", "diag/grad_norm_d"))
-        accuracy = self._full("diag/d_accuracy")
+        diversity, grad_g, grad_d = (self._full(k) for k in (DIVERSITY, GRAD_NORM_G, GRAD_NORM_D))
+        accuracy = self._full(D_ACCURACY)
         flags = dict.fromkeys(ISSUES, False)
         if diversity is not None:
             flags["mode_collapse"] = max(diversity) < self.collapse_diversity
@@ -109,7 +109,7 @@ class TrainingDiagnostics(L.Callback):
         for key in _WATCHED:
             if key in numbers:
                 self.history[key].append(float(numbers[key]))
-        grad_g = self.history["diag/grad_norm_g"]
+        grad_g = self.history[GRAD_NORM_G]
         if self.early_grad_g is None and len(grad_g) == self.window:
             self.early_grad_g = median(grad_g)
         flags = self.conditions()
@@ -119,7 +119,7 @@ class TrainingDiagnostics(L.Callback):
             self.steps_flagged[issue] += int(on)
             self.active[issue] = on
         if is_logging_step(trainer):  # what the loggers keep (steps_flagged counts every step)
-            pl_module.step_log.add({f"issue/{name}": float(on) for name, on in flags.items()})
+            pl_module.step_log.add({issue_key(name): float(on) for name, on in flags.items()})
         pl_module.step_log.bar["issues"] = sum(flags.values())
 
     def state_dict(self) -> dict:

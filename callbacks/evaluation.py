@@ -31,14 +31,11 @@ from gan_module.errors import ConfigError
 from gan_module.metrics.coverage import CAPTURE_RULES, class_coverage, mixture_coverage
 from gan_module.metrics.features import DEFAULT_CACHE, FEATURES, ClassifierFeatures, dataset_classifier
 from gan_module.metrics.parzen import parzen_estimate
+from gan_module.names import CLASSIFIER_ACCURACY, EVAL, eval_name
 
 METRICS = ("fid", "kid", "is", "parzen", "classes", "modes")
 IMAGE_METRICS = ("fid", "kid", "is", "parzen", "classes")
 log = logging.getLogger(__name__)
-
-
-def _count(n: int) -> str:
-    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
 class Evaluation(L.Callback):
@@ -110,14 +107,7 @@ class Evaluation(L.Callback):
 
     def name(self, metric: str) -> str:
         """The logged name, with the protocol in it."""
-        n = _count(self.num_samples)
-        if metric in ("fid", "kid"):
-            return f"eval/{metric}_{self.feature}_{n}_{self.real_split}"
-        if metric == "is":
-            return f"eval/is_{self.feature}_{n}"
-        if metric == "parzen":
-            return f"eval/parzen_{n}_{self.real_split}"
-        return f"eval/{metric}_{n}"
+        return eval_name(metric, self.feature, self.num_samples, self.real_split)
 
     # ------------------------------------------------------------------ set-up, once per run
     def _prepare(self, datamodule, device: torch.device) -> dict:
@@ -231,7 +221,7 @@ class Evaluation(L.Callback):
             results[self.name("classes") + "_kl"] = coverage.kl_from_data
             for label, share in enumerate(coverage.histogram.tolist()):  # the histogram itself, one key per class
                 results[f"{self.name('classes')}_share/{label}"] = share
-            results["eval/classifier_test_accuracy"] = state["classifier_accuracy"]
+            results[CLASSIFIER_ACCURACY] = state["classifier_accuracy"]
         if "modes" in active:
             coverage = mixture_coverage(samples, datamodule.centers, datamodule.std)
             for rule, per_2500 in CAPTURE_RULES.items():
@@ -261,7 +251,7 @@ class Evaluation(L.Callback):
         for key, value in results.items():
             # the same number on every rank (broadcast), so the cross-rank mean Lightning takes changes nothing
             pl_module.log(key, value, sync_dist=True)
-        summary = ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in results.items())
+        summary = ", ".join(f"{k.removeprefix(EVAL)} {v:.4g}" for k, v in results.items())
         log.info("Evaluation at iteration %d: %s", pl_module.iterations, summary)
 
     # ------------------------------------------------------------------ hooks

@@ -27,6 +27,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from gan_module import names
 from gan_module.distributed import average_gradients, broadcast_state, is_distributed
 from gan_module.ema import ExponentialMovingAverage
 from gan_module.errors import ConfigError, DivergenceError
@@ -361,10 +362,10 @@ class GAN(L.LightningModule):
             real = real.contiguous(memory_format=torch.channels_last)
         self._logging_step = is_logging_step(self._trainer)  # read by the steps and the callbacks below
         opt_d, opt_g = self.optimizers()
-        self.step_log.bar["loss_d"] = self.discriminator_step(real, opt_d, labels)
+        self.step_log.bar[names.LOSS_D] = self.discriminator_step(real, opt_d, labels)
         generator_stepped = self.d_steps % self.k == 0  # k D steps done: one G step on fresh noise
         if generator_stepped:
-            self.step_log.bar["loss_g"] = self.generator_step(real, opt_g, labels)
+            self.step_log.bar[names.LOSS_G] = self.generator_step(real, opt_g, labels)
         if self._logging_step:
             self.step_log.add(self.diagnostics)
         if self._sync_gradients:
@@ -382,9 +383,9 @@ class GAN(L.LightningModule):
             self.step_log.write(
                 self.trainer,
                 **{
-                    "progress/iterations": float(self.iterations),
-                    "progress/kimg": self.images_seen / 1000.0,
-                    "progress/seconds": self.training_seconds(),
+                    names.ITERATIONS: float(self.iterations),
+                    names.KIMG: self.images_seen / 1000.0,
+                    names.SECONDS: self.training_seconds(),
                 },
             )
 
@@ -424,7 +425,7 @@ class GAN(L.LightningModule):
             grad_norm = self._step(optimizer, loss, self.discriminator)
             for regularizer in self.regularizers:
                 regularizer.after_step(self.discriminator)
-        self.diagnostics["diag/grad_norm_d"] = grad_norm
+        self.diagnostics[names.GRAD_NORM_D] = grad_norm
         if self._diagnostics_due():  # a pairwise-distance matrix and a few reductions: only when read
             self.diagnostics.update(self.loss_diagnostics(critique))
         self.d_steps += 1
@@ -459,7 +460,7 @@ class GAN(L.LightningModule):
                 critique.real, critique.real_logits = real, self.judge(real, labels)
             loss = self.loss.generator_loss(critique)
             grad_norm = self._step(optimizer, loss, self.generator)
-        self.diagnostics["diag/grad_norm_g"] = grad_norm
+        self.diagnostics[names.GRAD_NORM_G] = grad_norm
         self.iterations += 1
         return loss.detach()
 
@@ -478,10 +479,10 @@ class GAN(L.LightningModule):
         real, fake = critique.real_logits.float(), critique.fake_logits.float()
         n = DIVERSITY_SAMPLES
         return {
-            "diag/d_real": real.mean(),
-            "diag/d_fake": fake.mean(),
-            "diag/d_accuracy": self.d_accuracy(real, fake),
-            "diag/diversity": diversity_ratio(critique.fake[:n], critique.real[:n]),
+            names.D_REAL: real.mean(),
+            names.D_FAKE: fake.mean(),
+            names.D_ACCURACY: self.d_accuracy(real, fake),
+            names.DIVERSITY: diversity_ratio(critique.fake[:n], critique.real[:n]),
         }
 
     def d_accuracy(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
@@ -509,9 +510,11 @@ class GAN(L.LightningModule):
         )
         self.log_dict(
             {
-                f"{split}/loss_d": self.loss.discriminator_loss(critique),
-                f"{split}/loss_g": self.loss.generator_loss(critique),
-                f"{split}/d_accuracy": self.d_accuracy(critique.real_logits.float(), critique.fake_logits.float()),
+                names.split_key(split, names.LOSS_D): self.loss.discriminator_loss(critique),
+                names.split_key(split, names.LOSS_G): self.loss.generator_loss(critique),
+                names.split_key(split, "d_accuracy"): self.d_accuracy(
+                    critique.real_logits.float(), critique.fake_logits.float()
+                ),
             },
             batch_size=real.shape[0],
             sync_dist=True,  # under DDP each rank sees its share of the split: average over all of them

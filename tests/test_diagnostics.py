@@ -11,8 +11,9 @@ import torch
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 
-from callbacks.diagnostics import ISSUES, TrainingDiagnostics
+from callbacks.diagnostics import TrainingDiagnostics
 from gan_module import GAN
+from gan_module.names import ISSUES
 from gan_module.networks import MLPDiscriminator, MLPGenerator
 from tests.conftest import offline_digits
 

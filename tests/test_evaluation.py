@@ -163,3 +163,18 @@ def test_ranks_generate_interleaved_batches_of_one_noise_stream():
         return torch.cat([share, torch.zeros(n - len(share), *share.shape[1:])])
 
     assert torch.equal(_gather_batches(TwoRanks(), shares[0], 300, 1000), whole)
+
+
+def test_every_name_the_evaluation_logs_is_the_one_gan_module_names_declares(digits, classifier_cache):
+    """The study checks its rank_by against eval_names(), so what score() logs must be exactly that list."""
+    from datamodules import RingMixtureDataModule
+    from gan_module.names import eval_names
+
+    images = ["fid", "kid", "is", "parzen", "classes"]
+    logged = set(evaluate(digits, digits.split_images("val"), classifier_cache, metrics=images))
+    shares = {f"eval/classes_500_share/{c}" for c in range(10)}
+    assert logged == set(eval_names(images, "classifier", 500, "test")) | shares
+    ring = RingMixtureDataModule(num_train=2000, val_size=100, test_size=100)
+    ring.setup()
+    logged = set(evaluate(ring, ring.centers.repeat(100, 1), classifier_cache, metrics=["modes"]))
+    assert logged == set(eval_names(["modes"], "classifier", 800, "test"))

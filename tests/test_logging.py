@@ -3,6 +3,7 @@ W&B run; TensorBoard gets the same scalars and images (configs/logger/, gan_modu
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -37,23 +38,19 @@ def fit(root: Path, *extra: str, finish: bool = True) -> None:
         wandb.finish()  # what the end of the process does for a command-line run: flush and close the run
 
 
-def test_the_wandb_run_is_named_after_its_run_folder(tmp_path, offline_wandb):
-    import wandb
-
-    fit(tmp_path / "runs", "--trainer.max_epochs=1", finish=False)
-    try:
-        assert wandb.run.name == str(tmp_path / "runs" / "version_0")
-    finally:
-        wandb.finish()
-
-
 def offline_runs(run: Path) -> list[Path]:
     return sorted((run / "wandb").glob("offline-run-*"))
 
 
 def test_wandb_offline_run_holds_metrics_images_and_the_full_config(tmp_path, offline_wandb):
-    fit(tmp_path / "runs", "--trainer.max_epochs=1")
+    import wandb
+
+    fit(tmp_path / "runs", "--trainer.max_epochs=1", finish=False)
     run = tmp_path / "runs" / "version_0"
+    try:
+        assert wandb.run.name == str(run)  # named after its run folder (not the CSV logger's "lightning_logs")
+    finally:
+        wandb.finish()
     (offline,) = offline_runs(run)
     run_id = (run / "wandb_id").read_text().strip()
     assert offline.name.endswith(f"-{run_id}")
@@ -69,6 +66,7 @@ def test_wandb_offline_run_holds_metrics_images_and_the_full_config(tmp_path, of
 
 def test_resuming_continues_the_same_wandb_run(tmp_path, offline_wandb):
     fit(tmp_path / "runs", "--trainer.max_epochs=1")
+    time.sleep(1.1)  # W&B names offline sessions by the second: two in one second would share a folder
     fit(tmp_path / "runs", "--trainer.max_epochs=2", "--ckpt_path=last")
     run = tmp_path / "runs" / "version_0"
     run_id = (run / "wandb_id").read_text().strip()

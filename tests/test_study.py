@@ -323,3 +323,18 @@ def test_the_mixtures_study_covers_every_loss():
     shipped = {p.stem for p in (ROOT / "configs" / "losses").glob("*.yaml")}
     assert losses == shipped | {"ns"}  # the base's non-saturating loss and every loss fragment
     assert set(study.axes["data"]) == {"ring", "grid"} and len(study.seeds) >= 3
+
+
+def test_a_rank_metric_that_no_run_would_log_stops_the_study_before_training(tmp_path):
+    """With evaluation.num_samples 1000 the runs log eval/modes_1k_*, not the 2500-sample names the file ranks by."""
+    path = write_study(
+        tmp_path,
+        rank_by={"metric": "eval/modes_2500_high_quality", "mode": "max"},
+        metrics=[],
+        args={"evaluation.num_samples": 1000},
+    )
+    study = load_study(path, tmp_path / "runs")
+    with pytest.raises(ConfigError, match="never logs eval/modes_2500_high_quality") as err:
+        check_configs(study)
+    assert "did you mean eval/modes_1k_high_quality?" in str(err.value)
+    check_configs(load_study(write_study(tmp_path, args={"evaluation.num_samples": 500}), tmp_path / "runs"))

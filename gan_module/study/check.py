@@ -8,9 +8,13 @@ data, no networks), and a failure is one :class:`ConfigError` naming the axis va
 from __future__ import annotations
 
 import contextlib
+import difflib
 import io
 
+import yaml
+
 from gan_module.errors import ConfigError
+from gan_module.names import eval_names
 from gan_module.study.runner import cli_args
 from gan_module.study.spec import Candidate, Study
 
@@ -28,13 +32,15 @@ def covering_candidates(study: Study) -> list[tuple[Candidate, list[tuple[str, s
 
 
 def check_configs(study: Study) -> None:
-    """Parse the composed config of enough candidates to try every axis value; raise on the first that fails."""
+    """Parse the composed config of enough candidates to try every axis value; raise on the first that fails,
+    then on a ``rank_by``/``metrics`` name that a candidate's evaluation settings would not log."""
     from gan_module.cli import main  # Lightning's import cost only when a study actually runs
 
+    evaluations = []
     for candidate, new in covering_candidates(study):
-        err = io.StringIO()
+        out, err = io.StringIO(), io.StringIO()
         try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 main(["fit", *cli_args(study, candidate, study.seeds[0]), "--print_config"])
         except SystemExit as stop:
             if stop.code:
@@ -43,6 +49,25 @@ def check_configs(study: Study) -> None:
                     f"Study file {study.path}: candidate {candidate.name} does not compose into a valid main.py "
                     f"config; check {suspects} (or `base`, `args`): {_reason(err.getvalue())}"
                 ) from None
+        evaluations.append((candidate, yaml.safe_load(out.getvalue())["evaluation"]))
+    for candidate, evaluation in evaluations:  # once every value parses: a parse error names the value first
+        check_metric_names(study, candidate, evaluation)
+
+
+def check_metric_names(study: Study, candidate: Candidate, evaluation: dict) -> None:
+    """``rank_by`` and ``metrics`` must be names this candidate's evaluation settings log: a study ranking on a
+    name that no run produces would rank every run as unscored, without an error."""
+    produced = eval_names(
+        evaluation["metrics"], evaluation["feature"], evaluation["num_samples"], evaluation["real_split"]
+    )
+    for name in study.metrics:  # the rank metric is among them
+        if name not in produced:
+            nearest = difflib.get_close_matches(name, produced, n=1, cutoff=0.0)
+            raise ConfigError(
+                f"Study file {study.path}: candidate {candidate.name} never logs {name} with its evaluation settings "
+                f"(num_samples {evaluation['num_samples']}, feature {evaluation['feature']}, real_split "
+                f"{evaluation['real_split']}); did you mean {nearest[0] if nearest else 'one of ' + str(produced)}?"
+            )
 
 
 def _reason(stderr: str) -> str:

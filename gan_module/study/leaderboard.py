@@ -8,7 +8,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from gan_module.study.runner import ISSUES
+from gan_module.names import EVAL, ISSUES, issue_key
 from gan_module.study.spec import DECISIONS, Study
 
 
@@ -38,7 +38,7 @@ def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any
             row[metric], row[metric + " std"] = mean_std(values)
             row[metric + " se"] = row[metric + " std"] / math.sqrt(max(sum(math.isfinite(v) for v in values), 1))
         for issue in ISSUES:
-            row[f"issue/{issue}"] = mean_std([r["stability"].get(issue, math.nan) for r in runs])[0]
+            row[issue_key(issue)] = mean_std([r["stability"].get(issue, math.nan) for r in runs])[0]
         row["run_seconds"] = mean_std([r["run_seconds"] for r in runs])[0]
         row["iterations_per_second"] = mean_std([r["iterations_per_second"] for r in runs])[0]
         rows.append(row)
@@ -69,7 +69,7 @@ def write_leaderboard(study: Study, rows: list[dict[str, Any]]) -> tuple[Path, P
 
 def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
     direction = "higher" if study.rank_mode == "max" else "lower"
-    header = ["#", "candidate", *[m.removeprefix("eval/") for m in study.metrics]]
+    header = ["#", "candidate", *[m.removeprefix(EVAL) for m in study.metrics]]
     header += ["collapse", "vanishing", "unstable", "non-conv.", "diverged", "s/run", "it/s"]
     lines = [
         f"Ranked by {study.rank_metric} ({direction} is better); mean ± {_SPREAD_NAMES[study.spread]} over seeds; "
@@ -81,7 +81,7 @@ def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
     for row in rows:
         cells = [str(row["rank"]), row["candidate"]]
         cells += [_pm(row[m], row[f"{m} {study.spread}"]) for m in study.metrics]
-        cells += [_share(row[f"issue/{issue}"]) for issue in ISSUES]
+        cells += [_share(row[issue_key(issue)]) for issue in ISSUES]
         cells += [
             f"{row['diverged']}/{row['seeds']}",
             f"{row['run_seconds']:.1f}",

@@ -25,9 +25,8 @@ from typing import Any
 import torch
 
 from gan_module.cli import evaluation_folder
+from gan_module.names import EVAL, ISSUES, ITERATIONS, issue_key
 from gan_module.study.spec import Candidate, Study
-
-ISSUES = ("mode_collapse", "vanishing_gradient", "unstable_training", "non_convergence")
 
 
 def run_folder(study: Study, candidate: Candidate, seed: int) -> Path:
@@ -108,11 +107,11 @@ def run_one(study: Study, candidate: Candidate, seed: int) -> dict[str, Any]:
 def collect(run: Path, study: Study, status: str) -> dict[str, Any]:
     """A finished run's numbers: final metrics (from ``test``), issue shares, curve, iterations, sample image."""
     tested = _rows(evaluation_folder(run, "test") / "metrics.csv")
-    metrics = {key: float(value) for row in tested for key, value in row.items() if key.startswith("eval/") and value}
+    metrics = {key: float(value) for row in tested for key, value in row.items() if key.startswith(EVAL) and value}
     trained = _rows(run / "metrics.csv")
     stability = {}
     for issue in ISSUES:
-        flags = [float(row[f"issue/{issue}"]) for row in trained if row.get(f"issue/{issue}")]
+        flags = [float(row[issue_key(issue)]) for row in trained if row.get(issue_key(issue))]
         stability[issue] = sum(flags) / len(flags) if flags else math.nan
     last = run / "checkpoints" / "last.ckpt"
     checkpoint = torch.load(last, map_location="cpu", weights_only=True) if last.is_file() else {}
@@ -146,8 +145,8 @@ def _curve(rows: list[dict[str, str]], metric: str) -> list[tuple[int, float]]:
     """
     iterations_at: dict[int, int] = {}
     for row in rows:
-        if row.get("progress/iterations"):
-            iterations_at[int(row["step"])] = int(float(row["progress/iterations"]))
+        if row.get(ITERATIONS):
+            iterations_at[int(row["step"])] = int(float(row[ITERATIONS]))
     curve = []
     for row in rows:
         if row.get(metric):

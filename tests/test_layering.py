@@ -1,0 +1,109 @@
+"""The import structure: every room (package or gan_module submodule) sits on a floor and imports only from its
+own floor or below, and no two rooms import each other, directly or round a cycle.
+
+The floors say what may know about what: the building blocks know nothing of the module that orchestrates
+them, the DataModules and callbacks know nothing of the CLI, and only the entry points and the study know the CLI.
+A new file in a new room fails here until it is given a floor.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("gan_module", "callbacks", "datamodules", "benchmarks")
+
+#: floor of each room, lowest first
+FLOORS: dict[str, int] = {
+    "gan_module.errors": 0,
+    **dict.fromkeys(
+        [
+            "gan_module.losses",
+            "gan_module.regularizers",
+            "gan_module.networks",
+            "gan_module.noise",
+            "gan_module.packing",
+            "gan_module.ema",
+            "gan_module.metrics",
+            "gan_module.distributed",
+            "gan_module.step_log",
+            "gan_module.resume",
+            "gan_module.checkpoint_io",
+            "gan_module.schedules",
+            "gan_module.loggers",
+            "gan_module.names",
+        ],
+        1,
+    ),
+    **dict.fromkeys(["gan_module.module", "datamodules", "callbacks"], 2),
+    **dict.fromkeys(["gan_module", "gan_module.cli"], 3),
+    **dict.fromkeys(["gan_module.study", "benchmarks", "main"], 4),
+}
+
+
+def room(module: str) -> str:
+    """``gan_module.<submodule or subpackage>``, or the top-level package (``gan_module`` for its ``__init__``)."""
+    parts = module.split(".")
+    if parts[0] == "gan_module" and len(parts) > 1:
+        inside = ROOT / "gan_module" / parts[1]
+        if inside.is_dir() or inside.with_suffix(".py").is_file():
+            return f"gan_module.{parts[1]}"
+    return parts[0]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Room -> the other rooms it imports (absolute imports of this project's packages)."""
+    files = [p for package in PACKAGES for p in (ROOT / package).rglob("*.py")] + [ROOT / "main.py"]
+    edges: dict[str, set[str]] = defaultdict(set)
+    for path in files:
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [f"{node.module}.{alias.name}" for alias in node.names]  # `from gan_module import names`
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                if target.split(".")[0] in (*PACKAGES, "main") and room(target) != room(module):
+                    edges[room(module)].add(room(target))
+        edges.setdefault(room(module), set())
+    return edges
+
+
+def test_every_room_has_a_floor():
+    assert sorted(set(import_graph()) - set(FLOORS)) == []
+
+
+def test_no_room_imports_from_a_floor_above_its_own():
+    upward = [
+        f"{source} (floor {FLOORS[source]}) imports {target} (floor {FLOORS[target]})"
+        for source, targets in import_graph().items()
+        for target in targets
+        if FLOORS.get(target, 99) > FLOORS.get(source, -1)
+    ]
+    assert upward == []
+
+
+def test_the_rooms_import_each_other_without_cycles():
+    graph, state = import_graph(), {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for target in sorted(graph.get(node, ())):
+            assert state.get(target) != "open", " -> ".join([*path, node, target])
+            if target not in state:
+                visit(target, [*path, node])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])
+
+
+def test_the_guard_sees_a_real_upward_import():
+    """The graph is read from the files: callbacks import the metrics (floor 1), the study imports the CLI."""
+    graph = import_graph()
+    assert "gan_module.metrics" in graph["callbacks"] and "gan_module.cli" in graph["gan_module.study"]
