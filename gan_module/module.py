@@ -40,9 +40,12 @@ from gan_module.resume import (
     apply_changed_settings,
     between_batches,
     changed_settings,
+    check_compatible,
     describe,
+    gather_rng_states,
     is_fixed,
     next_batch,
+    restore_rng_states,
 )
 from gan_module.step_log import StepLog, is_logging_step
 
@@ -558,13 +561,10 @@ class GAN(L.LightningModule):
             "images_seen": self.images_seen,
         }
         checkpoint["training_seconds"] = self.training_seconds()  # wall clock: kept apart from the exact state
-        # The noise and dropout draw from the global generators; saving them makes a resumed run continue
-        # the exact random stream of an uninterrupted one. Each rank has its own stream (see on_train_start),
-        # so every rank's states are kept; Lightning calls this hook on every rank, and rank 0 writes the file.
-        checkpoint["rng_states"] = self._gather_rng_states()
+        checkpoint["rng_states"] = gather_rng_states(self)  # Lightning calls this on every rank; rank 0 writes
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        _check_compatible(self.state_dict(), checkpoint.get("state_dict", {}))
+        check_compatible(self.state_dict(), checkpoint.get("state_dict", {}))
         progress = checkpoint.get("gan_progress", {})
         self.d_steps = progress.get("d_steps", 0)
         self.iterations = progress.get("iterations", 0)
@@ -576,18 +576,9 @@ class GAN(L.LightningModule):
     def on_train_start(self) -> None:
         self._clock = time.perf_counter()
         self._sync_gradients = is_distributed() and not isinstance(self.trainer.model, DistributedDataParallel)
-        rank, world = self.trainer.global_rank, self.trainer.world_size
         # Restored here, after Lightning's own start-up, which may draw random numbers of its own.
-        states = self._pending_rng_states
+        restore_rng_states(self._pending_rng_states, self.trainer.global_rank, self.trainer.world_size)
         self._pending_rng_states = None
-        if states is not None and "per_rank" not in states:  # a checkpoint from before per-rank states
-            states = {"per_rank": [states]}
-        if states is not None and len(states["per_rank"]) == world:
-            _set_torch_rng_states(states["per_rank"][rank])
-        elif world > 1:
-            # Every rank was seeded alike; each must draw its own noise, or the ranks would train on the same
-            # fakes. A resume on a different number of ranks also starts new streams (not bit-exact then).
-            torch.manual_seed(torch.initial_seed() * world + rank)
         self._apply_changed_settings()
 
     def _apply_changed_settings(self) -> None:
@@ -604,14 +595,6 @@ class GAN(L.LightningModule):
                 "Resumed with settings changed since the checkpoint (the command line's values apply): "
                 + describe(changes)
             )
-
-    def _gather_rng_states(self) -> dict[str, Any]:
-        states = _torch_rng_states()
-        if self._trainer is None or self.trainer.world_size == 1:
-            return {"per_rank": [states]}
-        gathered = {key: self.all_gather(value.to(self.device)).cpu() for key, value in states.items()}
-        ranks = range(self.trainer.world_size)
-        return {"per_rank": [{key: value[r].clone() for key, value in gathered.items()} for r in ranks]}
 
 
 def gradient_norm(network: nn.Module) -> Tensor:
@@ -660,38 +643,3 @@ def _conditioning_classes(generator: nn.Module, discriminator: nn.Module) -> int
             "`conditional: true` in the init_args of both networks, or of neither."
         )
     return g_classes
-
-
-def _torch_rng_states() -> dict[str, Tensor]:
-    """This process's CPU and current-CUDA-device generator states: tensors only, so checkpoints load with
-    ``weights_only=True``."""
-    states = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda"] = torch.cuda.get_rng_state()
-    return states
-
-
-def _set_torch_rng_states(states: dict[str, Any]) -> None:
-    # A copy of its own: a rank's state loaded from a gathered checkpoint is a view at an offset into one
-    # storage of all ranks' states, and set_rng_state reads the storage from its start (rank 1 crashed).
-    torch.set_rng_state(states["torch"].clone())
-    cuda = states.get("cuda")
-    if isinstance(cuda, Tensor) and torch.cuda.is_available():
-        torch.cuda.set_rng_state(cuda.clone())
-
-
-def _check_compatible(own: dict[str, Tensor], saved: dict[str, Tensor]) -> None:
-    """A checkpoint of other networks stops with what differs, not with a size-mismatch traceback."""
-    missing = sorted(own.keys() - saved.keys())
-    unexpected = sorted(saved.keys() - own.keys())
-    resized = sorted(k for k in own.keys() & saved.keys() if tuple(own[k].shape) != tuple(saved[k].shape))
-    if missing or unexpected or resized:
-        found = [
-            f"{len(names)} {what} (e.g. {names[0]})"
-            for names, what in ((missing, "missing"), (unexpected, "unexpected"), (resized, "with other shapes"))
-            if names
-        ]
-        raise ConfigError(
-            f"The checkpoint does not fit these networks: weights {', '.join(found)}. It was saved from other "
-            "networks: use the config it was trained with, or a checkpoint of this model."
-        )

@@ -19,6 +19,11 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import torch
+from torch import Tensor
+
+from gan_module.errors import ConfigError
+
 # Lightning warns on every mid-epoch resume when global_step (optimizer steps: k + 1 per iteration here) is not
 # a multiple of the batches per epoch. The DataModule restarts its sampler at the saved batch, so the warning's
 # premise (a loader that cannot resume) does not hold.
@@ -132,3 +137,66 @@ def apply_changed_settings(changes: Mapping[str, tuple[Any, Any]], optimizers: l
             for scheduler in schedulers:
                 if scheduler.optimizer is optimizer and hasattr(scheduler, field):
                     setattr(scheduler, field, new)
+
+
+# ------------------------------------------------------------------------------------------- random streams
+def gather_rng_states(module) -> dict[str, Any]:
+    """Every rank's generator states, for the checkpoint (call it on every rank: it gathers under DDP).
+
+    The noise and dropout draw from the global generators; saving them makes a resumed run continue the exact
+    random stream of an uninterrupted one. Each rank has its own stream, so every rank's states are kept.
+    """
+    states = _torch_rng_states()
+    trainer = module._trainer
+    if trainer is None or trainer.world_size == 1:
+        return {"per_rank": [states]}
+    gathered = {key: module.all_gather(value.to(module.device)).cpu() for key, value in states.items()}
+    # a copy of its own per rank: a view into the gathered storage would be saved with an offset
+    return {"per_rank": [{key: value[r].clone() for key, value in gathered.items()} for r in range(trainer.world_size)]}
+
+
+def restore_rng_states(states: dict[str, Any] | None, rank: int, world: int) -> None:
+    """Continue this rank's saved random stream, or start a stream of its own when there is none to continue."""
+    if states is not None and "per_rank" not in states:  # a checkpoint from before per-rank states
+        states = {"per_rank": [states]}
+    if states is not None and len(states["per_rank"]) == world:
+        _set_torch_rng_states(states["per_rank"][rank])
+    elif world > 1:
+        # Every rank was seeded alike; each must draw its own noise, or the ranks would train on the same
+        # fakes. A resume on a different number of ranks also starts new streams (not bit-exact then).
+        torch.manual_seed(torch.initial_seed() * world + rank)
+
+
+def _torch_rng_states() -> dict[str, Tensor]:
+    """This process's CPU and current-CUDA-device generator states: tensors only, so checkpoints load with
+    ``weights_only=True``."""
+    states = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state()
+    return states
+
+
+def _set_torch_rng_states(states: dict[str, Any]) -> None:
+    # A copy of its own: a rank's state loaded from a gathered checkpoint is a view at an offset into one
+    # storage of all ranks' states, and set_rng_state reads the storage from its start (rank 1 crashed).
+    torch.set_rng_state(states["torch"].clone())
+    cuda = states.get("cuda")
+    if isinstance(cuda, Tensor) and torch.cuda.is_available():
+        torch.cuda.set_rng_state(cuda.clone())
+
+
+def check_compatible(own: dict[str, Tensor], saved: dict[str, Tensor]) -> None:
+    """A checkpoint of other networks stops with what differs, not with a size-mismatch traceback."""
+    missing = sorted(own.keys() - saved.keys())
+    unexpected = sorted(saved.keys() - own.keys())
+    resized = sorted(k for k in own.keys() & saved.keys() if tuple(own[k].shape) != tuple(saved[k].shape))
+    if missing or unexpected or resized:
+        found = [
+            f"{len(names)} {what} (e.g. {names[0]})"
+            for names, what in ((missing, "missing"), (unexpected, "unexpected"), (resized, "with other shapes"))
+            if names
+        ]
+        raise ConfigError(
+            f"The checkpoint does not fit these networks: weights {', '.join(found)}. It was saved from other "
+            "networks: use the config it was trained with, or a checkpoint of this model."
+        )
