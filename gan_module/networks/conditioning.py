@@ -119,3 +119,11 @@ class ConditionalSequential(nn.Sequential):
         for layer in self:
             x = layer(x, y) if isinstance(layer, ConditionalBatchNorm | ConditionalSequential) else layer(x)
         return x
+
+
+def projected(network: nn.Module, score: Tensor, h: Tensor, y: Tensor | None) -> Tensor:
+    """D's output ``psi(h) + <embed(y), h>`` (Miyato & Koyama 2018, eq. 3): ``score`` (= psi(h)) plus the class
+    term of ``network.projection`` when the network is conditional, ``score`` alone when it is not."""
+    if network.projection is None:
+        return score
+    return score + network.projection(h, require_labels(network, y, h.shape[0]))

@@ -17,40 +17,16 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from gan_module.errors import ConfigError
 from gan_module.networks.conditioning import (
     ConditionalBatchNorm,
     ConditionalSequential,
     LabelEmbedding,
     Projection,
     conditioning_classes,
+    projected,
     require_labels,
 )
-from gan_module.networks.layers import OUTPUT_RANGES, output_activation
-
-
-def stages_for(size: int) -> tuple[int, int]:
-    """(number of 2x stages, smallest feature-map size) for a square image of side ``size``."""
-    stages = 0
-    while size % 2 == 0 and size // 2 >= 4:
-        size //= 2
-        stages += 1
-    if stages == 0:
-        raise ConfigError(f"DCGAN networks need an image side divisible by 2 at least once (>= 8), got {size}.")
-    return stages, size
-
-
-def square_image(image_shape: Sequence[int], network: str = "DCGAN networks") -> tuple[int, int]:
-    """(channels, side) of a square (C, H, W) image shape; a clear error for anything else (2-D points)."""
-    if len(image_shape) != 3:
-        raise ConfigError(
-            f"{network} need images of shape (C, H, W), got image_shape {tuple(image_shape)}: use the MLP "
-            "networks for point data."
-        )
-    channels, height, width = image_shape
-    if height != width:
-        raise ConfigError(f"{network} need square images, got {height}x{width}.")
-    return channels, height
+from gan_module.networks.layers import OUTPUT_RANGES, output_activation, square_image, stages_for
 
 
 class DCGANGenerator(nn.Module):
@@ -144,7 +120,4 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         h = self.features(x).flatten(1)
-        out = self.head(h).squeeze(1)
-        if self.projection is not None:
-            out = out + self.projection(h, require_labels(self, y, x.shape[0]))
-        return out
+        return projected(self, self.head(h).squeeze(1), h, y)

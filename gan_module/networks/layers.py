@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -137,3 +138,28 @@ def num_pixels(image_shape: tuple[int, ...] | list[int]) -> int:
 
 def flatten(x: Tensor) -> Tensor:
     return torch.flatten(x, start_dim=1)
+
+
+def stages_for(size: int, network: str = "DCGAN networks") -> tuple[int, int]:
+    """(number of 2x stages, smallest feature-map size) for a square image of side ``size``: halve while the
+    side stays even and at least 4 (32 -> 3 stages to 4x4, 28 -> 2 to 7x7, 48 -> 3 to 6x6)."""
+    stages = 0
+    while size % 2 == 0 and size // 2 >= 4:
+        size //= 2
+        stages += 1
+    if stages == 0:
+        raise ConfigError(f"{network} need an image side divisible by 2 at least once (>= 8), got {size}.")
+    return stages, size
+
+
+def square_image(image_shape: Sequence[int], network: str = "DCGAN networks") -> tuple[int, int]:
+    """(channels, side) of a square (C, H, W) image shape; a clear error for anything else (2-D points)."""
+    if len(image_shape) != 3:
+        raise ConfigError(
+            f"{network} need images of shape (C, H, W), got image_shape {tuple(image_shape)}: use the MLP "
+            "networks for point data."
+        )
+    channels, height, width = image_shape
+    if height != width:
+        raise ConfigError(f"{network} need square images, got {height}x{width}.")
+    return channels, height

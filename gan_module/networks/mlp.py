@@ -28,7 +28,13 @@ import torch
 from torch import Tensor, nn
 
 from gan_module.errors import ConfigError
-from gan_module.networks.conditioning import LabelEmbedding, Projection, conditioning_classes, require_labels
+from gan_module.networks.conditioning import (
+    LabelEmbedding,
+    Projection,
+    conditioning_classes,
+    projected,
+    require_labels,
+)
 from gan_module.networks.layers import (
     OUTPUT_RANGES,
     Maxout,
@@ -217,4 +223,4 @@ def _project(network: nn.Module, net: nn.Sequential, x: Tensor, y: Tensor | None
     if network.projection is None:
         return net(x).squeeze(1)
     h = net[:-1](x)
-    return net[-1](h).squeeze(1) + network.projection(h, require_labels(network, y, x.shape[0]))
+    return projected(network, net[-1](h).squeeze(1), h, y)

@@ -4,7 +4,7 @@ ResNet; the conditional versions of Miyato & Koyama 2018).
 Generator: z -> linear to (channels, s, s) -> up-sampling residual blocks -> BN -> ReLU -> conv 3x3 -> tanh. Each
 block: BN -> ReLU -> 2x nearest up-sampling -> conv 3x3 -> BN -> ReLU -> conv 3x3, plus a shortcut of 2x
 up-sampling -> conv 1x1. The start size s and the number of blocks come from the image side like DCGAN's
-(:func:`~gan_module.networks.dcgan.stages_for`): 32 -> 4x4 and 3 blocks (SNGAN's CIFAR-10 G), 28 -> 7x7 and 2,
+(:func:`~gan_module.networks.layers.stages_for`): 32 -> 4x4 and 3 blocks (SNGAN's CIFAR-10 G), 28 -> 7x7 and 2,
 48 -> 6x6 and 3. A conditional G uses class-conditional batch norm in every block.
 
 Discriminator: an "optimized" first block (conv 3x3 -> ReLU -> conv 3x3 -> 2x2 average pooling; shortcut average
@@ -29,9 +29,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gan_module.errors import ConfigError
-from gan_module.networks.conditioning import ConditionalBatchNorm, Projection, conditioning_classes, require_labels
-from gan_module.networks.dcgan import square_image, stages_for
-from gan_module.networks.layers import OUTPUT_RANGES
+from gan_module.networks.conditioning import (
+    ConditionalBatchNorm,
+    Projection,
+    conditioning_classes,
+    projected,
+    require_labels,
+)
+from gan_module.networks.layers import OUTPUT_RANGES, square_image, stages_for
 
 
 def _glorot(module: nn.Conv2d | nn.Linear, gain: float = 1.0) -> nn.Conv2d | nn.Linear:
@@ -125,7 +130,7 @@ class ResNetGenerator(nn.Module):
     ) -> None:
         super().__init__()
         image_channels, size = square_image(image_shape, "ResNet networks")
-        stages, self.start = stages_for(size)
+        stages, self.start = stages_for(size, "ResNet networks")
         self.image_shape, self.latent_dim, self.channels = tuple(image_shape), latent_dim, channels
         self.num_classes = conditioning_classes(type(self).__name__, num_classes, conditional)
         self.output_range = OUTPUT_RANGES["tanh"]
@@ -168,7 +173,7 @@ class ResNetDiscriminator(nn.Module):
         image_channels, size = square_image(image_shape, "ResNet networks")
         self.num_classes = conditioning_classes(type(self).__name__, num_classes, conditional)
         if downsamplings is None:
-            downsamplings = max(1, stages_for(size)[0] - 1)
+            downsamplings = max(1, stages_for(size, "ResNet networks")[0] - 1)
         if downsamplings < 1 or size % 2**downsamplings != 0:
             raise ConfigError(
                 f"ResNetDiscriminator: downsamplings must be >= 1 and halve the image side {size} exactly each "
@@ -189,7 +194,4 @@ class ResNetDiscriminator(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         h = self.features(x)
-        out = self.head(h).squeeze(1)
-        if self.projection is not None:
-            out = out + self.projection(h, require_labels(self, y, x.shape[0]))
-        return out
+        return projected(self, self.head(h).squeeze(1), h, y)
