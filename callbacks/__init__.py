@@ -4,8 +4,10 @@ from callbacks.budget import IterationBudget
 from callbacks.diagnostics import TrainingDiagnostics
 from callbacks.evaluation import Evaluation
 from callbacks.interpolation import LatentInterpolation
+from callbacks.last_checkpoint import LastCheckpoint
 from callbacks.momentum import MomentumRamp
 from callbacks.output_bias import OutputBiasFromMarginals
+from callbacks.prediction_writer import PredictionWriter
 from callbacks.preemption import Preemption
 from callbacks.progress_bar import ProgressBar
 from callbacks.sample_grid import SampleGrid
@@ -13,9 +15,11 @@ from callbacks.sample_grid import SampleGrid
 __all__ = [
     "Evaluation",
     "IterationBudget",
+    "LastCheckpoint",
     "LatentInterpolation",
     "MomentumRamp",
     "OutputBiasFromMarginals",
+    "PredictionWriter",
     "Preemption",
     "ProgressBar",
     "SampleGrid",
