@@ -1,18 +1,10 @@
-"""Numbers that compare generators: FID, KID, IS, the 2014 paper's Parzen estimate and mode coverage.
+"""The evaluation callback: it generates one set of samples, hands it to every metric that applies, and logs.
 
-One set of samples per evaluation feeds every metric. The protocol is part of each logged name, so numbers
+The metrics themselves are small classes beside their maths, found by name (gan_module/metrics/registry.py):
+``fid``, ``kid``, ``is`` (distribution.py), ``parzen`` (parzen.py), ``classes`` and ``modes`` (coverage.py), or
+any EvaluationMetric subclass named by its import path. The protocol is part of each logged name, so numbers
 from different protocols are never compared by accident: ``eval/fid_classifier_10k_test`` is FID with the
 dataset-classifier features, 10,000 samples, against the test split.
-
-- ``fid`` / ``kid``: Fréchet / kernel distance of feature statistics, samples vs ``real_split`` (Heusel et al.
-  2017; Bińkowski et al. 2018);
-- ``is``: Inception score of the samples (Salimans et al. 2016);
-- ``parzen``: Parzen-window log-likelihood of ``real_split``, sigma chosen on 1,000 validation images, pixels on
-  [0, 1] (Goodfellow et al. 2014, section 5);
-- ``classes``: class histogram of the samples by the dataset classifier: classes covered, KL from the data's
-  class distribution (Lucic et al. 2018);
-- ``modes``: on 2-D mixtures, the share of high-quality samples, modes captured under each rule of
-  ``CAPTURE_RULES`` and the reverse KL of the mode histogram (Srivastava et al. 2017; Lin et al. 2018).
 
 Metric networks live here, never in the LightningModule, so they stay out of its checkpoints. Real-image
 statistics are computed once per run. Works after training: ``python main.py test --config ... --ckpt_path ...``.
@@ -28,13 +20,12 @@ import torch
 from torch import Tensor
 
 from gan_module.errors import ConfigError
-from gan_module.metrics.coverage import CAPTURE_RULES, class_coverage, mixture_coverage
-from gan_module.metrics.features import DEFAULT_CACHE, FEATURES, ClassifierFeatures, dataset_classifier
-from gan_module.metrics.parzen import parzen_estimate
-from gan_module.names import CLASSIFIER_ACCURACY, EVAL, eval_name
+from gan_module.metrics.features import DEFAULT_CACHE, FEATURES
+from gan_module.metrics.registry import EvaluationContext, metric_class
+from gan_module.names import EVAL
 
-METRICS = ("fid", "kid", "is", "parzen", "classes", "modes")
-IMAGE_METRICS = ("fid", "kid", "is", "parzen", "classes")
+#: what an Evaluation measures unless told otherwise; each applies only where its data allows
+DEFAULT_METRICS = ("fid", "kid", "parzen", "classes", "modes")
 log = logging.getLogger(__name__)
 
 
@@ -72,10 +63,8 @@ class Evaluation(L.Callback):
         classifier_cache: str = str(DEFAULT_CACHE),
         classifier_epochs: int = 3,
     ) -> None:
-        self.metrics = list(metrics) if metrics is not None else ["fid", "kid", "parzen", "classes", "modes"]
-        unknown = sorted(set(self.metrics) - set(METRICS))
-        if unknown:
-            raise ConfigError(f"evaluation.metrics: unknown {unknown}; choose from {list(METRICS)}.")
+        self.metrics = list(metrics) if metrics is not None else list(DEFAULT_METRICS)
+        self._classes = {name: metric_class(name) for name in self.metrics}  # ConfigError for an unknown name
         if feature not in FEATURES:
             raise ConfigError(f"evaluation.feature must be one of {list(FEATURES)}, got {feature!r}.")
         if real_split not in ("val", "test"):
@@ -91,15 +80,25 @@ class Evaluation(L.Callback):
         self._state: dict | None = None  # feature networks, real statistics: built on first use, once per run
         self.last_results: dict[str, float] = {}
 
-    # ------------------------------------------------------------------ what applies
+    # ------------------------------------------------------------------ what applies, set-up once per run
+    def context(self, datamodule, device: torch.device) -> EvaluationContext:
+        return EvaluationContext(
+            datamodule,
+            device,
+            feature=self.feature,
+            num_samples=self.num_samples,
+            real_split=self.real_split,
+            batch_size=self.batch_size,
+            parzen_val_size=self.parzen_val_size,
+            inception_weights=self.inception_weights,
+            classifier_cache=self.classifier_cache,
+            classifier_epochs=self.classifier_epochs,
+        )
+
     def active_metrics(self, datamodule) -> list[str]:
-        images = len(datamodule.image_shape) == 3
-        active = [m for m in self.metrics if (m in IMAGE_METRICS) == images]
-        if "modes" in active and getattr(datamodule, "centers", None) is None:
-            active.remove("modes")
-        needs_classes = {"classes"} | ({"fid", "kid", "is"} if self.feature == "classifier" else set())
-        if not getattr(datamodule, "num_classes", 0):
-            active = [m for m in active if m not in needs_classes]
+        """The names in ``metrics`` that apply to this data (the others are skipped with a log line)."""
+        context = self.context(datamodule, torch.device("cpu"))
+        active = [name for name, cls in self._classes.items() if cls().applies(context)]
         skipped = sorted(set(self.metrics) - set(active))
         if skipped:
             log.info("Evaluation: %s do not apply to %s; skipped.", skipped, type(datamodule).__name__)
@@ -107,68 +106,19 @@ class Evaluation(L.Callback):
 
     def name(self, metric: str) -> str:
         """The logged name, with the protocol in it."""
-        return eval_name(metric, self.feature, self.num_samples, self.real_split)
+        return self._classes[metric].name(self.num_samples, self.feature, self.real_split)
 
-    # ------------------------------------------------------------------ set-up, once per run
     def _prepare(self, datamodule, device: torch.device) -> dict:
         if self._state is not None:
             return self._state
-        active = self.active_metrics(datamodule)
-        state: dict = {"active": active}
-        needs_classifier = "classes" in active or (
-            self.feature == "classifier" and any(m in active for m in ("fid", "kid", "is"))
-        )
-        if needs_classifier:
-            classifier, accuracy = dataset_classifier(datamodule, self.classifier_cache, self.classifier_epochs, device)
-            state["classifier"], state["classifier_accuracy"] = classifier, accuracy
-            log.info("Evaluation: dataset classifier test accuracy %.4f", accuracy)
-        distribution_metrics = [m for m in ("fid", "kid", "is") if m in active]
-        if distribution_metrics:
-            state.update(self._distribution_metrics(distribution_metrics, state.get("classifier"), datamodule, device))
-        self._state = state
-        return state
-
-    def _distribution_metrics(self, metrics: list[str], classifier, datamodule, device) -> dict:
-        from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
-
-        real = datamodule.split_images(self.real_split)
-        inception = self.feature == "inception"
-        extractor = 2048 if inception else ClassifierFeatures(classifier)
-        extra = {"feature_extractor_weights_path": self.inception_weights} if inception else {}
-        built = {}
-        try:
-            if "fid" in metrics:
-                built["fid"] = FrechetInceptionDistance(extractor, reset_real_features=False, normalize=True, **extra)
-            if "kid" in metrics:
-                subset = min(1000, self.num_samples, len(real))
-                built["kid"] = KernelInceptionDistance(
-                    extractor, subset_size=subset, reset_real_features=False, normalize=True
-                )
-            if "is" in metrics:
-                # normalize=True turns [0, 1] floats into bytes for Inception; a custom network must get the floats
-                built["is"] = InceptionScore("logits_unbiased" if inception else classifier, normalize=inception)
-        except Exception as err:  # the weights' download: no internet, a proxy, a full disk
-            if not inception or self.inception_weights is not None:
-                raise
-            raise ConfigError(
-                f"evaluation.feature=inception: the Inception weights could not be fetched ({type(err).__name__}: "
-                f"{err}). Pass evaluation.inception_weights=<local weights-inception-2015-12-05-6726825d.pth> or "
-                "use evaluation.feature=classifier."
-            ) from err
-        for metric in built.values():
-            metric.to(device)
-        for key in ("fid", "kid"):
-            if key in built:  # real statistics once; reset() keeps them (reset_real_features=False)
-                for batch in real.split(self.batch_size):
-                    built[key].update(self._metric_input(batch.to(device), datamodule), real=True)
-        return built
-
-    def _metric_input(self, images: Tensor, datamodule) -> Tensor:
-        """What the feature network reads: Inception wants 3 channels on [0, 1]; the classifier the data's scale."""
-        if self.feature != "inception":
-            return images
-        images = datamodule.to_unit_interval(images)
-        return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
+        context = self.context(datamodule, device)
+        active = [self._classes[name]() for name in self.active_metrics(datamodule)]
+        for metric in active:
+            metric.prepare(context)
+        if context._classifier is not None:
+            log.info("Evaluation: dataset classifier test accuracy %.4f", context._classifier[1])
+        self._state = {"context": context, "active": active}
+        return self._state
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -191,43 +141,8 @@ class Evaluation(L.Callback):
         """Every active metric of ``samples`` (on the CPU), by name."""
         state = self._prepare(datamodule, device)
         results: dict[str, float] = {}
-        active = state["active"]
-        for key in ("fid", "kid", "is"):
-            if key in active:
-                metric = state[key]
-                metric.reset()
-                side = {} if key == "is" else {"real": False}  # IS has no real side
-                for batch in samples.split(self.batch_size):
-                    metric.update(self._metric_input(batch.to(device), datamodule), **side)
-                value = metric.compute()
-                if key == "fid":
-                    results[self.name("fid")] = float(value)
-                else:
-                    results[self.name(key)], results[self.name(key) + "_std"] = float(value[0]), float(value[1])
-        if "parzen" in active:
-            val = datamodule.split_images("val")[: self.parzen_val_size]
-            real = datamodule.split_images(self.real_split)
-            unit = datamodule.to_unit_interval
-            parzen = parzen_estimate(unit(samples), unit(val), unit(real))
-            results[self.name("parzen")] = parzen.mean
-            results[self.name("parzen") + "_stderr"] = parzen.std_error
-            results[self.name("parzen") + "_sigma"] = parzen.sigma
-        if "classes" in active:
-            predicted = state["classifier"].predict(samples.to(device))
-            train_labels = datamodule.splits["train"].tensors[1]
-            data_distribution = torch.bincount(train_labels, minlength=datamodule.num_classes).double()
-            coverage = class_coverage(predicted, datamodule.num_classes, data_distribution)
-            results[self.name("classes") + "_covered"] = float(coverage.classes_covered)
-            results[self.name("classes") + "_kl"] = coverage.kl_from_data
-            for label, share in enumerate(coverage.histogram.tolist()):  # the histogram itself, one key per class
-                results[f"{self.name('classes')}_share/{label}"] = share
-            results[CLASSIFIER_ACCURACY] = state["classifier_accuracy"]
-        if "modes" in active:
-            coverage = mixture_coverage(samples, datamodule.centers, datamodule.std)
-            for rule, per_2500 in CAPTURE_RULES.items():
-                results[f"{self.name('modes')}_captured_{rule}"] = float(coverage.modes_captured(per_2500))
-            results[self.name("modes") + "_high_quality"] = coverage.high_quality
-            results[self.name("modes") + "_reverse_kl"] = coverage.reverse_kl
+        for metric in state["active"]:
+            results |= metric.score(samples, state["context"])
         return results
 
     def generate(self, pl_module, rank: int = 0, world_size: int = 1) -> Tensor:

@@ -197,6 +197,11 @@ class ImageDataModule(L.LightningDataModule):
         self.setup()
         return self.scale(self.splits[split].tensors[0])
 
+    def split_labels(self, split: str) -> Tensor:
+        """The int64 class labels of a split (-1 where a source has none)."""
+        self.setup()
+        return self.splits[split].tensors[1]
+
     def scale(self, images: Tensor) -> Tensor:
         """uint8 pixels -> floats in ``value_range``; float samples (2-D points) pass through unchanged."""
         if images.dtype != torch.uint8:

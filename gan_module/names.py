@@ -1,13 +1,11 @@
-"""Every name that more than one room reads: the logged keys, the four training issues, the evaluation metrics'
-names. The module and the callbacks write them, loggers, the study and the benchmarks read them; a name typed
-in two places drifts apart silently (a renamed metric leaves a study ranking on a key that no longer exists).
+"""Every name that more than one room reads: the logged keys, the four training issues, how evaluation metrics
+are named (each metric declares the protocol parts and outputs of its names: gan_module/metrics/registry.py).
+
+The module and the callbacks write them, loggers, the study and the benchmarks read them; a name typed in two
+places drifts apart silently (a renamed metric leaves a study ranking on a key that no longer exists).
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
-
-from gan_module.metrics.coverage import CAPTURE_RULES
 
 # ------------------------------------------------------------------------------------------------ training
 LOSS_D, LOSS_G = "loss_d", "loss_g"
@@ -33,15 +31,6 @@ def split_key(split: str, name: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- evaluation
 EVAL = "eval/"
-#: what each evaluation metric logs after its protocol name (``classes`` also logs ``_share/<label>``)
-EVAL_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "fid": ("",),
-    "kid": ("", "_std"),
-    "is": ("", "_std"),
-    "parzen": ("", "_stderr", "_sigma"),
-    "classes": ("_covered", "_kl"),
-    "modes": (*(f"_captured_{rule}" for rule in CAPTURE_RULES), "_high_quality", "_reverse_kl"),
-}
 CLASSIFIER_ACCURACY = EVAL + "classifier_test_accuracy"
 
 
@@ -50,23 +39,8 @@ def count(n: int) -> str:
     return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
-def eval_name(metric: str, feature: str, num_samples: int, real_split: str) -> str:
-    """A metric's logged name with its protocol in it: numbers of different protocols never share a name."""
-    n = count(num_samples)
-    if metric in ("fid", "kid"):
-        return f"{EVAL}{metric}_{feature}_{n}_{real_split}"
-    if metric == "is":
-        return f"{EVAL}is_{feature}_{n}"
-    if metric == "parzen":
-        return f"{EVAL}parzen_{n}_{real_split}"
-    return f"{EVAL}{metric}_{n}"
-
-
-def eval_names(metrics: Iterable[str], feature: str, num_samples: int, real_split: str) -> list[str]:
-    """Every name the evaluation of ``metrics`` under these settings can log (per-class shares aside)."""
-    names = [
-        eval_name(metric, feature, num_samples, real_split) + suffix
-        for metric in metrics
-        for suffix in EVAL_OUTPUTS[metric]
-    ]
-    return names + ([CLASSIFIER_ACCURACY] if "classes" in metrics else [])
+def eval_name(metric: str, num_samples: int, feature: str | None = None, real_split: str | None = None) -> str:
+    """A metric's logged name with its protocol in it, so numbers of different protocols never share a name:
+    ``eval/<metric>[_<feature network>]_<samples>[_<real split>]`` (``eval/fid_classifier_10k_test``)."""
+    parts = [metric, feature, count(num_samples), real_split]
+    return EVAL + "_".join(part for part in parts if part)

@@ -11,6 +11,7 @@ import torch
 from callbacks.evaluation import Evaluation
 from gan_module import ConfigError
 from gan_module.metrics.features import dataset_classifier, dataset_key
+from gan_module.metrics.registry import EvaluationMetric
 from tests.conftest import offline_digits
 
 
@@ -166,15 +167,42 @@ def test_ranks_generate_interleaved_batches_of_one_noise_stream():
 
 
 def test_every_name_the_evaluation_logs_is_the_one_gan_module_names_declares(digits, classifier_cache):
-    """The study checks its rank_by against eval_names(), so what score() logs must be exactly that list."""
+    """The study checks its rank_by against logged_names(), so what score() logs must be exactly that list."""
     from datamodules import RingMixtureDataModule
-    from gan_module.names import eval_names
+    from gan_module.metrics.registry import logged_names
 
     images = ["fid", "kid", "is", "parzen", "classes"]
     logged = set(evaluate(digits, digits.split_images("val"), classifier_cache, metrics=images))
     shares = {f"eval/classes_500_share/{c}" for c in range(10)}
-    assert logged == set(eval_names(images, "classifier", 500, "test")) | shares
+    assert logged == set(logged_names(images, "classifier", 500, "test")) | shares
     ring = RingMixtureDataModule(num_train=2000, val_size=100, test_size=100)
     ring.setup()
     logged = set(evaluate(ring, ring.centers.repeat(100, 1), classifier_cache, metrics=["modes"]))
-    assert logged == set(eval_names(["modes"], "classifier", 800, "test"))
+    assert logged == set(logged_names(["modes"], "classifier", 800, "test"))
+
+
+class MeanPixel(EvaluationMetric):
+    """A toy metric added the way a user adds one: a class, then its import path in ``evaluation.metrics``."""
+
+    key = "mean_pixel"
+    outputs = ("", "_std")
+
+    def score(self, samples, context):
+        name = self.base_name(context)
+        return {name: samples.mean().item(), name + "_std": samples.std().item()}
+
+
+def test_a_metric_is_one_class_named_in_yaml_by_its_import_path(digits, classifier_cache):
+    val = digits.split_images("val")
+    results = evaluate(digits, val, classifier_cache, metrics=["parzen", "tests.test_evaluation.MeanPixel"])
+    assert results["eval/mean_pixel_500"] == pytest.approx(val.mean().item())
+    assert results["eval/mean_pixel_500_std"] == pytest.approx(val.std().item())
+    assert "eval/parzen_500_test" in results
+    from gan_module.metrics.registry import logged_names
+
+    assert logged_names(["tests.test_evaluation.MeanPixel"], "classifier", 500, "test") == [
+        "eval/mean_pixel_500",
+        "eval/mean_pixel_500_std",
+    ]
+    with pytest.raises(ConfigError, match=r"unknown 'tests\.test_evaluation\.Nope'"):
+        Evaluation(metrics=["tests.test_evaluation.Nope"])

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from gan_module.metrics.registry import EvaluationContext, EvaluationMetric, register
+from gan_module.names import CLASSIFIER_ACCURACY
+
 #: name suffix -> high-quality samples per 2,500 that a mode needs to count as captured (scaled to the sample count)
 CAPTURE_RULES = {"any": 0, "20of2500": 20}
 
@@ -77,3 +80,46 @@ def class_coverage(predicted: Tensor, num_classes: int, data_distribution: Tenso
     q = histogram.clamp_min(1e-6)
     kl = torch.sum(torch.where(p > 0, p * (p.log() - q.log()), torch.zeros_like(p))).item()
     return ClassCoverage(histogram=histogram.float(), classes_covered=int((counts > 0).sum()), kl_from_data=kl)
+
+
+# ------------------------------------------------------------------------------------ as evaluation metrics
+@register
+class ModeCoverageMetric(EvaluationMetric):
+    """``modes``: on a 2-D mixture (a DataModule with ``centers`` and ``std``), modes captured under each rule of
+    :data:`CAPTURE_RULES`, the share of high-quality samples and the reverse KL of the mode histogram."""
+
+    key = "modes"
+    outputs = (*(f"_captured_{rule}" for rule in CAPTURE_RULES), "_high_quality", "_reverse_kl")
+    data = "points"
+
+    def applies(self, context: EvaluationContext) -> bool:
+        return super().applies(context) and getattr(context.datamodule, "centers", None) is not None
+
+    def score(self, samples: Tensor, context: EvaluationContext) -> dict[str, float]:
+        coverage = mixture_coverage(samples, context.datamodule.centers, context.datamodule.std)
+        name = self.base_name(context)
+        results = {f"{name}_captured_{rule}": float(coverage.modes_captured(n)) for rule, n in CAPTURE_RULES.items()}
+        return results | {f"{name}_high_quality": coverage.high_quality, f"{name}_reverse_kl": coverage.reverse_kl}
+
+
+@register
+class ClassCoverageMetric(EvaluationMetric):
+    """``classes``: the dataset classifier's histogram of the samples' classes (one ``_share/<label>`` each), how
+    many classes appear, KL from the training split's class balance, and the classifier's own test accuracy."""
+
+    key = "classes"
+    outputs = ("_covered", "_kl")
+    extra_outputs = (CLASSIFIER_ACCURACY,)
+
+    def applies(self, context: EvaluationContext) -> bool:
+        return super().applies(context) and context.labelled
+
+    def score(self, samples: Tensor, context: EvaluationContext) -> dict[str, float]:
+        classifier, accuracy = context.classifier()
+        classes = context.datamodule.num_classes
+        data_distribution = torch.bincount(context.datamodule.split_labels("train"), minlength=classes).double()
+        coverage = class_coverage(classifier.predict(samples.to(context.device)), classes, data_distribution)
+        name = self.base_name(context)
+        results = {f"{name}_covered": float(coverage.classes_covered), f"{name}_kl": coverage.kl_from_data}
+        results |= {f"{name}_share/{label}": share for label, share in enumerate(coverage.histogram.tolist())}
+        return results | {CLASSIFIER_ACCURACY: accuracy}

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from gan_module.metrics.registry import EvaluationContext, EvaluationMetric, register
+
 #: the paper's candidate kernel widths: numpy.logspace(-1, 0, 10)
 PAPER_SIGMAS = tuple(float(s) for s in torch.logspace(-1, 0, 10, dtype=torch.float64))
 
@@ -56,3 +58,21 @@ def parzen_estimate(
     sigma = max(val_scores, key=val_scores.get)
     ll = parzen_log_likelihood(test, samples, sigma, batch_size)
     return ParzenResult(ll.mean().item(), (ll.std() / math.sqrt(len(ll))).item(), sigma, val_scores)
+
+
+@register
+class ParzenMetric(EvaluationMetric):
+    """``parzen``: the paper's protocol on the samples, sigma chosen on ``parzen_val_size`` validation images,
+    mean ± standard error over the real split, pixels on [0, 1]."""
+
+    key = "parzen"
+    protocol = ("real_split",)
+    outputs = ("", "_stderr", "_sigma")
+
+    def score(self, samples: Tensor, context: EvaluationContext) -> dict[str, float]:
+        data = context.datamodule
+        unit = data.to_unit_interval
+        val = data.split_images("val")[: context.parzen_val_size]
+        parzen = parzen_estimate(unit(samples), unit(val), unit(data.split_images(context.real_split)))
+        name = self.base_name(context)
+        return {name: parzen.mean, f"{name}_stderr": parzen.std_error, f"{name}_sigma": parzen.sigma}

@@ -14,7 +14,7 @@ import io
 import yaml
 
 from gan_module.errors import ConfigError
-from gan_module.names import eval_names
+from gan_module.metrics.registry import logged_names
 from gan_module.study.runner import cli_args
 from gan_module.study.spec import Candidate, Study
 
@@ -57,7 +57,7 @@ def check_configs(study: Study) -> None:
 def check_metric_names(study: Study, candidate: Candidate, evaluation: dict) -> None:
     """``rank_by`` and ``metrics`` must be names this candidate's evaluation settings log: a study ranking on a
     name that no run produces would rank every run as unscored, without an error."""
-    produced = eval_names(
+    produced = logged_names(
         evaluation["metrics"], evaluation["feature"], evaluation["num_samples"], evaluation["real_split"]
     )
     for name in study.metrics:  # the rank metric is among them

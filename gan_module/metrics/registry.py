@@ -1,0 +1,140 @@
+"""The evaluation metrics behind one interface, found by name: ``evaluation.metrics: [fid, parzen, ...]``.
+
+A metric is one small class beside its maths: its ``key`` (what YAML names), the ``outputs`` it logs after
+its protocol name (gan_module/names.py builds that name), what data it applies to, and ``score``. The
+``Evaluation`` callback only generates samples, hands them to every metric that applies, and logs. Adding a
+metric is one class: decorate it with :func:`register` (the shipped ones), or name it in YAML by its import
+path (``evaluation.metrics: [fid, my_package.metrics.Sharpness]``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from gan_module.errors import ConfigError
+from gan_module.metrics.features import DEFAULT_CACHE, dataset_classifier
+from gan_module.names import eval_name
+
+
+@dataclass
+class EvaluationContext:
+    """What every metric of one evaluation shares: the data, the protocol settings, the device, and the dataset
+    classifier (trained or loaded once, on first use)."""
+
+    datamodule: Any
+    device: torch.device
+    feature: str = "classifier"
+    num_samples: int = 10000
+    real_split: str = "test"
+    batch_size: int = 500
+    parzen_val_size: int = 1000
+    inception_weights: str | None = None
+    classifier_cache: str | Path = DEFAULT_CACHE
+    classifier_epochs: int = 3
+    _classifier: tuple[Any, float] | None = field(default=None, repr=False)
+
+    @property
+    def images(self) -> bool:
+        return len(self.datamodule.image_shape) == 3
+
+    @property
+    def labelled(self) -> bool:
+        return bool(getattr(self.datamodule, "num_classes", 0))
+
+    def classifier(self) -> tuple[Any, float]:
+        """The dataset classifier and its test accuracy (gan_module/metrics/features.py)."""
+        if self._classifier is None:
+            self._classifier = dataset_classifier(
+                self.datamodule, self.classifier_cache, self.classifier_epochs, self.device
+            )
+        return self._classifier
+
+
+class EvaluationMetric:
+    """One metric. Subclasses set ``key`` and ``outputs`` and implement :meth:`score`.
+
+    ``protocol`` names the settings its numbers depend on besides the sample count (they go into its name);
+    ``outputs`` are the suffixes logged after that name (``("", "_std")``: ``eval/kid_..._test`` and
+    ``eval/kid_..._test_std``); ``extra_outputs`` are whole names it also logs. ``data`` says what samples it
+    measures (``"images"``, ``"points"`` or ``"any"``).
+    """
+
+    key: ClassVar[str]
+    #: the settings its numbers depend on, written into its name: "feature" and/or "real_split"
+    protocol: ClassVar[tuple[str, ...]] = ()
+    outputs: ClassVar[tuple[str, ...]] = ("",)
+    extra_outputs: ClassVar[tuple[str, ...]] = ()
+    data: ClassVar[str] = "images"
+
+    def applies(self, context: EvaluationContext) -> bool:
+        """Whether it can measure this data (the callback skips it with a log line otherwise)."""
+        return self.data == "any" or (self.data == "images") == context.images
+
+    def prepare(self, context: EvaluationContext) -> None:
+        """Once per run, before the first :meth:`score`: feature networks, real-data statistics."""
+
+    def score(self, samples: Tensor, context: EvaluationContext) -> dict[str, float]:
+        """The logged numbers of ``samples`` (on the CPU, in the model's value range), by full name."""
+        raise NotImplementedError
+
+    @classmethod
+    def name(cls, num_samples: int, feature: str, real_split: str) -> str:
+        """Its logged name under these settings (``eval/fid_classifier_10k_test``)."""
+        chosen = {"feature": feature, "real_split": real_split}
+        return eval_name(cls.key, num_samples, *(chosen[p] if p in cls.protocol else None for p in chosen))
+
+    @classmethod
+    def logged_names(cls, feature: str, num_samples: int, real_split: str) -> list[str]:
+        base = cls.name(num_samples, feature, real_split)
+        return [base + suffix for suffix in cls.outputs] + list(cls.extra_outputs)
+
+    def base_name(self, context: EvaluationContext) -> str:
+        return self.name(context.num_samples, context.feature, context.real_split)
+
+
+REGISTRY: dict[str, type[EvaluationMetric]] = {}
+
+
+def register(cls: type[EvaluationMetric]) -> type[EvaluationMetric]:
+    """Make a metric available by its ``key`` in ``evaluation.metrics``."""
+    REGISTRY[cls.key] = cls
+    return cls
+
+
+def metric_class(name: str) -> type[EvaluationMetric]:
+    """The class a name in ``evaluation.metrics`` stands for: a registered key, or an import path."""
+    _load_shipped()
+    if name in REGISTRY:
+        return REGISTRY[name]
+    module, _, attribute = name.rpartition(".")
+    found = None
+    if module:
+        try:
+            found = getattr(importlib.import_module(module), attribute, None)
+        except ImportError:
+            found = None
+    if not (isinstance(found, type) and issubclass(found, EvaluationMetric)):
+        raise ConfigError(
+            f"evaluation.metrics: unknown {name!r}; choose from {sorted(REGISTRY)} or give the import path of an "
+            "EvaluationMetric subclass (gan_module/metrics/registry.py)."
+        )
+    return found
+
+
+def logged_names(metrics: Iterable[str], feature: str, num_samples: int, real_split: str) -> list[str]:
+    """Every name an evaluation of ``metrics`` under these settings can log (per-class shares aside)."""
+    return [name for m in metrics for name in metric_class(m).logged_names(feature, num_samples, real_split)]
+
+
+def _load_shipped() -> None:
+    """The shipped metrics register themselves when their modules are imported."""
+    import gan_module.metrics.coverage
+    import gan_module.metrics.distribution
+    import gan_module.metrics.parzen  # noqa: F401
