@@ -36,7 +36,8 @@ class Evaluation(L.Callback):
     a note in the log.
 
     Args:
-        metrics: any of ``fid``, ``kid``, ``is``, ``parzen``, ``classes``, ``modes``.
+        metrics: any of ``fid``, ``kid``, ``is``, ``parzen``, ``classes``, ``modes``, or the import path of an
+            ``EvaluationMetric`` subclass (gan_module/metrics/registry.py).
         num_samples: generated samples per evaluation (the 2014 Parzen protocol uses 10,000).
         feature: feature network of FID/KID/IS: ``classifier`` (offline, trained on the data) or ``inception``.
         real_split: the split FID/KID compare against and Parzen scores (``val`` or ``test``).
@@ -115,8 +116,6 @@ class Evaluation(L.Callback):
         active = [self._classes[name]() for name in self.active_metrics(datamodule)]
         for metric in active:
             metric.prepare(context)
-        if context._classifier is not None:
-            log.info("Evaluation: dataset classifier test accuracy %.4f", context._classifier[1])
         self._state = {"context": context, "active": active}
         return self._state
 

@@ -10,6 +10,7 @@ path (``evaluation.metrics: [fid, my_package.metrics.Sharpness]``).
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from torch import Tensor
 from gan_module.errors import ConfigError
 from gan_module.metrics.features import DEFAULT_CACHE, dataset_classifier
 from gan_module.names import eval_name
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +57,7 @@ class EvaluationContext:
             self._classifier = dataset_classifier(
                 self.datamodule, self.classifier_cache, self.classifier_epochs, self.device
             )
+            log.info("Evaluation: dataset classifier test accuracy %.4f", self._classifier[1])
         return self._classifier
 
 
