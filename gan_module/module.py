@@ -28,10 +28,12 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from gan_module import names
+from gan_module.checks import check_networks, conditioning_classes
 from gan_module.distributed import average_gradients, broadcast_state, is_distributed
 from gan_module.ema import ExponentialMovingAverage
 from gan_module.errors import ConfigError, DivergenceError
 from gan_module.losses import Critique, GANLoss, NonSaturatingLoss
+from gan_module.measures import diversity_ratio, gradient_norm
 from gan_module.networks.normalization import add_spectral_norm
 from gan_module.noise import Gaussian, Noise
 from gan_module.packing import check_batch_size, pack_samples
@@ -132,7 +134,7 @@ class GAN(L.LightningModule):
         if not hasattr(generator, "latent_dim"):
             raise ConfigError(f"The generator {type(generator).__name__} must expose `latent_dim`.")
         self.automatic_optimization = False
-        self.num_classes = _conditioning_classes(generator, discriminator)
+        self.num_classes = conditioning_classes(generator, discriminator)
         self.generator = add_spectral_norm(generator) if generator_spectral_norm else generator
         self.discriminator = add_spectral_norm(discriminator) if discriminator_spectral_norm else discriminator
         self.loss = loss if loss is not None else NonSaturatingLoss()
@@ -272,44 +274,7 @@ class GAN(L.LightningModule):
 
     def check_networks(self, image_shape: tuple[int, ...], value_range: tuple[float, float] | None) -> None:
         """Fail before training if G's samples cannot be compared with the data, or D's output is not (N,)."""
-        n = 2 * self.pack  # two inputs of D
-        z = self.noise.sample(n, self.latent_dim, "cpu", torch.Generator().manual_seed(0)).to(self.device)
-        labels = torch.zeros(n, dtype=torch.long, device=self.device) if self.num_classes else None
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                fake = self(z, labels)
-                if tuple(fake.shape[1:]) != image_shape:
-                    raise ConfigError(
-                        f"The generator {type(self.generator).__name__} makes images of shape "
-                        f"{tuple(fake.shape[1:])}, but the data's images are {image_shape} (C, H, W). "
-                        "Choose a generator for this image size or change the dataset."
-                    )
-                packed = pack_samples(fake, self.pack)
-                try:
-                    out = self.judge(packed, labels)
-                except RuntimeError as err:  # a shape mismatch inside D's first layer
-                    if self.pack == 1:
-                        raise
-                    raise ConfigError(
-                        f"The discriminator {type(self.discriminator).__name__} cannot judge packed inputs of shape "
-                        f"{tuple(packed.shape[1:])} (model.pack: {self.pack}): build it for that input shape "
-                        f"(main.py links it from the data). {err}"
-                    ) from err
-        finally:
-            self.train(was_training)
-        if tuple(out.shape) != (2,):
-            raise ConfigError(
-                f"The discriminator {type(self.discriminator).__name__} must return one raw output per image, "
-                f"shape (N,); for 2 inputs it returned {tuple(out.shape)}."
-            )
-        g_range = getattr(self.generator, "output_range", None)
-        if value_range is not None and g_range is not None and tuple(g_range) != tuple(value_range):
-            raise ConfigError(
-                f"The generator's output range {tuple(g_range)} differs from the data's value_range "
-                f"{tuple(value_range)}: set data.value_range to {list(g_range)} or change the generator's output."
-            )
+        check_networks(self, image_shape, value_range)
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self):
@@ -597,25 +562,6 @@ class GAN(L.LightningModule):
             )
 
 
-def gradient_norm(network: nn.Module) -> Tensor:
-    """L2 norm of all of a network's gradients together (0 when none has a gradient)."""
-    grads = [p.grad for p in network.parameters() if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))).detach()
-
-
-def diversity_ratio(fake: Tensor, real: Tensor) -> Tensor:
-    """Mean pairwise L2 distance within ``fake`` over that within ``real`` (1: as varied as the data)."""
-
-    def mean_distance(x: Tensor) -> Tensor:
-        x = x.detach().flatten(1).float()
-        n = x.shape[0]
-        return torch.cdist(x, x).sum() / max(n * (n - 1), 1)
-
-    return mean_distance(fake) / mean_distance(real).clamp_min(1e-12)
-
-
 def _unpack(batch: Any) -> tuple[Tensor, Tensor | None]:
     """(samples, labels) from a DataModule batch; a bare tensor has no labels."""
     if isinstance(batch, list | tuple):
@@ -627,19 +573,3 @@ def _required(labels: Tensor | None) -> Tensor:
     if labels is None:
         raise ValueError("This model is conditional: pass the class labels along with the noise or images.")
     return labels
-
-
-def _conditioning_classes(generator: nn.Module, discriminator: nn.Module) -> int:
-    """How many classes the model is conditioned on (0: unconditional); G and D must agree."""
-    g_classes = getattr(generator, "num_classes", 0) or 0
-    d_classes = getattr(discriminator, "num_classes", 0) or 0
-    if g_classes != d_classes:
-
-        def describe(n: int) -> str:
-            return f"conditional on {n} classes" if n else "unconditional"
-
-        raise ConfigError(
-            f"The generator is {describe(g_classes)} but the discriminator is {describe(d_classes)}: set "
-            "`conditional: true` in the init_args of both networks, or of neither."
-        )
-    return g_classes

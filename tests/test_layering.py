@@ -34,6 +34,8 @@ FLOORS: dict[str, int] = {
             "gan_module.schedules",
             "gan_module.loggers",
             "gan_module.names",
+            "gan_module.checks",
+            "gan_module.measures",
         ],
         1,
     ),
