@@ -54,13 +54,14 @@ class LastCheckpoint(L.Callback):
             )
         self.every_n_epochs, self.every_minutes = every_n_epochs, every_minutes
         self._saved_at = time.monotonic()
+        self._saved_step: int | None = None  # trainer.global_step of this fit's latest save
 
     def _save(self, trainer) -> None:
         save_last(trainer)
-        self._saved_at = time.monotonic()
+        self._saved_at, self._saved_step = time.monotonic(), trainer.global_step
 
     def on_train_start(self, trainer, pl_module) -> None:
-        self._saved_at = time.monotonic()
+        self._saved_at, self._saved_step = time.monotonic(), None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if self.every_minutes is None:
@@ -76,4 +77,7 @@ class LastCheckpoint(L.Callback):
             self._save(trainer)
 
     def on_train_end(self, trainer, pl_module) -> None:
-        self._save(trainer)  # the final state, whatever ended training; `test` evaluates this file
+        # the final state, whatever ended training (`test` evaluates this file); an epoch-end save that already
+        # holds it (max_epochs ends at an epoch's end) is not written twice
+        if self._saved_step != trainer.global_step:
+            self._save(trainer)

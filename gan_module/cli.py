@@ -92,8 +92,8 @@ def evaluation_folder(run: Path, subcommand: str) -> Path:
     return run / subcommand
 
 
-def _check_checkpoint(path: Path) -> None:
-    """A checkpoint that cannot be read stops here with its name, not deep inside Lightning."""
+def _check_checkpoint(path: Path) -> dict:
+    """The checkpoint, read once; one that cannot be read stops here with its name, not deep inside Lightning."""
     others = sorted(str(p) for p in path.parent.glob("*.ckpt") if p != path)
     instead = f" Resume from another checkpoint of the run: {', '.join(others)}." if others else ""
     if path.stat().st_size == 0:
@@ -106,6 +106,7 @@ def _check_checkpoint(path: Path) -> None:
         ) from err
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ConfigError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
+    return ckpt
 
 
 def _checked_pack(cfg: Namespace) -> int:
@@ -194,6 +195,7 @@ class GANCLI(LightningCLI):
         kwargs.setdefault("save_config_callback", WandbConfigSaver)
         kwargs.setdefault("parser_kwargs", {sub: {"default_config_files": [str(DEFAULTS)]} for sub in SUBCOMMANDS})
         self._pack = 1  # model.pack of the parsed config, read when D's input shape is linked from the data
+        self._saved_model: dict | None = None  # the model settings in --ckpt_path (read with the checkpoint check)
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
@@ -256,11 +258,10 @@ class GANCLI(LightningCLI):
         names others). Here the command line wins: optimizer and scheduler settings may change (the module
         applies them after the checkpoint's states are restored and says so), the model itself may not.
         """
-        subcommand = self.config.get("subcommand")
-        ckpt = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if not ckpt or not Path(ckpt).is_file():
+        saved, subcommand = self._saved_model, self.config.get("subcommand")
+        if saved is None or subcommand is None:  # no checkpoint given
             return
-        saved = torch.load(ckpt, map_location="cpu", weights_only=True).get("hyper_parameters") or {}
+        ckpt = self.config[subcommand].get("ckpt_path")
         current = self.config[subcommand]["model"].as_dict()
         for network in NETWORKS:  # not linked from the data yet: only their defaults are in the config
             for attribute in LINKED_FROM_DATA:
@@ -301,7 +302,7 @@ class GANCLI(LightningCLI):
             path = Path(ckpt)
             if not path.is_file():
                 raise ConfigError(f"--ckpt_path {ckpt}: no such file.")
-            _check_checkpoint(path)
+            self._saved_model = _check_checkpoint(path).get("hyper_parameters") or {}
         elif subcommand in ("validate", "test"):
             raise ConfigError(
                 f"{subcommand} needs --ckpt_path (last, or a checkpoint file): without one it would score an "
