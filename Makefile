@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: quickstart test test-fast lint format clean bench bench-module study-mixtures
+.PHONY: quickstart test test-fast lint format clean bench bench-module study-mixtures study-claims
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench-module: install
 ## The selection study on the 2-D mixtures: every loss x ring/grid x 3 seeds (about 6-8 minutes on 2 CPU cores).
 study-mixtures: install
 	$(BIN)/python -m gan_module.study configs/studies/mixtures.yaml --jobs 2
+
+## The six claims of Motwani & Parmar (2020) on the 2-D mixtures: 14 candidates x ring/grid x 5 seeds (docs/study.md).
+study-claims: install
+	$(BIN)/python -m gan_module.study configs/studies/claims_mixtures.yaml --jobs 2
 
 ## Lint, then the whole test suite, slow real-data checks included (what CI runs).
 test: install-test lint

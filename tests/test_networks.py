@@ -638,6 +638,19 @@ def test_an_mlp_discriminator_takes_another_hidden_activation():
         MLPDiscriminator(POINTS, activation="swish")
 
 
+def test_an_mlp_discriminator_with_batch_norm_normalises_each_hidden_layer_over_the_batch():
+    """The claims study's "batch norm in D" candidate: BN after every hidden Linear, before the nonlinearity."""
+    d = MLPDiscriminator(POINTS, hidden_dims=[32, 16], batch_norm=True)
+    kinds = [type(m) for m in d.net]
+    assert kinds == [torch.nn.Linear, torch.nn.BatchNorm1d, torch.nn.LeakyReLU] * 2 + [torch.nn.Linear]
+    x = torch.randn(64, 2)
+    normalised = d.net[:2](3 * x + 5)  # training mode: batch statistics remove any shift and scale of the batch
+    assert torch.allclose(normalised.mean(0), torch.zeros(32), atol=1e-5)
+    assert torch.allclose(normalised.var(0, unbiased=False), torch.ones(32), atol=1e-2)
+    # so D's output for one point depends on the rest of its batch -- why BN in D couples real and fake samples
+    assert not torch.allclose(d(torch.cat([x[:1], x[1:]]))[0], d(torch.cat([x[:1], 10 * x[1:]]))[0])
+
+
 def test_orthogonal_init_gives_scaled_orthogonal_weights_and_zero_biases():
     """The Unrolled-GAN notebook's 2-D networks: orthogonal weights with gain 1.4."""
     from gan_module.networks import MLPDiscriminator, MLPGenerator
@@ -654,3 +667,20 @@ def test_orthogonal_init_gives_scaled_orthogonal_weights_and_zero_biases():
             gram = w @ w.T if w.shape[0] == small else w.T @ w  # orthonormal rows or columns, times gain^2
             assert torch.allclose(gram, 1.4**2 * torch.eye(small), atol=1e-4)
             assert torch.count_nonzero(linear.bias) == 0
+
+
+def test_every_shipped_network_keeps_the_contract_through_its_base_class():
+    import gan_module.networks as networks
+    from gan_module.networks import Discriminator, Generator
+
+    generators = [getattr(networks, n) for n in networks.__all__ if n.endswith("Generator") and n != "Generator"]
+    discriminators = [
+        getattr(networks, n) for n in networks.__all__ if n.endswith("Discriminator") and n != "Discriminator"
+    ]
+    assert len(generators) == 3 and len(discriminators) == 4
+    assert all(issubclass(g, Generator) for g in generators)
+    assert all(issubclass(d, Discriminator) for d in discriminators)
+    g = networks.MLPGenerator(POINTS, latent_dim=8, hidden_dims=[16], output="linear")
+    assert (g.image_shape, g.latent_dim, g.output_range, g.num_classes) == (POINTS, 8, None, 0)
+    d = networks.DCGANDiscriminator((1, 28, 28), num_classes=10, conditional=True)
+    assert (d.image_shape, d.num_classes) == ((1, 28, 28), 10)

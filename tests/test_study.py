@@ -155,6 +155,10 @@ def test_the_leaderboard_gives_mean_and_spread_over_seeds_ranked_by_the_metric(t
     assert ring["issue/mode_collapse"] == pytest.approx(0.4)
     assert grid["diverged"] == 1 and grid["seeds"] == 2
     assert grid["eval/modes_500_high_quality"] == pytest.approx(0.5)  # the diverged seed has no score
+    # the default spread: a bootstrap 95% interval of the mean (with two seeds, their range)
+    assert "| 1 | ring-wgan_gp | 0.8 [0.7, 0.9] |" in markdown_table(study, rows)
+    assert "| 2 | grid-ns | 0.5 |" in markdown_table(study, rows)  # one finite seed: no interval
+    study.spread = "std"
     assert "| 1 | ring-wgan_gp | 0.8 ± 0.14 |" in markdown_table(study, rows)
     assert grid["eval/modes_500_high_quality se"] == 0.0  # one finite seed
     study.spread = "se"  # ± the standard error: 0.14 / sqrt(2)
@@ -169,7 +173,9 @@ def test_the_answers_group_runs_by_decision_and_context(tmp_path):
     study, results = fabricated_study(tmp_path)
     text = answer(study, results)
     ring = text.split("## data = ring")[1].split("## data = grid")[0]
-    assert "**Which loss?** **Wasserstein** (Wasserstein 0.8" in ring
+    assert "**Which loss?** **Wasserstein** (Wasserstein 0.8 [0.7, 0.9]; non-saturating 0.3 [0.2, 0.4])" in ring
+    # both seeds 0.5 ahead: the same difference on every seed, so the paired test calls it
+    assert "Wasserstein vs non-saturating: better (+0.5, 95% CI [0.5, 0.5], p 0 Holm, 2 paired seeds" in ring
     assert "Regularization helped: gradient penalty beats none." in ring
     assert "**Which architecture?** not varied in this study." in ring
     grid = text.split("## data = grid")[1]
@@ -184,10 +190,10 @@ def test_the_answers_compare_like_for_like_where_only_one_decision_differs(tmp_p
     regularization = next(line for line in ring.splitlines() if "regularization help" in line)
     # the groups mix losses (gradient penalty comes only with Wasserstein); the matched pair does not
     assert "**gradient penalty** (gradient penalty 0.8" in regularization
-    assert "Like for like (the other decision labels equal): non-saturating: none 0.3 > DRAGAN penalty 0.05" in (
-        regularization
-    )
-    assert "(within the seed spread)" not in regularization.split("Like for like")[1]  # 0.25 apart, spread 0.14
+    like = regularization.split("Like for like (candidates differing in this decision only): ")[1]
+    # ns 0.2, 0.4 against DRAGAN 0.0, 0.1: 0.25 apart on average, but 0.2 and 0.3 on the two seeds
+    assert like.startswith("ring-ns vs ring-dragan: no detectable difference (+0.25, 95% CI [-0.385, 0.885]")
+    assert "ring-wgan_gp" not in like  # it differs from both in its loss too
 
 
 # ----------------------------------------------------------------------------------------------- running
@@ -279,6 +285,7 @@ def test_a_ci_sized_study_resumes_after_an_interruption_and_reports(tmp_path, mo
     ranked = [float(r["eval/modes_500_high_quality"]) for r in rows]
     assert ranked == sorted(ranked, reverse=True)  # best first
     assert "**Which loss?**" in written["answers.md"].read_text()
+    assert "the study lacks role `ralsgan`" in written["claims.md"].read_text()  # ns and lsgan only
 
 
 def test_jobs_start_workers_that_share_the_runs_and_the_cpu(tmp_path, monkeypatch):

@@ -1,6 +1,8 @@
 """Generator and discriminator networks.
 
-The contract every network keeps, so the module and the callbacks can use any of them:
+The contract every network keeps, so the module and the callbacks can use any of them (the shipped ones derive
+from :class:`~gan_module.networks.base.Generator` and :class:`~gan_module.networks.base.Discriminator`, which
+set the shared attributes):
 
 - both take ``image_shape``, ``num_classes`` and ``conditional`` first. ``image_shape`` and ``num_classes`` are
   linked from the DataModule by main.py: ``image_shape`` is (C, H, W) for images or (2,) for 2-D point data;
@@ -22,6 +24,7 @@ class-conditional batch norm (Miyato & Koyama 2018); every discriminator adds th
 module adds it by a switch (:func:`~gan_module.networks.normalization.add_spectral_norm`).
 """
 
+from gan_module.networks.base import Discriminator, Generator
 from gan_module.networks.conditioning import ConditionalBatchNorm, LabelEmbedding, Projection
 from gan_module.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_module.networks.mlp import MaxoutDiscriminator, MLPDiscriminator, MLPGenerator
@@ -31,6 +34,8 @@ __all__ = [
     "ConditionalBatchNorm",
     "DCGANDiscriminator",
     "DCGANGenerator",
+    "Discriminator",
+    "Generator",
     "LabelEmbedding",
     "MLPDiscriminator",
     "MLPGenerator",

@@ -17,19 +17,19 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from gan_module.networks.base import Discriminator, Generator
 from gan_module.networks.conditioning import (
     ConditionalBatchNorm,
     ConditionalSequential,
     LabelEmbedding,
     Projection,
-    conditioning_classes,
     projected,
     require_labels,
 )
-from gan_module.networks.layers import OUTPUT_RANGES, output_activation, square_image, stages_for
+from gan_module.networks.layers import output_activation, square_image, stages_for
 
 
-class DCGANGenerator(nn.Module):
+class DCGANGenerator(Generator):
     """z -> linear to (C_max, s, s) -> [ConvTranspose 4x4 stride 2 -> BN -> ReLU] x stages -> conv 3x3 -> output.
 
     ``base_channels`` is the width of the last stage; earlier stages double it. A conditional G uses
@@ -48,12 +48,9 @@ class DCGANGenerator(nn.Module):
         output: str = "tanh",
         embedding_dim: int | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(image_shape, num_classes, conditional, latent_dim, output)
         channels, size = square_image(image_shape)
         stages, self.start = stages_for(size)
-        self.image_shape, self.latent_dim = tuple(image_shape), latent_dim
-        self.num_classes = conditioning_classes(type(self).__name__, num_classes, conditional)
-        self.output_range = OUTPUT_RANGES.get(output)
         widths = [base_channels * 2 ** (stages - i) for i in range(stages + 1)]  # e.g. 256, 128, 64
         concat = bool(self.num_classes) and not batch_norm
         embedding_size = latent_dim if embedding_dim is None else embedding_dim
@@ -86,7 +83,7 @@ class DCGANGenerator(nn.Module):
         return self.blocks(self.first(h, y), y)
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(Discriminator):
     """x -> [Conv 4x4 stride 2 -> (BN) -> LeakyReLU 0.2] x stages -> linear to one raw output.
 
     DCGAN put batch norm in every D layer but the first; ``batch_norm: false`` removes it (as SNGAN does and
@@ -102,8 +99,7 @@ class DCGANDiscriminator(nn.Module):
         batch_norm: bool = True,
         negative_slope: float = 0.2,
     ) -> None:
-        super().__init__()
-        self.num_classes = conditioning_classes(type(self).__name__, num_classes, conditional)
+        super().__init__(image_shape, num_classes, conditional)
         channels, size = square_image(image_shape)
         stages, end = stages_for(size)
         layers: list[nn.Module] = []

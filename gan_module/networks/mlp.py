@@ -28,15 +28,14 @@ import torch
 from torch import Tensor, nn
 
 from gan_module.errors import ConfigError
+from gan_module.networks.base import Discriminator, Generator
 from gan_module.networks.conditioning import (
     LabelEmbedding,
     Projection,
-    conditioning_classes,
     projected,
     require_labels,
 )
 from gan_module.networks.layers import (
-    OUTPUT_RANGES,
     Maxout,
     add_max_col_norm,
     flatten,
@@ -61,7 +60,7 @@ def _per_layer(name: str, values: Sequence | str | float | None, count: int, def
     return values
 
 
-class MLPGenerator(nn.Module):
+class MLPGenerator(Generator):
     """MLP generator: noise [+ label embedding] -> hidden layers -> sigmoid, tanh or linear outputs.
 
     The paper's MNIST model is ``latent_dim=100, hidden_dims=[1200, 1200]``, weights ~ U(-0.05, 0.05).
@@ -99,11 +98,7 @@ class MLPGenerator(nn.Module):
         embedding_dim: int | None = None,
         orthogonal_gain: float | None = None,
     ) -> None:
-        super().__init__()
-        self.image_shape = tuple(image_shape)
-        self.latent_dim = latent_dim
-        self.num_classes = conditioning_classes(type(self).__name__, num_classes, conditional)
-        self.output_range = OUTPUT_RANGES.get(output)
+        super().__init__(image_shape, num_classes, conditional, latent_dim, output)
         activations = _per_layer("hidden_activations", hidden_activations, len(hidden_dims), "relu")
         biases = _per_layer("hidden_init_bias", hidden_init_bias, len(hidden_dims), None)
         embedding_size = latent_dim if embedding_dim is None else embedding_dim
@@ -140,7 +135,7 @@ class MLPGenerator(nn.Module):
         return self.net(z).view(z.shape[0], *self.image_shape)
 
 
-class MaxoutDiscriminator(nn.Module):
+class MaxoutDiscriminator(Discriminator):
     """Maxout MLP discriminator with dropout, returning one logit per image.
 
     The paper's MNIST model: two maxout layers of 240 units x 5 pieces, then one sigmoid unit (applied by the
@@ -161,8 +156,7 @@ class MaxoutDiscriminator(nn.Module):
         init_range: float | None = 0.005,
         max_col_norm: float | None = None,
     ) -> None:
-        super().__init__()
-        self.num_classes = conditioning_classes(type(self).__name__, num_classes, conditional)
+        super().__init__(image_shape, num_classes, conditional)
         layers: list[nn.Module] = []
         width = num_pixels(image_shape)
         for i, units in enumerate(hidden_units):
@@ -178,13 +172,15 @@ class MaxoutDiscriminator(nn.Module):
         return _project(self, self.net, flatten(x), y)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(Discriminator):
     """LeakyReLU MLP discriminator with optional dropout, returning one raw output per image (or 2-D point).
 
     The fully connected D most GAN code since 2015 uses (e.g. 784 -> 512 -> 256 -> 1, slope 0.2). A conditional
     D adds ``<embed(y), h>`` for the last hidden layer's output h. ``activation`` (relu, sigmoid or tanh) replaces
     the LeakyReLU: the Unrolled-GAN / VEEGAN 2-D discriminator is ``[128, 128]`` tanh. ``orthogonal_gain``:
-    orthogonal weights with that gain and zero biases (the notebook's 1.4).
+    orthogonal weights with that gain and zero biases (the notebook's 1.4). ``batch_norm`` normalises each hidden
+    layer before its nonlinearity: Radford et al. (2016) kept it out of D's input layer only, Motwani & Parmar
+    (2020) report that it hurts in D (the claims study tests that).
     """
 
     def __init__(
@@ -195,17 +191,19 @@ class MLPDiscriminator(nn.Module):
         hidden_dims: Sequence[int] = (512, 256),
         negative_slope: float = 0.2,
         dropout: float = 0.0,
+        batch_norm: bool = False,
         init_range: float | None = None,
         activation: str | None = None,
         orthogonal_gain: float | None = None,
     ) -> None:
-        super().__init__()
-        self.num_classes = conditioning_classes(type(self).__name__, num_classes, conditional)
+        super().__init__(image_shape, num_classes, conditional)
         layers: list[nn.Module] = []
         width = num_pixels(image_shape)
         for hidden in hidden_dims:
             nonlinearity = nn.LeakyReLU(negative_slope) if activation is None else hidden_activation(activation)
-            layers += [nn.Linear(width, hidden), nonlinearity]
+            layers += [nn.Linear(width, hidden)]
+            layers += [nn.BatchNorm1d(hidden)] if batch_norm else []
+            layers += [nonlinearity]
             layers += [nn.Dropout(dropout)] if dropout > 0 else []
             width = hidden
         layers.append(nn.Linear(width, 1))

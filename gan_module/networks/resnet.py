@@ -29,14 +29,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gan_module.errors import ConfigError
+from gan_module.networks.base import Discriminator, Generator
 from gan_module.networks.conditioning import (
     ConditionalBatchNorm,
     Projection,
-    conditioning_classes,
     projected,
     require_labels,
 )
-from gan_module.networks.layers import OUTPUT_RANGES, square_image, stages_for
+from gan_module.networks.layers import square_image, stages_for
 
 
 def _glorot(module: nn.Conv2d | nn.Linear, gain: float = 1.0) -> nn.Conv2d | nn.Linear:
@@ -113,7 +113,7 @@ class OptimizedDiscriminatorBlock(nn.Module):
         return _downsample(self.c2(F.relu(self.c1(x)))) + self.shortcut(_downsample(x))
 
 
-class ResNetGenerator(nn.Module):
+class ResNetGenerator(Generator):
     """SNGAN's ResNet generator (module docstring); ``channels`` is the width of every block (SNGAN: 256).
 
     The output is always tanh (data on [-1, 1]): there is no ``output`` argument, so a config that switches
@@ -128,12 +128,10 @@ class ResNetGenerator(nn.Module):
         latent_dim: int = 128,
         channels: int = 256,
     ) -> None:
-        super().__init__()
+        super().__init__(image_shape, num_classes, conditional, latent_dim, output="tanh")
         image_channels, size = square_image(image_shape, "ResNet networks")
         stages, self.start = stages_for(size, "ResNet networks")
-        self.image_shape, self.latent_dim, self.channels = tuple(image_shape), latent_dim, channels
-        self.num_classes = conditioning_classes(type(self).__name__, num_classes, conditional)
-        self.output_range = OUTPUT_RANGES["tanh"]
+        self.channels = channels
         self.project = _glorot(nn.Linear(latent_dim, channels * self.start**2))
         self.blocks = nn.ModuleList(GeneratorBlock(channels, channels, self.num_classes) for _ in range(stages))
         self.final = nn.Sequential(
@@ -151,7 +149,7 @@ class ResNetGenerator(nn.Module):
         return self.final(h)
 
 
-class ResNetDiscriminator(nn.Module):
+class ResNetDiscriminator(Discriminator):
     """SNGAN's ResNet discriminator (module docstring); ``channels`` is the width of every block (SNGAN: 128).
 
     Args:
@@ -169,9 +167,8 @@ class ResNetDiscriminator(nn.Module):
         downsamplings: int | None = None,
         plain_blocks: int = 2,
     ) -> None:
-        super().__init__()
+        super().__init__(image_shape, num_classes, conditional)
         image_channels, size = square_image(image_shape, "ResNet networks")
-        self.num_classes = conditioning_classes(type(self).__name__, num_classes, conditional)
         if downsamplings is None:
             downsamplings = max(1, stages_for(size, "ResNet networks")[0] - 1)
         if downsamplings < 1 or size % 2**downsamplings != 0:

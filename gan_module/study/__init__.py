@@ -1,7 +1,8 @@
 """The selection study (Motwani & Parmar 2020): train a grid of candidate GANs under one budget and rank them.
 
 ``python -m gan_module.study configs/studies/mixtures.yaml`` -- see spec.py for the study file, runner.py for
-how runs execute and resume, leaderboard.py, plots.py and answers.py for what is written.
+how runs execute and resume, leaderboard.py, plots.py, answers.py and claims.py for what is written (with
+statistics.py, pareto.py and application.py behind them).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_module.study.answers import write_answers
+from gan_module.study.claims import write_claims
 from gan_module.study.leaderboard import aggregate, write_leaderboard
 from gan_module.study.plots import plot_curves, plot_samples
 from gan_module.study.spec import Candidate, Study, load_study
@@ -29,7 +31,7 @@ def finished_results(study: Study) -> list[dict[str, Any]]:
 
 
 def report(study: Study) -> dict[str, Path | None]:
-    """Leaderboard (Markdown, CSV), plots and answers from the finished runs."""
+    """Leaderboard (Markdown, CSV), plots, answers and the claims report from the finished runs."""
     results = finished_results(study)
     rows = aggregate(study, results)
     csv_path, md_path = write_leaderboard(study, rows)
@@ -39,4 +41,5 @@ def report(study: Study) -> dict[str, Path | None]:
         "curves.png": plot_curves(study, results),
         "samples.png": plot_samples(study, results),
         "answers.md": write_answers(study, results),
+        "claims.md": write_claims(study, results),
     }

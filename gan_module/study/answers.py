@@ -2,21 +2,26 @@
 
 Motwani & Parmar (2020) choose a GAN by four decision parameters: which architecture, which loss, whether (and
 which) regularization, which divergence. Each candidate's ``decision`` labels say where it stands on them; the
-runs are grouped by label and the groups compared on the ranking metric (mean over every run of the group).
-Axes without decision labels (the dataset, say) are the context: each of their values is answered on its own.
-A difference smaller than the larger group's seed spread is reported as such, not as a winner.
+runs are grouped by label and the groups compared on the quality metric: per seed, the mean of the group's
+runs, so groups compare paired by seed (statistics.py). The best group is compared with every other group, and
+candidates that differ in this decision only ("like for like") with each other, all in one Holm-corrected
+family per question. Axes without decision labels (the dataset, say) are the context: each of their values is
+answered on its own, and ends with the GAN the study's application profile picks (application.py).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from pathlib import Path
 from typing import Any
 
-from gan_module.study.leaderboard import mean_std
+from gan_module.study.application import describe
+from gan_module.study.measured import Criterion, by_candidate, by_seed, contexts, criteria
 from gan_module.study.spec import DECISIONS, Study
+from gan_module.study.statistics import BETTER, bootstrap_interval, compare, judge
 
+#: a candidate still improving by more than this share of the best score over the last quarter of training
+STILL_MOVING = 0.05
 QUESTIONS = {
     "architecture": "Which architecture?",
     "loss": "Which loss?",
@@ -25,87 +30,108 @@ QUESTIONS = {
 }
 
 
-def context_axes(study: Study) -> list[str]:
-    """Axes none of whose values carries a decision label: answers are given per value of these."""
-    return [axis for axis, choices in study.axes.items() if not any(c.decision for c in choices.values())]
-
-
 def answer(study: Study, results: list[dict[str, Any]]) -> str:
     """Markdown: per context, each decision parameter's groups and what the measurements say."""
-    contexts = context_axes(study)
-    combos = list(itertools.product(*(study.axes[a] for a in contexts))) or [()]
-    better = max if study.rank_mode == "max" else min
-    lines = [f"# {study.name}: the four questions (ranked by {study.rank_metric}, {study.rank_mode} is better)", ""]
-    for combo in combos:
-        where = dict(zip(contexts, combo, strict=True))
-        runs = [r for r in results if all(r["values"].get(a) == v for a, v in where.items())]
-        title = ", ".join(f"{a} = {v}" for a, v in where.items()) or "all runs"
+    quality = criteria(study)["quality"]
+    better = "higher" if quality.higher_is_better else "lower"
+    lines = [
+        f"# {study.name}: the four questions (quality: {quality.label}, {better} is better)",
+        "",
+        "Groups: mean of each seed's runs, bootstrap 95% interval over seeds. Comparisons: paired over seeds, "
+        "mean difference with its 95% interval, Holm-corrected within each question.",
+        "",
+    ]
+    for title, runs in contexts(study, results):
         lines += [f"## {title}", ""]
-        for decision in DECISIONS:
-            lines.append(f"- **{QUESTIONS[decision]}** " + _answer_one(study, runs, decision, better))
+        lines += [f"- **{QUESTIONS[d]}** " + _answer_one(runs, d, quality) for d in DECISIONS]
+        lines.append(f"- **Is the budget enough?** {_still_moving(runs, quality)}")
+        lines += describe(study, runs) if study.application else []
         lines.append("")
     return "\n".join(lines)
 
 
-def _answer_one(study: Study, runs: list[dict[str, Any]], decision: str, better) -> str:
-    groups: dict[str, list[float]] = {}
+def _answer_one(runs: list[dict[str, Any]], decision: str, quality: Criterion) -> str:
+    groups: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
-        label = run["decision"].get(decision)
-        if label:
-            groups.setdefault(label, []).append(run["metrics"].get(study.rank_metric, math.nan))
+        if label := run["decision"].get(decision):
+            groups.setdefault(label, []).append(run)
     if len(groups) < 2:
-        only = f" (every candidate: {next(iter(groups))})" if groups else ""
-        return f"not varied in this study{only}."
-    stats = {label: mean_std(values) for label, values in groups.items()}
-    scored = {label: s for label, s in stats.items() if math.isfinite(s[0])}
+        return f"not varied in this study{f' (every candidate: {next(iter(groups))})' if groups else ''}."
+    values = {label: by_seed(group, quality) for label, group in groups.items()}
+    intervals = {label: bootstrap_interval(list(v.values())) for label, v in values.items()}
+    scored = [label for label in intervals if intervals[label].n]
     if not scored:
         return "no group has a finite score (every run diverged)."
-    best = better(scored, key=lambda label: scored[label][0])
-    ordered = sorted(scored, key=lambda label: scored[label][0], reverse=better is max)
-    listing = "; ".join(f"{label} {scored[label][0]:.3g} ± {scored[label][1]:.2g}" for label in ordered)
-    text = f"**{best}** ({listing})."
-    if len(ordered) > 1:
-        runner_up = ordered[1]
-        gap = abs(scored[best][0] - scored[runner_up][0])
-        if gap <= max(scored[best][1], scored[runner_up][1]):
-            text += f" The lead over {runner_up} is within the seed spread: not a clear winner."
-    if decision == "regularization" and "none" in scored and best != "none":
-        text += f" Regularization helped: {best} beats none."
-    elif decision == "regularization" and best == "none":
-        text += " No regularizer beat training without one here."
-    unscored = sorted(set(stats) - set(scored))
-    if unscored:
-        text += f" Diverged or unscored: {', '.join(unscored)}."
-    return text + _like_for_like(study, runs, decision, better)
+    ordered = sorted(scored, key=lambda label: intervals[label].mean, reverse=quality.higher_is_better)
+    best = ordered[0]
+    pairs = [(values[best], values[label], (best, label)) for label in ordered[1:]]
+    like = _like_for_like(runs, decision, quality)
+    family = judge(
+        [compare(a, b, names, quality.higher_is_better) for a, b, names in pairs + like],
+        [a for a, _, _ in pairs + like],
+        [b for _, b, _ in pairs + like],
+    )
+    text = f"**{best}** ({'; '.join(f'{label} {intervals[label]}' for label in ordered)})."
+    text += " " + "; ".join(f"{c.a} vs {c.b}: {c}" for c in family[: len(pairs)]) + "."
+    if decision == "regularization" and "none" in scored:
+        helped = [c.a for c in family[: len(pairs)] if c.b == "none" and c.verdict == BETTER]
+        text += f" Regularization helped: {helped[0]} beats none." if helped else ""
+        text += " No regularizer detectably beat training without one." if best == "none" else ""
+    unscored = sorted(set(intervals) - set(scored))
+    text += f" Diverged or unscored: {', '.join(unscored)}." if unscored else ""
+    if family[len(pairs) :]:
+        text += " Like for like (candidates differing in this decision only): "
+        text += "; ".join(f"{c.a} vs {c.b}: {c}" for c in family[len(pairs) :]) + "."
+    return text
 
 
-def _like_for_like(study: Study, runs: list[dict[str, Any]], decision: str, better) -> str:
-    """Comparisons between candidates whose *other* decision labels are all equal.
+def _still_moving(runs: list[dict[str, Any]], quality: Criterion) -> str:
+    """How much each candidate's quality still moved over the last quarter of its learning curve (mean over seeds):
+    a ranking taken while the leaders still improve ranks how fast they learn, not where they end."""
+    moved: dict[str, float] = {}
+    for name, group in by_candidate(runs).items():
+        changes = []
+        for run in group:
+            curve = [value for _, value in run.get("curve") or [] if math.isfinite(value)]
+            if len(curve) >= 4:
+                change = curve[-1] - curve[(3 * len(curve)) // 4 - 1]
+                changes.append(change if quality.higher_is_better else -change)
+        if changes:
+            moved[name] = math.fsum(changes) / len(changes)
+    if not moved:
+        return "no learning curves (set evaluation.every_n_epochs to record them)."
+    scale = max(abs(bootstrap_interval(list(by_seed(g, quality).values())).mean) for g in by_candidate(runs).values())
+    ordered = sorted(moved, key=moved.get, reverse=True)
+    still = [name for name in ordered if moved[name] > STILL_MOVING * scale]
+    text = "improvement of the quality metric over the last quarter of training (mean over seeds): "
+    text += ", ".join(f"{name} {moved[name]:+.3g}" for name in ordered[:5])
+    if still:
+        return (
+            f"{text}. {len(still)} of {len(moved)} candidates improved by more than {STILL_MOVING:.0%} of the best "
+            "score: a longer budget may change the ranking."
+        )
+    return f"{text}. None moved by more than {STILL_MOVING:.0%} of the best score: the ranking has settled."
+
+
+def _like_for_like(runs: list[dict[str, Any]], decision: str, quality: Criterion):
+    """Pairs of candidates whose *other* decision labels are all equal: their difference is this decision's.
 
     The groups above mix everything else a label comes with (the "none" regularization group holds every
-    unregularized loss); a set of candidates differing in this decision only isolates its effect.
+    unregularized loss); candidates differing in this decision only isolate its effect.
     """
-    sets: dict[tuple[str, ...], dict[str, list[float]]] = {}
+    sets: dict[tuple[str, ...], dict[str, list[dict[str, Any]]]] = {}
     for run in runs:
-        label = run["decision"].get(decision)
-        if label:
+        if run["decision"].get(decision):
             others = tuple(run["decision"].get(d, "") for d in DECISIONS if d != decision)
-            score = run["metrics"].get(study.rank_metric, math.nan)
-            sets.setdefault(others, {}).setdefault(label, []).append(score)
-    parts = []
-    for others, groups in sets.items():
-        scored = {label: mean_std(v) for label, v in groups.items() if math.isfinite(mean_std(v)[0])}
-        if len(scored) < 2:
-            continue
-        ordered = sorted(scored, key=lambda label: scored[label][0], reverse=better is max)
-        first, second = scored[ordered[0]], scored[ordered[1]]
-        close = abs(first[0] - second[0]) <= max(first[1], second[1])
-        listing = " > ".join(f"{label} {scored[label][0]:.3g}" for label in ordered)
-        where = " / ".join(o for o in others if o)
-        parts.append(f"{where}: {listing}" + (" (within the seed spread)" if close else ""))
-    if not parts:
-        return ""
-    return f" Like for like (the other decision labels equal): {'; '.join(parts)}."
+            sets.setdefault(others, {}).setdefault(run["candidate"], []).append(run)
+    pairs = []
+    for candidates in sets.values():
+        names = list(candidates)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                if candidates[a][0]["decision"][decision] != candidates[b][0]["decision"][decision]:
+                    pairs.append((by_seed(candidates[a], quality), by_seed(candidates[b], quality), (a, b)))
+    return pairs
 
 
 def write_answers(study: Study, results: list[dict[str, Any]]) -> Path:

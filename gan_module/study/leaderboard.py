@@ -1,4 +1,9 @@
-"""The leaderboard: every candidate's metrics as mean and spread over seeds, ranked by the study's metric."""
+"""The leaderboard: every candidate's metrics as mean and spread over seeds, ranked by the study's metric.
+
+The spread is a bootstrap 95% interval of the mean by default (statistics.py), the standard deviation or
+standard error on request. ``Pareto`` marks the candidates on the front of quality, diversity and cost within
+their context (pareto.py): those no other candidate of the same dataset beats on all three.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from gan_module.names import EVAL, ISSUES, issue_key
+from gan_module.study.measured import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria
+from gan_module.study.pareto import pareto_front
 from gan_module.study.spec import DECISIONS, Study
+from gan_module.study.statistics import bootstrap_interval
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -22,12 +30,11 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per candidate with results, best first by ``rank_by`` (diverged or unscored candidates last)."""
-    by_candidate: dict[str, list[dict[str, Any]]] = {}
-    for result in results:
-        by_candidate.setdefault(result["candidate"], []).append(result)
+    grouped = by_candidate(results)
+    front = pareto(study, results)
     rows = []
     for candidate in study.candidates():
-        runs = by_candidate.get(candidate.name)
+        runs = grouped.get(candidate.name)
         if not runs:
             continue
         row: dict[str, Any] = {"candidate": candidate.name, "seeds": len(runs)}
@@ -37,10 +44,15 @@ def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any
             values = [r["metrics"].get(metric, math.nan) for r in runs]
             row[metric], row[metric + " std"] = mean_std(values)
             row[metric + " se"] = row[metric + " std"] / math.sqrt(max(sum(math.isfinite(v) for v in values), 1))
+            interval = bootstrap_interval(values)
+            row[metric + " low"], row[metric + " high"] = interval.low, interval.high
         for issue in ISSUES:
             row[issue_key(issue)] = mean_std([r["stability"].get(issue, math.nan) for r in runs])[0]
         row["run_seconds"] = mean_std([r["run_seconds"] for r in runs])[0]
         row["iterations_per_second"] = mean_std([r["iterations_per_second"] for r in runs])[0]
+        row["seconds_per_iteration"] = mean_std([criteria(study)[COST].of(r) for r in runs])[0]
+        row["parameters"] = sum(runs[0].get("parameters", {}).values()) or math.nan
+        row["pareto"] = candidate.name in front
         rows.append(row)
     sign = -1.0 if study.rank_mode == "max" else 1.0
 
@@ -52,6 +64,23 @@ def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
     return rows
+
+
+def pareto(study: Study, results: list[dict[str, Any]]) -> set[str]:
+    """Candidates on the front of quality, diversity and cost (means over seeds) within their context."""
+    used = [c for role, c in criteria(study).items() if role != INSTABILITY]
+    front: set[str] = set()
+    for _, runs in contexts(study, results):
+        points = {}
+        for name, group in by_candidate(runs).items():
+            means = [_mean(by_seed(group, c)) for c in used]
+            points[name] = tuple(m if c.higher_is_better else -m for m, c in zip(means, used, strict=True))
+        front |= pareto_front(points)
+    return front
+
+
+def _mean(values: dict[int, float]) -> float:
+    return mean_std(list(values.values()))[0]
 
 
 def write_leaderboard(study: Study, rows: list[dict[str, Any]]) -> tuple[Path, Path]:
@@ -70,34 +99,40 @@ def write_leaderboard(study: Study, rows: list[dict[str, Any]]) -> tuple[Path, P
 def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
     direction = "higher" if study.rank_mode == "max" else "lower"
     header = ["#", "candidate", *[m.removeprefix(EVAL) for m in study.metrics]]
-    header += ["collapse", "vanishing", "unstable", "non-conv.", "diverged", "s/run", "it/s"]
+    header += ["collapse", "vanishing", "unstable", "non-conv.", "diverged", "s/run", "it/s", "Pareto"]
     lines = [
-        f"Ranked by {study.rank_metric} ({direction} is better); mean ± {_SPREAD_NAMES[study.spread]} over seeds; "
-        "issue columns: share of logged steps the diagnostic flagged.",
+        f"Ranked by {study.rank_metric} ({direction} is better); mean {_SPREAD_NAMES[study.spread]} over seeds; "
+        "issue columns: share of logged steps the diagnostic flagged; Pareto: on the front of "
+        f"{' / '.join(c.label for r, c in criteria(study).items() if r != INSTABILITY)} in its dataset.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---:", "---"] + ["---:"] * (len(header) - 2)) + "|",
     ]
     for row in rows:
         cells = [str(row["rank"]), row["candidate"]]
-        cells += [_pm(row[m], row[f"{m} {study.spread}"]) for m in study.metrics]
+        cells += [_spread(study, row, m) for m in study.metrics]
         cells += [_share(row[issue_key(issue)]) for issue in ISSUES]
         cells += [
             f"{row['diverged']}/{row['seeds']}",
             f"{row['run_seconds']:.1f}",
             f"{row['iterations_per_second']:.0f}",
+            "yes" if row["pareto"] else "",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-_SPREAD_NAMES = {"std": "std", "se": "standard error"}
+_SPREAD_NAMES = {"ci": "[bootstrap 95% interval]", "std": "± std", "se": "± standard error"}
 
 
-def _pm(mean: float, std: float) -> str:
+def _spread(study: Study, row: dict[str, Any], metric: str) -> str:
+    mean = row[metric]
     if not math.isfinite(mean):
         return "–"
-    return f"{mean:.3g} ± {std:.2g}"
+    if study.spread == "ci":
+        low, high = row[f"{metric} low"], row[f"{metric} high"]
+        return f"{mean:.3g} [{low:.3g}, {high:.3g}]" if math.isfinite(low) else f"{mean:.3g}"
+    return f"{mean:.3g} ± {row[f'{metric} {study.spread}']:.2g}"
 
 
 def _share(value: float) -> str:

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from gan_module.study.answers import context_axes
+from gan_module.study.measured import context_axes
 from gan_module.study.spec import Study
 
 

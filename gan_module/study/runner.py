@@ -118,6 +118,7 @@ def collect(run: Path, study: Study, status: str) -> dict[str, Any]:
     iterations = int(checkpoint.get("gan_progress", {}).get("iterations", 0))
     seconds = float(checkpoint.get("training_seconds", math.nan))  # the fit's own clock, over every attempt
     samples = sorted((run / "images" / "samples").glob("iter_*.png"))
+    weights = checkpoint.get("state_dict", {})
     return {
         "status": status,
         "metrics": metrics,
@@ -126,8 +127,16 @@ def collect(run: Path, study: Study, status: str) -> dict[str, Any]:
         "iterations": iterations,
         "training_seconds": seconds,
         "iterations_per_second": iterations / seconds if seconds > 0 else math.nan,
+        "seconds_per_iteration": seconds / iterations if iterations > 0 else math.nan,
+        "parameters": {net: _count(weights, net) for net in ("generator", "discriminator")},
         "samples": str(samples[-1]) if samples else None,
     }
+
+
+def _count(state_dict: dict[str, torch.Tensor], network: str) -> int:
+    """The number of trained weights of one network (floating-point parameters; batch-norm statistics too)."""
+    prefix = network + "."
+    return sum(t.numel() for k, t in state_dict.items() if k.startswith(prefix) and t.is_floating_point())
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

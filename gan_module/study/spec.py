@@ -11,7 +11,13 @@ writes that down::
     budget: {iterations: 1000}                  # generator iterations and/or wall_time (seconds) per run
     rank_by: {metric: eval/modes_2500_high_quality, mode: max}
     metrics: [eval/modes_2500_captured_any, eval/modes_2500_high_quality]
-    spread: se                                  # the leaderboard's ± : std (default) or standard error
+    spread: ci                                  # the leaderboard's spread: bootstrap 95% interval (default),
+                                                #   std, or se (standard error)
+    quality: {metric: eval/modes_2500_high_quality, mode: max}   # default: rank_by
+    diversity: {metric: eval/modes_2500_captured_any, mode: max} # optional: the leaderboard's Pareto front
+    application: {quality: 0.5, diversity: 0.4, cost: 0.1, max_seconds_per_iteration: 0.05}
+                                                # optional: what the application needs; the report picks a GAN
+    roles: {bn_g: ns}                           # optional: which axis value plays a claim's role (claims.py)
     axes:                                       # the candidates are the product of the axes' values
       data:
         ring: {decision: {}}
@@ -23,6 +29,9 @@ writes that down::
           args: {model.k: 5}
           decision: {loss: Wasserstein, divergence: Wasserstein-1, regularization: gradient penalty}
     exclude: [{data: grid, loss: wgan_gp}]      # optional: leave combinations out (or `include` only some)
+
+An axis may also be the path of a YAML file holding its values (``gan: configs/studies/claims/candidates.yaml``),
+so several studies share one list of candidates.
 """
 
 from __future__ import annotations
@@ -50,9 +59,45 @@ _KEYS = {
     "include",
     "exclude",
     "runs_root",
+    "quality",
+    "diversity",
+    "application",
+    "roles",
 }
-#: how the leaderboard states the spread over seeds: sample standard deviation, or standard error of the mean
-SPREADS = ("std", "se")
+#: how the leaderboard states the spread over seeds: bootstrap 95% interval of the mean, sample standard
+#: deviation, or standard error of the mean
+SPREADS = ("ci", "std", "se")
+#: the criteria an application profile weighs (cost: measured training seconds per generator iteration)
+CRITERIA = ("quality", "diversity", "cost")
+#: hard limits an application profile may set, on the candidates' mean measured cost
+LIMITS = ("max_seconds_per_iteration", "max_seconds_per_run")
+#: the parts a claim of Motwani & Parmar (2020) is tested with (gan_module/study/claims.py); a candidate plays a
+#: role when one of its axis values has the role's name, or the value ``roles`` maps the role to
+ROLES = (
+    "ns",  # the non-saturating GAN of Goodfellow et al. 2014: every claim's baseline
+    "lsgan",
+    "rsgan",
+    "ralsgan",
+    "wgan_gp",
+    "sngan",
+    "loss_sensitive",
+    "gp",  # the baseline's loss with a gradient penalty
+    "sn",  # the baseline's loss with spectral normalization in D
+    "bn_g",  # batch norm in G only
+    "no_bn",  # batch norm in neither network
+    "bn_gd",  # batch norm in G and in D
+    "fgan_js",
+    "fgan_kl",
+    "fgan_hellinger",
+)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A logged metric and which way is better."""
+
+    metric: str
+    mode: str = "max"
 
 
 @dataclass(frozen=True)
@@ -90,13 +135,27 @@ class Study:
     rank_metric: str
     rank_mode: str
     metrics: list[str]
-    spread: str = "std"
+    spread: str = "ci"
+    quality: Objective | None = None  # None: rank_by
+    diversity: Objective | None = None
+    application: dict[str, float] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
     args: dict[str, Any] = field(default_factory=dict)
     iterations: int | None = None
     wall_time: float | None = None
     include: list[dict[str, str]] = field(default_factory=list)
     exclude: list[dict[str, str]] = field(default_factory=list)
     runs_root: Path = Path("runs/studies")
+
+    @property
+    def objectives(self) -> dict[str, Objective]:
+        """The quality objective (rank_by unless set) and, when set, the diversity objective."""
+        found = {"quality": self.quality or Objective(self.rank_metric, self.rank_mode)}
+        return found | ({"diversity": self.diversity} if self.diversity else {})
+
+    def role_value(self, role: str) -> str:
+        """The axis value that plays ``role`` in the claims report."""
+        return self.roles.get(role, role)
 
     @property
     def folder(self) -> Path:
@@ -161,18 +220,31 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
     if not isinstance(raw["axes"], dict) or not raw["axes"]:
         raise ConfigError(f"{where}: `axes` must map each axis name to its values.")
     for axis, values in raw["axes"].items():
+        if isinstance(values, str):  # an axis kept in a file of its own, shared by several studies
+            values = yaml.safe_load(Path(_files(values, f"{where}: axes.{axis}")[0]).read_text())
         if not isinstance(values, dict) or not values:
             raise ConfigError(f"{where}: axis `{axis}` must map value names to {{config, args, decision}}.")
         axes[str(axis)] = {str(v): _choice(spec, f"{where}: axes.{axis}.{v}") for v, spec in values.items()}
     seeds = raw["seeds"]
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
         raise ConfigError(f"{where}: `seeds` must be a non-empty list of integers, got {seeds!r}.")
-    rank = raw["rank_by"]
-    if not isinstance(rank, dict) or "metric" not in rank or rank.get("mode", "min") not in ("min", "max"):
-        raise ConfigError(f"{where}: `rank_by` must be {{metric: <logged name>, mode: min|max}}, got {rank!r}.")
-    spread = raw.get("spread", "std")
+    rank = _objective(raw["rank_by"], f"{where}: `rank_by`", default_mode="min")
+    quality = _objective(raw["quality"], f"{where}: `quality`") if raw.get("quality") else None
+    diversity = _objective(raw["diversity"], f"{where}: `diversity`") if raw.get("diversity") else None
+    spread = raw.get("spread", "ci")
     if spread not in SPREADS:
-        raise ConfigError(f"{where}: `spread` must be std (standard deviation) or se (standard error), got {spread!r}.")
+        raise ConfigError(
+            f"{where}: `spread` must be ci (bootstrap 95% interval), std (standard deviation) or se (standard "
+            f"error), got {spread!r}."
+        )
+    application = _application(raw.get("application") or {}, diversity is not None, where)
+    roles = {str(k): str(v) for k, v in (raw.get("roles") or {}).items()}
+    values = {v for choices in axes.values() for v in choices}
+    bad_roles = {r: v for r, v in roles.items() if r not in ROLES or v not in values}
+    if bad_roles:
+        raise ConfigError(
+            f"{where}: `roles` maps a claim role to an axis value; {bad_roles} is not one (roles: {list(ROLES)})."
+        )
     budget = raw.get("budget") or {}
     if set(budget) - {"iterations", "wall_time"}:
         raise ConfigError(f"{where}: `budget` takes `iterations` and/or `wall_time` (seconds), got {sorted(budget)}.")
@@ -187,10 +259,14 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
         base=base,
         axes=axes,
         seeds=seeds,
-        rank_metric=rank["metric"],
-        rank_mode=rank.get("mode", "min"),
-        metrics=list(raw.get("metrics") or [rank["metric"]]),
+        rank_metric=rank.metric,
+        rank_mode=rank.mode,
+        metrics=list(raw.get("metrics") or [rank.metric]),
         spread=spread,
+        quality=quality,
+        diversity=diversity,
+        application=application,
+        roles=roles,
         args=dict(raw.get("args") or {}),
         iterations=budget.get("iterations"),
         wall_time=budget.get("wall_time"),
@@ -200,9 +276,31 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
     )
     if not study.candidates():
         raise ConfigError(f"{where}: `include`/`exclude` leave no candidate.")
-    if study.rank_metric not in study.metrics:
-        study.metrics.insert(0, study.rank_metric)
+    for objective in reversed([rank, *study.objectives.values()]):
+        if objective.metric not in study.metrics:
+            study.metrics.insert(0, objective.metric)
     return study
+
+
+def _objective(value: Any, where: str, default_mode: str = "max") -> Objective:
+    if not isinstance(value, dict) or "metric" not in value or value.get("mode", default_mode) not in ("min", "max"):
+        raise ConfigError(f"{where} must be {{metric: <logged name>, mode: min|max}}, got {value!r}.")
+    return Objective(str(value["metric"]), value.get("mode", default_mode))
+
+
+def _application(profile: Any, has_diversity: bool, where: str) -> dict[str, float]:
+    """``{quality: w, diversity: w, cost: w}`` weights (>= 0, not all 0) and optional limits."""
+    if not isinstance(profile, dict) or set(profile) - {*CRITERIA, *LIMITS}:
+        raise ConfigError(f"{where}: `application` takes weights {list(CRITERIA)} and limits {list(LIMITS)}.")
+    if not profile:
+        return {}
+    if not all(isinstance(v, int | float) and v >= 0 for v in profile.values()):
+        raise ConfigError(f"{where}: `application` weights and limits must be numbers >= 0, got {profile}.")
+    if not any(profile.get(c, 0) for c in CRITERIA):
+        raise ConfigError(f"{where}: `application` needs a weight above 0 on one of {list(CRITERIA)}.")
+    if profile.get("diversity") and not has_diversity:
+        raise ConfigError(f"{where}: `application` weighs diversity; name its metric in `diversity: {{metric, mode}}`.")
+    return {k: float(v) for k, v in profile.items()}
 
 
 def _files(value: Any, where: str) -> list[str]:

@@ -1,0 +1,83 @@
+"""What a GAN run carries across a stop beyond its weights: progress, its clock, random states, changed settings.
+
+A part of :class:`gan_module.module.GAN` (mixed into it): the checkpoint hooks and the start of a fit. The
+mechanics (where training stands, gathering and restoring random states, settings changed on resume) are in
+gan_module/resume.py.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lightning.pytorch.utilities import rank_zero_info
+from torch.nn.parallel import DistributedDataParallel
+
+from gan_module.distributed import is_distributed
+from gan_module.resume import (
+    apply_changed_settings,
+    between_batches,
+    changed_settings,
+    check_compatible,
+    describe,
+    gather_rng_states,
+    is_fixed,
+    next_batch,
+    restore_rng_states,
+)
+
+
+class RunState:
+    """Checkpoint hooks, the fitting clock, and exact resume."""
+
+    def on_train_end(self) -> None:
+        self._seconds_before, self._clock = self.training_seconds(), None
+
+    def training_seconds(self) -> float:
+        """Wall-clock seconds spent fitting, over every attempt of this run (StyleGAN's ``total_sec``)."""
+        running = time.perf_counter() - self._clock if self._clock is not None else 0.0
+        return self._seconds_before + running
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "loops" in checkpoint and self._trainer is not None and self.trainer.state.fn == "fit":
+            between_batches(checkpoint, *next_batch(self.trainer))  # every kind of checkpoint resumes alike
+        checkpoint["gan_progress"] = {
+            "d_steps": self.d_steps,
+            "iterations": self.iterations,
+            "images_seen": self.images_seen,
+        }
+        checkpoint["training_seconds"] = self.training_seconds()  # wall clock: kept apart from the exact state
+        checkpoint["rng_states"] = gather_rng_states(self)  # Lightning calls this on every rank; rank 0 writes
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        check_compatible(self.state_dict(), checkpoint.get("state_dict", {}))
+        progress = checkpoint.get("gan_progress", {})
+        self.d_steps = progress.get("d_steps", 0)
+        self.iterations = progress.get("iterations", 0)
+        self.images_seen = progress.get("images_seen", 0)
+        self._seconds_before = checkpoint.get("training_seconds", 0.0)
+        self._pending_rng_states = checkpoint.get("rng_states")
+        self._saved_settings = checkpoint.get("hyper_parameters")
+
+    def on_train_start(self) -> None:
+        self._clock = time.perf_counter()
+        self._sync_gradients = is_distributed() and not isinstance(self.trainer.model, DistributedDataParallel)
+        # Restored here, after Lightning's own start-up, which may draw random numbers of its own.
+        restore_rng_states(self._pending_rng_states, self.trainer.global_rank, self.trainer.world_size)
+        self._pending_rng_states = None
+        self._apply_changed_settings()
+
+    def _apply_changed_settings(self) -> None:
+        """A resumed fit trains with this run's optimizer and scheduler settings, not the checkpoint's."""
+        saved, self._saved_settings = self._saved_settings, None
+        if not saved:
+            return
+        changes = {key: values for key, values in changed_settings(saved, self.hparams).items() if not is_fixed(key)}
+        if changes:
+            schedulers = self.lr_schedulers() or []
+            schedulers = schedulers if isinstance(schedulers, list) else [schedulers]
+            apply_changed_settings(changes, self.optimizers(use_pl_optimizer=False), schedulers)
+            rank_zero_info(
+                "Resumed with settings changed since the checkpoint (the command line's values apply): "
+                + describe(changes)
+            )

@@ -1,0 +1,87 @@
+"""What a study's finished runs measured, read one way by every report (leaderboard, answers, claims).
+
+A run's ``result.json`` (runner.py) holds its final metrics, the diagnostics' flag shares and its measured
+cost. The reports judge candidates on four criteria:
+
+- **quality**: the study's quality metric (``quality``, default ``rank_by``);
+- **diversity**: the study's ``diversity`` metric, when it names one;
+- **cost**: measured training seconds per generator iteration (the fit's own clock, start-up excluded);
+- **instability**: the share of logged steps the diagnostics flagged as unstable training or non-convergence.
+
+Runs are grouped into *contexts*: the values of the axes that carry no decision labels (the dataset, say),
+since a candidate is only compared with candidates trained on the same data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from gan_module.study.spec import Study
+
+COST = "cost"
+INSTABILITY = "instability"
+#: diagnostics flags that say training did not settle (gan_module/names.py ISSUES)
+UNSETTLED = ("unstable_training", "non_convergence")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A number each run has, and which way is better."""
+
+    name: str
+    label: str  # what a report calls it: the metric's name, or "seconds per iteration"
+    higher_is_better: bool
+
+    def of(self, run: dict[str, Any]) -> float:
+        if self.name == COST:
+            seconds, iterations = run.get("training_seconds", math.nan), run.get("iterations", 0)
+            return run.get("seconds_per_iteration", seconds / iterations if iterations else math.nan)
+        if self.name == INSTABILITY:
+            return sum(run["stability"].get(issue, math.nan) for issue in UNSETTLED) / len(UNSETTLED)
+        return float(run["metrics"].get(self.name, math.nan))
+
+
+def criteria(study: Study) -> dict[str, Criterion]:
+    """quality, diversity (when set), cost and instability of this study."""
+    found = {
+        role: Criterion(objective.metric, objective.metric, objective.mode == "max")
+        for role, objective in study.objectives.items()
+    }
+    found[COST] = Criterion(COST, "seconds per iteration", higher_is_better=False)
+    found[INSTABILITY] = Criterion(INSTABILITY, "share of steps flagged unstable or non-converging", False)
+    return found
+
+
+def by_seed(runs: list[dict[str, Any]], criterion: Criterion) -> dict[int, float]:
+    """The criterion's value per seed (the mean when several runs share a seed, e.g. a group of candidates)."""
+    values: dict[int, list[float]] = {}
+    for run in runs:
+        values.setdefault(run["seed"], []).append(criterion.of(run))
+    return {seed: math.fsum(v) / len(v) for seed, v in values.items()}
+
+
+def context_axes(study: Study) -> list[str]:
+    """Axes none of whose values carries a decision label: every comparison is made within one of their values."""
+    return [axis for axis, choices in study.axes.items() if not any(c.decision for c in choices.values())]
+
+
+def contexts(study: Study, results: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(title, runs) for each combination of the context axes' values ("all runs" when there is none)."""
+    axes = context_axes(study)
+    found = []
+    for combo in itertools.product(*(study.axes[a] for a in axes)):  # one empty combination without context axes
+        where = dict(zip(axes, combo, strict=True))
+        runs = [r for r in results if all(r["values"].get(a) == v for a, v in where.items())]
+        found.append((", ".join(f"{a} = {v}" for a, v in where.items()) or "all runs", runs))
+    return found
+
+
+def by_candidate(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The runs of each candidate, in the order first seen."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        grouped.setdefault(run["candidate"], []).append(run)
+    return grouped

@@ -1,0 +1,199 @@
+"""The claims report, the application profile and the Pareto front, on fabricated runs with known effects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from gan_module.errors import ConfigError
+from gan_module.study import load_study
+from gan_module.study.application import choose, describe
+from gan_module.study.claims import NOT_DETECTABLE, NOT_TESTED, REFUTED, SUPPORTED, report, verdicts
+from gan_module.study.leaderboard import aggregate, markdown_table
+from gan_module.study.pareto import dominates, pareto_front
+
+ROOT = Path(__file__).resolve().parent.parent
+QUALITY, DIVERSITY = "eval/modes_2500_high_quality", "eval/modes_2500_reverse_kl"
+SEEDS = range(5)
+
+# true mean quality per candidate; every other candidate: 0.5
+RING = {
+    "lsgan": 0.7, "rsgan": 0.7, "wgan_gp": 0.7, "sngan": 0.7,  # claim 1 (with a lower reverse KL below)
+    "ralsgan": 0.9,  # claim 2: above LSGAN and RSGAN
+    "gp": 0.6,  # claim 4: a penalty raises quality over ns
+    "no_bn": 0.3, "bn_gd": 0.1,  # claim 5: ns (BN in G only) above both
+    "loss_sensitive": 0.6,  # claim 3
+}  # fmt: skip
+GRID = RING | {"ralsgan": 0.3, "fgan_kl": 0.2}  # claims 2 and 6 refuted on the grid
+CLAIM1 = ("lsgan", "rsgan", "wgan_gp", "sngan")
+
+
+@pytest.fixture(autouse=True)
+def from_the_repository(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def claims_study(tmp_path: Path, **overrides):
+    spec = {
+        "name": "claims",
+        "base": ["configs/mixtures/base.yaml"],
+        "seeds": list(SEEDS),
+        "rank_by": {"metric": QUALITY, "mode": "max"},
+        "diversity": {"metric": DIVERSITY, "mode": "min"},
+        "application": {"quality": 1.0},
+        "roles": {"bn_g": "ns"},
+        "axes": {
+            "data": {"ring": {}, "grid": {"config": "configs/mixtures/grid.yaml"}},
+            "gan": "configs/studies/claims/candidates.yaml",
+        },
+    } | overrides
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return load_study(path, tmp_path / "runs")
+
+
+def fabricate(study, means: dict[str, dict[str, float]], seconds: dict[str, float] | None = None) -> list[dict]:
+    """Runs whose quality is the true mean + a seed effect all candidates share + a little noise of their own."""
+    rng = np.random.default_rng(0)
+    seed_effect = rng.normal(0, 0.05, size=len(SEEDS))
+    results = []
+    for candidate in study.candidates():
+        data, gan = dict(candidate.values).get("data", "ring"), candidate.value("gan")
+        for seed in SEEDS:
+            quality = means[data].get(gan, 0.5) + seed_effect[seed] + rng.normal(0, 0.005)
+            reverse_kl = (0.01 if gan in CLAIM1 else 0.05) + rng.normal(0, 0.001)
+            per_iteration = (seconds or {}).get(gan, 0.01) * (1 + rng.normal(0, 0.01))
+            results.append(
+                {
+                    "candidate": candidate.name,
+                    "seed": seed,
+                    "status": "done",
+                    "values": dict(candidate.values),
+                    "decision": dict(candidate.decision),
+                    "metrics": {QUALITY: quality, DIVERSITY: reverse_kl},
+                    "stability": {"mode_collapse": 0.0, "unstable_training": 0.01, "non_convergence": 0.0},
+                    "curve": [],
+                    "iterations": 1000,
+                    "training_seconds": 1000 * per_iteration,
+                    "seconds_per_iteration": per_iteration,
+                    "iterations_per_second": 1 / per_iteration,
+                    "run_seconds": 1000 * per_iteration + 5,
+                    "parameters": {"generator": 100, "discriminator": 50},
+                }
+            )
+    return results
+
+
+def test_each_claim_gets_the_verdict_the_fabricated_effects_imply(tmp_path):
+    study = claims_study(tmp_path)
+    results = fabricate(study, {"ring": RING, "grid": GRID}, seconds={"gp": 0.02, "sn": 0.012})
+    found = verdicts(study, results)
+    ring, grid, across = found["data = ring"], found["data = grid"], found["across the datasets"]
+    assert {n: v for n, (v, _) in ring.items()} == {1: SUPPORTED, 2: SUPPORTED, 4: SUPPORTED, 5: SUPPORTED,
+                                                    6: SUPPORTED}  # fmt: skip
+    assert grid[2][0] == REFUTED and grid[6][0] == REFUTED and grid[5][0] == SUPPORTED
+    assert across[3][0] == SUPPORTED
+    # the evidence names the candidates, the outcome and the statistics behind it
+    claim2 = ring[2][1]
+    assert any(line.startswith("ring-ralsgan vs ring-lsgan, quality: as claimed -- better (+0.2") for line in claim2)
+    assert any("grid-ralsgan vs grid-lsgan, quality: against -- worse" in line for line in grid[2][1])
+    assert any("ring-sn vs ring-gp, cost: as claimed -- better" in line for line in ring[4][1])
+    text = report(study, results)
+    assert "| 2. Least squares with relativism" in text and "| supported | refuted | -- |" in text
+
+
+def test_a_claim_the_seeds_cannot_decide_is_not_detectable(tmp_path):
+    """RaLSGAN 0.01 above LSGAN, with a seed noise of its own ten times that: neither supported nor refuted."""
+    study = claims_study(tmp_path, axes={"gan": "configs/studies/claims/candidates.yaml"})
+    rng = np.random.default_rng(1)
+    results = fabricate(study, {"ring": {}})
+    for run in results:
+        if run["values"]["gan"] == "ralsgan":
+            run["metrics"][QUALITY] += 0.01 + rng.normal(0, 0.1)
+    found = verdicts(study, results)["all runs"]
+    assert found[2][0] == NOT_DETECTABLE
+    assert "not tested" in report(study, results).split("## across the datasets")[1]  # one context: no claim 3
+
+
+def test_a_claim_without_its_candidates_is_not_tested_and_says_which_role_is_missing(tmp_path):
+    study = claims_study(tmp_path, exclude=[{"gan": "ralsgan"}], roles={})
+    found = verdicts(study, fabricate(study, {"ring": RING, "grid": GRID}))["data = ring"]
+    assert found[2] == (NOT_TESTED, ["the study lacks role `ralsgan`"])
+    assert found[5] == (NOT_TESTED, ["the study lacks role `bn_g`"])  # without roles: {bn_g: ns}
+
+
+def test_the_application_profile_picks_the_gan_and_lists_the_runners_up_inside_the_interval(tmp_path):
+    study = claims_study(tmp_path)
+    ring = [r for r in fabricate(study, {"ring": RING | {"lsgan": 0.9}, "grid": GRID}) if "ring" in r["candidate"]]
+    pick = choose(study, ring)
+    assert pick.winner in ("ring-ralsgan", "ring-lsgan")  # 0.9 both: a tie the seeds cannot break
+    assert [c.b for c in pick.runners_up] == ["ring-lsgan" if pick.winner == "ring-ralsgan" else "ring-ralsgan"]
+    assert pick.scores[pick.winner].mean > 0.95 and pick.scores["ring-bn_gd"].mean < 0.05
+    text = "\n".join(describe(study, ring))
+    assert f"**{pick.winner}** -- architecture MLP" in text and "Runners-up inside the interval" in text
+
+
+def test_cost_weight_and_limits_change_the_pick(tmp_path):
+    seconds = {"ralsgan": 0.05, "lsgan": 0.05, "rsgan": 0.001}
+    study = claims_study(tmp_path, application={"quality": 0.2, "cost": 0.8})
+    ring = [r for r in fabricate(study, {"ring": RING, "grid": GRID}, seconds) if "ring" in r["candidate"]]
+    assert choose(study, ring).winner == "ring-rsgan"  # much the cheapest, and good
+    study = claims_study(tmp_path, application={"quality": 1.0, "max_seconds_per_iteration": 0.02})
+    pick = choose(study, ring)
+    assert pick.winner != "ring-ralsgan" and "ring-ralsgan" in pick.left_out
+    assert pick.left_out["ring-ralsgan"].endswith("s per iteration > 0.02")
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        ({"quality": -1}, ">= 0"),
+        ({"quality": 0}, "a weight above 0"),
+        ({"speed": 1}, "takes weights"),
+    ],
+)
+def test_a_bad_application_profile_is_one_clear_error(tmp_path, profile, message):
+    with pytest.raises(ConfigError, match=message):
+        claims_study(tmp_path, application=profile)
+
+
+def test_diversity_weight_needs_a_diversity_metric_and_roles_need_real_values(tmp_path):
+    with pytest.raises(ConfigError, match="name its metric in `diversity"):
+        claims_study(tmp_path, diversity=None, application={"diversity": 1.0})
+    with pytest.raises(ConfigError, match="roles"):
+        claims_study(tmp_path, roles={"bn_g": "nope"})
+
+
+def test_the_pareto_front_keeps_every_trade_off_and_drops_the_dominated():
+    assert dominates((1, 1), (1, 0)) and not dominates((1, 0), (0, 1)) and not dominates((1, 1), (1, 1))
+    points = {"fast": (0.5, -1.0), "good": (0.9, -5.0), "both_worse": (0.4, -6.0), "nan": (float("nan"), 0.0)}
+    assert pareto_front(points) == {"fast", "good"}
+
+
+def test_the_leaderboard_marks_the_front_within_each_dataset(tmp_path):
+    study = claims_study(tmp_path)
+    results = fabricate(study, {"ring": RING, "grid": GRID}, seconds={"rsgan": 0.001})
+    rows = {row["candidate"]: row for row in aggregate(study, results)}
+    # quality, reverse KL and cost: RaLSGAN has the best quality, RSGAN the lowest cost with a low reverse KL
+    assert rows["ring-ralsgan"]["pareto"] and rows["ring-rsgan"]["pareto"]
+    assert not rows["ring-bn_gd"]["pareto"] and not rows["ring-ns"]["pareto"]
+    assert rows["ring-ns"]["parameters"] == 150
+    assert "Pareto" in markdown_table(study, list(rows.values()))
+
+
+@pytest.mark.parametrize(("rise_until", "verdict"), [(8, "a longer budget may change the ranking"), (4, "settled")])
+def test_the_answers_say_whether_the_ranking_has_settled_within_the_budget(tmp_path, rise_until, verdict):
+    from gan_module.study.answers import answer
+
+    study = claims_study(tmp_path, axes={"gan": "configs/studies/claims/candidates.yaml"})
+    results = fabricate(study, {"ring": RING})
+    for run in results:  # 8 evaluations, rising linearly until `rise_until`, flat after
+        final = run["metrics"][QUALITY]
+        run["curve"] = [(100 * i, final * min(1.0, i / rise_until)) for i in range(1, 9)]
+    line = next(x for x in answer(study, results).splitlines() if "Is the budget enough?" in x)
+    assert verdict in line
+    if rise_until == 8:  # the best (RaLSGAN, 0.9) rose by a quarter of its final score over the last quarter
+        assert "ralsgan +0.2" in line
