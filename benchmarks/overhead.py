@@ -132,18 +132,7 @@ def lightning_breakdown(setup: speed.Setup, iterations: int, warmup: int) -> tup
     timers = Timers()
     window = Window(timers, warmup, iterations)
     with instrumented(timers):
-        trainer = L.Trainer(
-            accelerator="cpu",
-            devices=1,
-            max_steps=2 * (warmup + iterations),
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            limit_val_batches=0,
-            callbacks=[window],
-        )
+        trainer = speed.bare_trainer(warmup + iterations, window, speed.Options())
         trainer.fit(speed.make_gan(setup, speed.Options()), speed.make_data(setup))
     return (window.end - window.start) / iterations, timers
 

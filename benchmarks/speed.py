@@ -357,23 +357,29 @@ def make_gan(setup: Setup, options: Options) -> GAN:
     )
 
 
-def lightning_loop(setup: Setup, iterations: int, warmup: int, options: Options, num_images: int = 60_000) -> Timing:
-    """The timed iterations of ``Trainer.fit`` on :class:`gan_module.GAN` with the same parts."""
-    model = make_gan(setup, options)
-    clock = Clock(warmup, iterations, torch.device(options.device))
-    trainer = L.Trainer(
+def bare_trainer(iterations: int, callback: L.Callback, options: Options) -> L.Trainer:
+    """A Trainer for ``iterations`` generator iterations with nothing but ``callback``: no logger, checkpoints,
+    progress bar, summary or validation."""
+    return L.Trainer(
         accelerator=torch.device(options.device).type,
         devices=1,
         precision=options.precision,
-        max_steps=2 * (warmup + iterations),  # global_step counts optimizer steps: k + 1 = 2 per iteration
+        max_steps=2 * iterations,  # global_step counts optimizer steps: k + 1 = 2 per iteration
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_val_batches=0,
-        callbacks=[clock],
+        callbacks=[callback],
     )
+
+
+def lightning_loop(setup: Setup, iterations: int, warmup: int, options: Options, num_images: int = 60_000) -> Timing:
+    """The timed iterations of ``Trainer.fit`` on :class:`gan_module.GAN` with the same parts."""
+    model = make_gan(setup, options)
+    clock = Clock(warmup, iterations, torch.device(options.device))
+    trainer = bare_trainer(warmup + iterations, clock, options)
     trainer.fit(model, make_data(setup, num_images))
     if not clock.done:
         raise RuntimeError(f"Lightning stopped after {model.iterations} iterations, before the timed span ended.")

@@ -100,7 +100,9 @@ def _still_moving(runs: list[dict[str, Any]], quality: Criterion) -> str:
             moved[name] = math.fsum(changes) / len(changes)
     if not moved:
         return "no learning curves (set evaluation.every_n_epochs to record them)."
-    scale = max(abs(bootstrap_interval(list(by_seed(g, quality).values())).mean) for g in by_candidate(runs).values())
+    means = [bootstrap_interval(list(by_seed(g, quality).values())).mean for g in by_candidate(runs).values()]
+    means = [m for m in means if math.isfinite(m)]
+    scale = abs(max(means) if quality.higher_is_better else min(means)) if means else 0.0  # the best score
     ordered = sorted(moved, key=moved.get, reverse=True)
     still = [name for name in ordered if moved[name] > STILL_MOVING * scale]
     text = "improvement of the quality metric over the last quarter of training (mean over seeds): "

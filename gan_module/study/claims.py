@@ -27,7 +27,13 @@ from gan_module.study.statistics import BETTER, NO_DIFFERENCE, WORSE, Comparison
 NOT_BETTER = "not better"
 EQUAL = "equal"
 AS_CLAIMED, AGAINST, UNDETERMINED = "as claimed", "against", "undetermined"
-SUPPORTED, REFUTED, NOT_DETECTABLE = "supported", "refuted", "not detectable at this budget"
+# every verdict holds for the study's budget and recipes: a claim about final quality can come out refuted by a
+# budget too short for a slow-starting GAN, which the answers' "Is the budget enough?" line shows
+SUPPORTED, REFUTED, NOT_DETECTABLE = (
+    "supported at this budget",
+    "refuted at this budget",
+    "not detectable at this budget",
+)
 #: claim 6's "equally realistic": both candidates' mean quality within this share of their average
 EQUIVALENCE_MARGIN = 0.1
 QUALITY, DIVERSITY, WORST_QUALITY = "quality", "diversity", "worst quality"
@@ -95,8 +101,8 @@ CLAIMS = (
             Test("fgan_js", "fgan_hellinger", QUALITY, EQUAL),
             Test("fgan_kl", "fgan_hellinger", QUALITY, EQUAL),
         ),
-        f"no detectable difference in quality, and the 95% interval within ±{EQUIVALENCE_MARGIN:.0%} of the pair's "
-        "mean",
+        f"no detectable difference in quality, and the (Holm) interval within ±{EQUIVALENCE_MARGIN:.0%} of the "
+        "pair's mean",
     ),
 )
 
@@ -151,12 +157,15 @@ def _worst_quality(study: Study, results: list[dict[str, Any]], role: str) -> tu
             return "", {}
         names.append(name)
         means = [_mean(by_seed([r for r in runs if r["candidate"] == c], quality)) for c in _candidates(runs)]
-        finite = [m for m in means if math.isfinite(m)]
+        finite = [m for m in means if math.isfinite(m)] or [math.nan]  # every run diverged: no scale, no score
         low, high = min(finite), max(finite)
         for seed, value in by_seed(playing, quality).items():
-            scaled = (value - low) / (high - low) if high > low else 1.0
+            # one candidate, or all equal: each is the best; a run without a score stays without one
+            best = 1.0 if math.isfinite(value) else math.nan
+            scaled = (value - low) / (high - low) if high > low else best
             scaled = scaled if quality.higher_is_better else 1.0 - scaled
-            worst[seed] = min(worst.get(seed, math.inf), scaled)
+            before = worst.get(seed, math.inf)
+            worst[seed] = scaled if not math.isfinite(scaled) or scaled < before else before  # no score: none
     return " / ".join(names), worst
 
 
@@ -243,10 +252,11 @@ def report(study: Study, results: list[dict[str, Any]]) -> str:
     lines = [
         f"# {study.name}: the claims of Motwani & Parmar (2020)",
         "",
-        "Each comparison is candidate a against candidate b, paired over seeds (mean difference a - b, its 95% "
-        "interval, the Holm-corrected p-value over every comparison of its section). A claim is supported when "
-        "every comparison comes out as claimed, refuted when one comes out against it, otherwise not detectable "
-        "at this budget. Quality: "
+        "Each comparison is candidate a against candidate b, paired over seeds: the mean difference a - b, its "
+        "interval at the comparison's Holm level, and the Holm-corrected p-value over every comparison of its "
+        "section. A claim is supported when every comparison comes out as claimed, refuted when one comes out "
+        "against it, otherwise not detectable; a diverged run has no score and leaves its seed out of the pair. "
+        "Quality: "
         f"{study.objectives['quality'].metric}; diversity: "
         f"{study.diversity.metric if study.diversity else 'none named'}.",
         "",

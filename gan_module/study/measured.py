@@ -56,11 +56,13 @@ def criteria(study: Study) -> dict[str, Criterion]:
 
 
 def by_seed(runs: list[dict[str, Any]], criterion: Criterion) -> dict[int, float]:
-    """The criterion's value per seed (the mean when several runs share a seed, e.g. a group of candidates)."""
+    """The criterion's value per seed: the mean of the seed's finite values when several runs share it (a group
+    of candidates), so one diverged run (no score) does not take its whole seed out of the comparison."""
     values: dict[int, list[float]] = {}
     for run in runs:
         values.setdefault(run["seed"], []).append(criterion.of(run))
-    return {seed: math.fsum(v) / len(v) for seed, v in values.items()}
+    finite = {seed: [x for x in v if math.isfinite(x)] for seed, v in values.items()}
+    return {seed: math.fsum(v) / len(v) if v else math.nan for seed, v in finite.items()}
 
 
 def context_axes(study: Study) -> list[str]:
