@@ -196,5 +196,6 @@ def test_the_answers_say_whether_the_ranking_has_settled_within_the_budget(tmp_p
         run["curve"] = [(100 * i, final * min(1.0, i / rise_until)) for i in range(1, 9)]
     line = next(x for x in answer(study, results).splitlines() if "Is the budget enough?" in x)
     assert verdict in line
+    assert verdict in report(study, results).split("## all runs")[1]  # claims.md reads it beside the verdicts
     if rise_until == 8:  # the best (RaLSGAN, 0.9) rose by a quarter of its final score over the last quarter
         assert "ralsgan +0.2" in line

@@ -44,7 +44,7 @@ def answer(study: Study, results: list[dict[str, Any]]) -> str:
     for title, runs in contexts(study, results):
         lines += [f"## {title}", ""]
         lines += [f"- **{QUESTIONS[d]}** " + _answer_one(runs, d, quality) for d in DECISIONS]
-        lines.append(f"- **Is the budget enough?** {_still_moving(runs, quality)}")
+        lines.append(f"- **Is the budget enough?** {still_moving(runs, quality)}")
         lines += describe(study, runs) if study.application else []
         lines.append("")
     return "\n".join(lines)
@@ -85,7 +85,7 @@ def _answer_one(runs: list[dict[str, Any]], decision: str, quality: Criterion) -
     return text
 
 
-def _still_moving(runs: list[dict[str, Any]], quality: Criterion) -> str:
+def still_moving(runs: list[dict[str, Any]], quality: Criterion) -> str:
     """How much each candidate's quality still moved over the last quarter of its learning curve (mean over seeds):
     a ranking taken while the leaders still improve ranks how fast they learn, not where they end."""
     moved: dict[str, float] = {}

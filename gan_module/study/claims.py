@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gan_module.study.answers import still_moving
 from gan_module.study.measured import COST, INSTABILITY, by_seed, contexts, criteria
 from gan_module.study.spec import Study
 from gan_module.study.statistics import BETTER, NO_DIFFERENCE, WORSE, Comparison, compare, judge
@@ -266,8 +267,11 @@ def report(study: Study, results: list[dict[str, Any]]) -> str:
     for claim in CLAIMS:
         cells = [found[s].get(claim.number, ("", []))[0] or "--" for s in sections]
         lines.append(f"| {claim.number}. {claim.text} | " + " | ".join(cells) + " |")
+    budgets = {title: still_moving(runs, criteria(study)[QUALITY]) for title, runs in contexts(study, results)}
     for section in sections:
         lines += ["", f"## {section}", ""]
+        if section in budgets:  # a verdict read beside how settled the ranking was when it was taken
+            lines += [f"Is the budget enough? {budgets[section]}", ""]
         for number, (verdict, evidence_lines) in sorted(found[section].items()):
             how = CLAIMS[number - 1].how
             lines.append(f"**Claim {number}: {verdict}.**" + (f" Tested: {how}." if how else ""))
