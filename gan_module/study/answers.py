@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_module.study.application import describe
-from gan_module.study.measured import Criterion, by_candidate, by_seed, contexts, criteria
+from gan_module.study.measured import Criterion, by_candidate, by_seed, contexts, criteria, finite_mean
 from gan_module.study.spec import DECISIONS, Study
 from gan_module.study.statistics import BETTER, bootstrap_interval, compare, judge
 
@@ -100,7 +100,7 @@ def still_moving(runs: list[dict[str, Any]], quality: Criterion) -> str:
             moved[name] = math.fsum(changes) / len(changes)
     if not moved:
         return "no learning curves (set evaluation.every_n_epochs to record them)."
-    means = [bootstrap_interval(list(by_seed(g, quality).values())).mean for g in by_candidate(runs).values()]
+    means = [finite_mean(by_seed(g, quality).values()) for g in by_candidate(runs).values()]
     means = [m for m in means if math.isfinite(m)]
     scale = abs(max(means) if quality.higher_is_better else min(means)) if means else 0.0  # the best score
     ordered = sorted(moved, key=moved.get, reverse=True)

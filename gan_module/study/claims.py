@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_module.study.answers import still_moving
-from gan_module.study.measured import COST, INSTABILITY, by_seed, contexts, criteria
+from gan_module.study.measured import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria, finite_mean
 from gan_module.study.spec import Study
 from gan_module.study.statistics import BETTER, NO_DIFFERENCE, WORSE, Comparison, compare, judge
 
@@ -157,7 +157,7 @@ def _worst_quality(study: Study, results: list[dict[str, Any]], role: str) -> tu
         if not playing:
             return "", {}
         names.append(name)
-        means = [_mean(by_seed([r for r in runs if r["candidate"] == c], quality)) for c in _candidates(runs)]
+        means = [finite_mean(by_seed(group, quality).values()) for group in by_candidate(runs).values()]
         finite = [m for m in means if math.isfinite(m)] or [math.nan]  # every run diverged: no scale, no score
         low, high = min(finite), max(finite)
         for seed, value in by_seed(playing, quality).items():
@@ -168,15 +168,6 @@ def _worst_quality(study: Study, results: list[dict[str, Any]], role: str) -> tu
             before = worst.get(seed, math.inf)
             worst[seed] = scaled if not math.isfinite(scaled) or scaled < before else before  # no score: none
     return " / ".join(names), worst
-
-
-def _candidates(runs: list[dict[str, Any]]) -> list[str]:
-    return list(dict.fromkeys(r["candidate"] for r in runs))
-
-
-def _mean(values: dict[int, float]) -> float:
-    finite = [v for v in values.values() if math.isfinite(v)]
-    return math.fsum(finite) / len(finite) if finite else math.nan
 
 
 Inputs = tuple[str, dict[int, float], str, dict[int, float], bool]  # a, a's values by seed, b, b's, higher better
@@ -216,7 +207,7 @@ def evidence(
     judged = judge(family, [p[2][1] for p in planned], [p[2][3] for p in planned])
     result: dict[int, list[Evidence] | list[str]] = dict(lacking)
     for (number, test, (a, x, b, y, _)), comparison in zip(planned, judged, strict=True):
-        margin = EQUIVALENCE_MARGIN * abs(_mean(x) + _mean(y)) / 2
+        margin = EQUIVALENCE_MARGIN * abs(finite_mean(x.values()) + finite_mean(y.values())) / 2
         result.setdefault(number, []).append(Evidence(test, a, b, comparison, margin))
     return result
 

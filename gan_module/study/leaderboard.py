@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_module.names import EVAL, ISSUES, issue_key
-from gan_module.study.measured import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria
+from gan_module.study.measured import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria, finite_mean
 from gan_module.study.pareto import pareto_front
 from gan_module.study.spec import DECISIONS, Study
 from gan_module.study.statistics import bootstrap_interval
@@ -32,6 +32,7 @@ def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any
     """One row per candidate with results, best first by ``rank_by`` (diverged or unscored candidates last)."""
     grouped = by_candidate(results)
     front = pareto(study, results)
+    cost = criteria(study)[COST]
     rows = []
     for candidate in study.candidates():
         runs = grouped.get(candidate.name)
@@ -50,7 +51,7 @@ def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any
             row[issue_key(issue)] = mean_std([r["stability"].get(issue, math.nan) for r in runs])[0]
         row["run_seconds"] = mean_std([r["run_seconds"] for r in runs])[0]
         row["iterations_per_second"] = mean_std([r["iterations_per_second"] for r in runs])[0]
-        row["seconds_per_iteration"] = mean_std([criteria(study)[COST].of(r) for r in runs])[0]
+        row["seconds_per_iteration"] = mean_std([cost.of(r) for r in runs])[0]
         row["parameters"] = sum(runs[0].get("parameters", {}).values()) or math.nan
         row["pareto"] = candidate.name in front
         rows.append(row)
@@ -73,14 +74,10 @@ def pareto(study: Study, results: list[dict[str, Any]]) -> set[str]:
     for _, runs in contexts(study, results):
         points = {}
         for name, group in by_candidate(runs).items():
-            means = [_mean(by_seed(group, c)) for c in used]
+            means = [finite_mean(by_seed(group, c).values()) for c in used]
             points[name] = tuple(m if c.higher_is_better else -m for m, c in zip(means, used, strict=True))
         front |= pareto_front(points)
     return front
-
-
-def _mean(values: dict[int, float]) -> float:
-    return mean_std(list(values.values()))[0]
 
 
 def write_leaderboard(study: Study, rows: list[dict[str, Any]]) -> tuple[Path, Path]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,14 +56,19 @@ def criteria(study: Study) -> dict[str, Criterion]:
     return found
 
 
+def finite_mean(values: Iterable[float]) -> float:
+    """The mean of the finite values (NaN when there is none): a diverged run has no score."""
+    finite = [v for v in values if math.isfinite(v)]
+    return math.fsum(finite) / len(finite) if finite else math.nan
+
+
 def by_seed(runs: list[dict[str, Any]], criterion: Criterion) -> dict[int, float]:
     """The criterion's value per seed: the mean of the seed's finite values when several runs share it (a group
     of candidates), so one diverged run (no score) does not take its whole seed out of the comparison."""
     values: dict[int, list[float]] = {}
     for run in runs:
         values.setdefault(run["seed"], []).append(criterion.of(run))
-    finite = {seed: [x for x in v if math.isfinite(x)] for seed, v in values.items()}
-    return {seed: math.fsum(v) / len(v) if v else math.nan for seed, v in finite.items()}
+    return {seed: finite_mean(v) for seed, v in values.items()}
 
 
 def context_axes(study: Study) -> list[str]:
