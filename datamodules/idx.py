@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import shutil
 import struct
 from pathlib import Path
@@ -59,7 +60,8 @@ def ensure_unpacked(folder: Path, names: list[str]) -> list[str]:
     for name in names:
         target, archive = folder / name, folder / f"{name}.gz"
         if archive.exists() and _stale(target, archive):
-            partial = folder / f".{name}.partial"
+            # one temporary file per process: parallel runs (a study's shards, DDP ranks) may unpack at once
+            partial = folder / f".{name}.{os.getpid()}.partial"
             try:
                 with gzip.open(archive, "rb") as src, open(partial, "wb") as dst:
                     shutil.copyfileobj(src, dst)

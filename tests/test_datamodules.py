@@ -22,6 +22,7 @@ from datamodules import (
     TFDDataModule,
 )
 from datamodules.base import EVAL_BATCH_FACTOR, ResumableSampler
+from datamodules.idx import ensure_unpacked
 from gan_module import ConfigError
 from tests.conftest import IndexedDataModule, offline_digits, real_digits, write_idx
 
@@ -79,6 +80,35 @@ def test_gzipped_files_are_unpacked(mnist_root, tmp_path):
     dm = MNISTDataModule(root=str(tmp_path), val_size=100)
     dm.setup()
     assert len(dm.splits["train"]) == 500
+
+
+def _unpack_after(barrier, folder: Path, name: str) -> None:
+    barrier.wait()  # every process starts unpacking at the same moment
+    if ensure_unpacked(folder, [name]):
+        raise SystemExit(1)
+
+
+def test_processes_unpacking_the_same_archive_at_once_all_succeed(tmp_path):
+    """A study's shards (or DDP ranks) starting on fresh data each unpack the archives: none may fail."""
+    import multiprocessing
+
+    images = np.zeros((20_000, 28, 28), dtype=np.uint8)  # 15 MB: long enough for the unpackings to overlap
+    images[:, 0, 0] = np.arange(20_000) % 256
+    write_idx(tmp_path / "images", images)
+    with open(tmp_path / "images", "rb") as src, gzip.open(tmp_path / "images.gz", "wb", compresslevel=1) as dst:
+        shutil.copyfileobj(src, dst)
+    whole = (tmp_path / "images").read_bytes()
+    (tmp_path / "images").unlink()
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(4)
+    workers = [context.Process(target=_unpack_after, args=(barrier, tmp_path, "images")) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    assert (tmp_path / "images").read_bytes() == whole
+    assert not list(tmp_path.glob(".*.partial"))
 
 
 def test_a_stale_truncated_unpacked_file_is_replaced_from_its_archive(mnist_root, tmp_path):
