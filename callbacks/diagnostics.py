@@ -14,7 +14,11 @@ while its condition has held over the whole window:
   within the window. Gradient norms rather than losses, because loss levels differ between objectives (a
   Wasserstein critic's loss hovers around 0 and changes sign while training is healthy);
 - non-convergence / imbalance: D's accuracy pinned, its window mean above ``1 - pinned_margin`` (D wins
-  outright) or below ``pinned_margin`` (D is fooled by everything).
+  outright) or below ``pinned_margin`` (D is fooled by everything). D winning counts only for a D that outputs
+  the probability of "real" (``loss.probabilistic``): a critic (Wasserstein, hinge, least squares,
+  relativistic, loss-sensitive) is meant to score every real above every fake while the distributions differ,
+  so its ranking accuracy near 1 is the normal state (a WGAN-GP run would be flagged ~95% of the time). A
+  critic ranking fakes above reals throughout the window is still flagged.
 
 Each flag is logged as ``issue/<name>`` (0 or 1) every ``log_every_n_steps``, so its history is in every logger,
 and ``steps_flagged`` counts every flagged step (kept in checkpoints); ``issues`` (the number of active flags)
@@ -69,6 +73,7 @@ class TrainingDiagnostics(L.Callback):
         self.pinned_margin = pinned_margin
         self.history: dict[str, deque[float]] = {key: deque(maxlen=window) for key in _WATCHED}
         self.early_grad_g: float | None = None
+        self.probabilistic_d = True  # set from the module's loss in setup
         self.active = dict.fromkeys(ISSUES, False)
         self.steps_flagged = dict.fromkeys(ISSUES, 0)
 
@@ -94,11 +99,13 @@ class TrainingDiagnostics(L.Callback):
         )
         if accuracy is not None:
             mean_accuracy = sum(accuracy) / len(accuracy)
-            flags["non_convergence"] = not self.pinned_margin <= mean_accuracy <= 1 - self.pinned_margin
+            d_wins = self.probabilistic_d and mean_accuracy > 1 - self.pinned_margin
+            flags["non_convergence"] = d_wins or mean_accuracy < self.pinned_margin
         return flags
 
     # ----------------------------------------------------------------- hooks
     def setup(self, trainer, pl_module, stage: str) -> None:
+        self.probabilistic_d = getattr(getattr(pl_module, "loss", None), "probabilistic", True)
         if self.every_n_steps and hasattr(pl_module, "request_diagnostics"):
             pl_module.request_diagnostics(self.every_n_steps)  # the module computes them only when read
 

@@ -4,6 +4,7 @@ collapsed generator against a healthy one in real short runs on real digits."""
 from __future__ import annotations
 
 import csv
+from types import SimpleNamespace
 
 import lightning as L
 import pytest
@@ -13,6 +14,7 @@ from torch import nn
 
 from callbacks.diagnostics import TrainingDiagnostics
 from gan_module import GAN
+from gan_module.losses import NonSaturatingLoss, WassersteinLoss
 from gan_module.names import ISSUES
 from gan_module.networks import MLPDiscriminator, MLPGenerator
 from tests.conftest import offline_digits
@@ -44,6 +46,23 @@ def test_each_condition_fires_on_its_own_signature():
     assert diagnostics_with({"diag/grad_norm_g": [1.0] * 5 + [20.0] + [1.0] * 4}).conditions()["unstable_training"]
     assert diagnostics_with({"diag/d_accuracy": [1.0] * 10}).conditions()["non_convergence"]
     assert diagnostics_with({"diag/d_accuracy": [0.0] * 10}).conditions()["non_convergence"]
+
+
+def test_a_critic_that_ranks_every_real_above_every_fake_is_not_flagged_as_non_converging():
+    """A Wasserstein/hinge/LS critic separating the distributions is doing its job; ranking fakes first is not."""
+    critic = diagnostics_with({"diag/d_accuracy": [1.0] * 10})
+    critic.probabilistic_d = False
+    assert not critic.conditions()["non_convergence"]
+    fooled = diagnostics_with({"diag/d_accuracy": [0.0] * 10})
+    fooled.probabilistic_d = False
+    assert fooled.conditions()["non_convergence"]
+
+
+def test_the_callback_reads_from_the_loss_whether_d_outputs_a_probability():
+    for loss, probabilistic in ((NonSaturatingLoss(), True), (WassersteinLoss(), False)):
+        callback = TrainingDiagnostics()
+        callback.setup(None, SimpleNamespace(loss=loss), "fit")
+        assert callback.probabilistic_d is probabilistic
 
 
 def test_a_condition_must_hold_over_the_whole_window():
