@@ -85,6 +85,10 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
         pack: D judges this many samples at once (PacGAN, Lin et al. 2018; see gan_module/packing.py): real and
             fake minibatches are packed alike, D is built for inputs ``pack`` samples wide (main.py links its
             shape), and the batch size must be a multiple of it. 1: no packing.
+        simultaneous: update D and G together, as the 2014 paper's released code does (pylearn2
+            ``AdversaryCost2``) rather than as its Algorithm 1 reads: one minibatch of fakes, judged by D once
+            (one dropout mask), gives both players' losses; both gradients are taken at the same weights, then
+            both players step. Needs k = 1. False: Algorithm 1's alternation (D's step, then G's on fresh noise).
         ema: an exponential moving average of G's weights (gan_module/ema.py); when set, every sample a user
             sees (sample grids, interpolations, evaluation metrics, ``test``, ``predict``, :meth:`generate`)
             comes from the average, and training uses G.
@@ -113,6 +117,7 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
         compile: bool | Literal["generator", "discriminator"] = False,
         pack: PositiveInt = 1,
         ema: ExponentialMovingAverage | None = None,
+        simultaneous: bool = False,
     ) -> None:
         super().__init__()
         # Under LightningCLI save_hyperparameters() records the parsed config (class_path/init_args), which
@@ -133,6 +138,12 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
         check_regularizers(self.regularizers)
         self.noise = noise if noise is not None else Gaussian()
         self.k = k
+        if simultaneous and k != 1:
+            raise ConfigError(
+                f"model.simultaneous: true updates D and G together from one minibatch, so it needs model.k: 1 "
+                f"(got {k}). Set model.k: 1 or model.simultaneous: false."
+            )
+        self.simultaneous = simultaneous
         if not isinstance(pack, int) or pack < 1:
             raise ConfigError(f"model.pack (samples per input of D) must be an integer >= 1, got {pack!r}.")
         if pack > 1 and self.num_classes:
@@ -187,8 +198,14 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
 
     def _step(self, optimizer, loss: Tensor, network: nn.Module) -> Tensor:
         """Backward, step and schedule; returns the L2 norm of the network's gradient (before the step)."""
+        grad_norm = self._backward(optimizer, loss, network)
+        self._take_step(optimizer)
+        return grad_norm
+
+    def _backward(self, optimizer, loss: Tensor, network: nn.Module, **backward_args: Any) -> Tensor:
+        """The network's gradient of ``loss``, averaged across ranks and checked finite; returns its L2 norm."""
         optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
+        self.manual_backward(loss, **backward_args)
         if self._sync_gradients:
             average_gradients(network)  # every rank applies the same update (gan_module/distributed.py)
         grad_norm = gradient_norm(network)
@@ -209,11 +226,14 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
                 "the weights and the checkpoints saved so far are intact. Resume from the last checkpoint with a "
                 "lower learning rate, a gradient penalty or spectral normalization."
             )
+        return grad_norm
+
+    def _take_step(self, optimizer) -> None:
+        """The optimizer's step on the gradient :meth:`_backward` left, then its scheduler's."""
         optimizer.step()
         scheduler = self._scheduler_for(optimizer.optimizer)
         if scheduler is not None:
             scheduler.step()
-        return grad_norm
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         real, labels = unpack(batch)
@@ -221,10 +241,15 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
             real = real.contiguous(memory_format=torch.channels_last)
         self._logging_step = is_logging_step(self._trainer)  # read by the steps and the callbacks below
         opt_d, opt_g = self.optimizers()
-        self.step_log.bar[names.LOSS_D] = self.discriminator_step(real, opt_d, labels)
-        generator_stepped = self.d_steps % self.k == 0  # k D steps done: one G step on fresh noise
-        if generator_stepped:
-            self.step_log.bar[names.LOSS_G] = self.generator_step(real, opt_g, labels)
+        if self.simultaneous:
+            losses = self.simultaneous_step(real, opt_d, opt_g, labels)
+            self.step_log.bar[names.LOSS_D], self.step_log.bar[names.LOSS_G] = losses
+            generator_stepped = True
+        else:
+            self.step_log.bar[names.LOSS_D] = self.discriminator_step(real, opt_d, labels)
+            generator_stepped = self.d_steps % self.k == 0  # k D steps done: one G step on fresh noise
+            if generator_stepped:
+                self.step_log.bar[names.LOSS_G] = self.generator_step(real, opt_g, labels)
         if self._logging_step:
             self.step_log.add(self.diagnostics)
         if self._sync_gradients:
@@ -245,30 +270,39 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
         with self.toggled_optimizer(optimizer):
             with torch.no_grad():  # D's step must not build G's graph
                 fake = self(self.sample_noise(real.shape[0]), labels)
-            packed_real, fake = pack_samples(real, self.pack), pack_samples(fake, self.pack)
-            critique = Critique(
-                real_logits=self.judge(packed_real, labels),
-                fake_logits=self.judge(fake, labels),
-                real=packed_real,
-                fake=fake,
-            )
-            loss = self.loss.discriminator_loss(critique)
-            judge = functools.partial(self._penalty_judge, labels=labels)  # what the penalties differentiate
-            for regularizer in self.regularizers:
-                term = regularizer.penalty(judge, critique, self.d_steps)
-                if term is not None:
-                    if self._logging_step:
-                        self.step_log.add({f"reg/{regularizer.name}": term.detach()})
-                    loss = loss + term
+            critique = self._judged(real, fake, labels)
+            loss = self._discriminator_objective(critique, labels)
             grad_norm = self._step(optimizer, loss, self.discriminator)
             for regularizer in self.regularizers:
                 regularizer.after_step(self.discriminator)
+        self._after_discriminator_step(grad_norm, critique, real.shape[0])
+        return loss.detach()
+
+    def _judged(self, real: Tensor, fake: Tensor, labels: Tensor | None) -> Critique:
+        """D's outputs on the real minibatch and on the fakes, each packed (``pack``) as D takes them."""
+        real, fake = pack_samples(real, self.pack), pack_samples(fake, self.pack)
+        return Critique(
+            real_logits=self.judge(real, labels), fake_logits=self.judge(fake, labels), real=real, fake=fake
+        )
+
+    def _discriminator_objective(self, critique: Critique, labels: Tensor | None) -> Tensor:
+        """D's loss on this critique plus the regularizers' penalty terms (logged on logging steps)."""
+        loss = self.loss.discriminator_loss(critique)
+        judge = functools.partial(self._penalty_judge, labels=labels)  # what the penalties differentiate
+        for regularizer in self.regularizers:
+            term = regularizer.penalty(judge, critique, self.d_steps)
+            if term is not None:
+                if self._logging_step:
+                    self.step_log.add({f"reg/{regularizer.name}": term.detach()})
+                loss = loss + term
+        return loss
+
+    def _after_discriminator_step(self, grad_norm: Tensor, critique: Critique, batch_size: int) -> None:
         self.diagnostics[names.GRAD_NORM_D] = grad_norm
         if self._diagnostics_due():  # a pairwise-distance matrix and a few reductions: only when read
             self.diagnostics.update(self.loss_diagnostics(critique))
         self.d_steps += 1
-        self.images_seen += real.shape[0]
-        return loss.detach()
+        self.images_seen += batch_size
 
     def generator_step(self, real: Tensor, optimizer, labels: Tensor | None = None) -> Tensor:
         """One update of G on fresh noise; ``real`` is only judged if the loss's G term needs D(x).
@@ -288,3 +322,26 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
         self.diagnostics[names.GRAD_NORM_G] = grad_norm
         self.iterations += 1
         return loss.detach()
+
+    def simultaneous_step(self, real: Tensor, opt_d, opt_g, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Both players' updates from one minibatch of fakes, as the 2014 release trains (``simultaneous``).
+
+        D judges the real minibatch and the fakes once each; D's loss (with any penalties) and G's loss are
+        read off those same outputs, each player's gradient is taken at the current weights (``inputs=``
+        keeps each backward pass to its own player's weights), and only then do both step.
+        """
+        labels = self._condition(labels)
+        critique = self._judged(real, self(self.sample_noise(real.shape[0]), labels), labels)
+        loss_d = self._discriminator_objective(critique, labels)
+        loss_g = self.loss.generator_loss(critique)
+        d_weights, g_weights = list(self.discriminator.parameters()), list(self.generator.parameters())
+        grad_d = self._backward(opt_d, loss_d, self.discriminator, inputs=d_weights, retain_graph=True)
+        grad_g = self._backward(opt_g, loss_g, self.generator, inputs=g_weights)
+        self._take_step(opt_d)
+        for regularizer in self.regularizers:
+            regularizer.after_step(self.discriminator)
+        self._take_step(opt_g)
+        self._after_discriminator_step(grad_d, critique, real.shape[0])
+        self.diagnostics[names.GRAD_NORM_G] = grad_g
+        self.iterations += 1
+        return loss_d.detach(), loss_g.detach()

@@ -103,6 +103,68 @@ def test_each_step_moves_only_its_own_player():
     assert all(c == ("G", True, False) for c in watcher.changed[1::2])  # G step: only G moved
 
 
+class FirstBatch(L.Callback):
+    """Keeps the first training batch and the noise the module drew for it."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.real = batch[0].clone()
+        draw = pl_module.sample_noise
+
+        def recorded(n):
+            self.noise = draw(n)
+            return self.noise
+
+        pl_module.sample_noise = recorded
+
+
+def test_a_simultaneous_update_takes_both_gradients_at_the_same_weights_from_one_judgement():
+    """The 2014 release's update (AdversaryCost2): D's and G's gradients from one D pass over one batch of fakes,
+    both at the pre-step weights; Algorithm 1 instead takes G's gradient after D's step."""
+    import copy
+
+    from gan_module.losses import Critique
+
+    model = GAN(
+        generator=MLPGenerator(image_shape=(1, 4, 4), latent_dim=3, hidden_dims=[8]),
+        discriminator=MaxoutDiscriminator(
+            image_shape=(1, 4, 4), hidden_units=[8], pieces=2, input_dropout=0.0, hidden_dropout=0.0
+        ),
+        generator_optimizer=sgd,
+        discriminator_optimizer=sgd,
+        simultaneous=True,
+    )
+    before = copy.deepcopy(model)
+    first, watcher = FirstBatch(), ParameterWatcher()
+    trainer(callbacks=[first, watcher], limit_train_batches=1).fit(model, IndexedDataModule())
+    assert [c[0] for c in watcher.changed] == ["D", "G"]
+    assert model.iterations == 1 and model.d_steps == 1 and model.images_seen == 4
+
+    fake = before(first.noise)
+    critique = Critique(
+        real_logits=before.judge(first.real), fake_logits=before.judge(fake), real=first.real, fake=fake
+    )
+    d_params, g_params = list(before.discriminator.parameters()), list(before.generator.parameters())
+    grad_d = torch.autograd.grad(before.loss.discriminator_loss(critique), d_params, retain_graph=True)
+    grad_g = torch.autograd.grad(before.loss.generator_loss(critique), g_params)
+    for trained, start, grad in zip(model.discriminator.parameters(), d_params, grad_d, strict=True):
+        torch.testing.assert_close(trained, start - 0.01 * grad)
+    for trained, start, grad in zip(model.generator.parameters(), g_params, grad_g, strict=True):
+        torch.testing.assert_close(trained, start - 0.01 * grad)
+
+    # G's gradient at D's updated weights (what alternating would use) is a different update: the test can tell
+    with torch.no_grad():
+        for p, q in zip(before.discriminator.parameters(), model.discriminator.parameters(), strict=True):
+            p.copy_(q)
+    fake = before(first.noise)
+    after_d = torch.autograd.grad(before.loss.generator_loss(Critique(fake_logits=before.judge(fake))), g_params)
+    assert not all(torch.allclose(a, b) for a, b in zip(after_d, grad_g, strict=True))
+
+
+def test_a_simultaneous_update_needs_k_one():
+    with pytest.raises(ConfigError, match=r"model\.simultaneous: true .* needs model\.k: 1"):
+        tiny_gan(k=2, simultaneous=True)
+
+
 @pytest.mark.parametrize("k", [0, -2])
 def test_k_below_one_is_rejected(k):
     with pytest.raises(ConfigError, match="k"):

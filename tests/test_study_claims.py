@@ -199,3 +199,55 @@ def test_the_answers_say_whether_the_ranking_has_settled_within_the_budget(tmp_p
     assert verdict in report(study, results).split("## all runs")[1]  # claims.md reads it beside the verdicts
     if rise_until == 8:  # the best (RaLSGAN, 0.9) rose by a quarter of its final score over the last quarter
         assert "ralsgan +0.2" in line
+
+
+def write_runs(study, results: list[dict]) -> None:
+    """Each fabricated run's result.json where the study keeps its finished runs."""
+    import json
+
+    for run in results:
+        folder = study.folder / run["candidate"] / f"seed{run['seed']}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "result.json").write_text(json.dumps(run))
+
+
+def one_dataset_study(tmp_path: Path, name: str, **overrides):
+    folder = tmp_path / name
+    folder.mkdir()
+    study = claims_study(folder, name=name, axes={"gan": "configs/studies/claims/candidates.yaml"}, **overrides)
+    return load_study(study.path, tmp_path / "runs")
+
+
+def test_claim_3_is_judged_across_studies_of_one_dataset_each(tmp_path, capsys):
+    """claims_mnist + claims_fashion: each study a dataset; LS-GAN and SNGAN above NS on both -> supported."""
+    from gan_module.study.__main__ import main
+    from gan_module.study.across import combine
+
+    digits, fashion = one_dataset_study(tmp_path, "digits"), one_dataset_study(tmp_path, "fashion")
+    write_runs(digits, fabricate(digits, {"ring": RING}))
+    write_runs(fashion, fabricate(fashion, {"ring": GRID}))
+    combined, results = combine([digits, fashion])
+    assert len(results) == 2 * 14 * len(SEEDS)
+    found = verdicts(combined, results)
+    assert found["across the datasets"][3][0] == SUPPORTED
+    assert found["dataset = digits"][2][0] == SUPPORTED and found["dataset = fashion"][2][0] == REFUTED
+    assert any(
+        "digits-loss_sensitive / fashion-loss_sensitive vs" in line for line in found["across the datasets"][3][1]
+    )
+
+    main([str(digits.path), "--report", "--across", str(fashion.path), "--runs-root", str(tmp_path / "runs")])
+    written = tmp_path / "runs" / "digits+fashion" / "claims.md"
+    assert f"claims across the studies: {written}" in capsys.readouterr().out
+    assert "| 3. Loss-Sensitive GAN and SNGAN generalise better" in written.read_text()
+
+
+def test_studies_read_together_must_share_their_quality_metric_and_candidates(tmp_path):
+    from gan_module.study.across import combine
+
+    digits = one_dataset_study(tmp_path, "digits")
+    other_metric = one_dataset_study(tmp_path, "fid", rank_by={"metric": DIVERSITY, "mode": "min"})
+    with pytest.raises(ConfigError, match="measure quality differently"):
+        combine([digits, other_metric])
+    fewer = one_dataset_study(tmp_path, "fewer", exclude=[{"gan": "ralsgan"}])
+    with pytest.raises(ConfigError, match="different candidates"):
+        combine([digits, fewer])

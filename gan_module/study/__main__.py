@@ -1,4 +1,5 @@
-"""``python -m gan_module.study STUDY.yaml [--jobs N | --index I | --candidate C --seed S | --list | --report]``."""
+"""``python -m gan_module.study STUDY.yaml [--jobs N | --index I | --candidate C --seed S | --list | --report]
+[--across OTHER.yaml ...]``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 
 from gan_module.errors import ConfigError
 from gan_module.study import finished_results, load_study, report
+from gan_module.study.across import write_across
 from gan_module.study.check import check_configs
 from gan_module.study.runner import run_indices, run_parallel
 from gan_module.study.sweep import sweep_yaml
@@ -27,6 +29,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-report", action="store_true", help="do not write them after running")
     parser.add_argument("--wandb-sweep", action="store_true", help="print the W&B sweep YAML of this study")
     parser.add_argument("--runs-root", help="folder of all studies (default: runs/studies)")
+    parser.add_argument(
+        "--across",
+        nargs="+",
+        metavar="OTHER",
+        help="also write the claims report of this study and these read together, each a dataset (claim 3)",
+    )
     return parser.parse_args(argv)
 
 
@@ -67,6 +75,9 @@ def main(argv: list[str] | None = None) -> None:
             for name, path in report(study).items():
                 if path is not None:
                     print(f"{name}: {path}")
+            if args.across:
+                others = [load_study(path, args.runs_root) for path in args.across]
+                print(f"claims across the studies: {write_across([study, *others])}")
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
