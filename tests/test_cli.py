@@ -53,6 +53,7 @@ def config_sets() -> list[tuple[str, ...]]:
         else:
             sets.append((f"{folder}/base.yaml", str(rel)))
     sets.append(("mnist/gan2014.yaml", "mnist/offline_data.yaml"))  # the paper's model on the offline digits
+    sets.append(("mnist/gan2014.yaml", "mnist/offline_data.yaml", "mnist/gan2014_release.yaml"))  # its update
     return sets
 
 
