@@ -110,3 +110,18 @@ def test_two_processes_resume_exactly_after_a_run_that_max_steps_ended(tmp_path)
     assert resumed["gan_progress"]["iterations"] == 12
     assert_same_training_state(straight, resumed)  # weights, moments, schedulers, both ranks' random streams
     assert resumed["loops"] == straight["loops"]
+
+
+@pytest.mark.slow
+def test_two_processes_stay_identical_under_the_simultaneous_update(tmp_path):
+    """model.simultaneous: each player's gradient is averaged across ranks after its own backward pass."""
+    root = tmp_path / "ddp"
+    ddp_fit(
+        root, "--model.simultaneous=true", '--trainer.callbacks+={"class_path": "tests.test_distributed.SaveRankState"}'
+    )
+    run = root / "version_0"
+    rank0, rank1 = (torch.load(run / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for name, tensor in rank0.items():
+        assert torch.equal(tensor, rank1[name]), name
+    progress = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["gan_progress"]
+    assert progress["iterations"] == progress["d_steps"] == 6  # one D and one G update per batch
