@@ -26,6 +26,8 @@ from pathlib import Path
 
 import lightning as L
 
+from gan_module.run_layout import RunLayout
+
 STRATEGIES = {
     "1 process": [],
     "GANDDPStrategy x2": ["--config", "configs/trainer/ddp.yaml", "--trainer.devices=2"],
@@ -67,7 +69,7 @@ def run(config: str, batches: int, extra: list[str], folder: Path) -> dict:
     ]
     env = {k: v for k, v in os.environ.items() if k != "GAN_RUN_DIR"}
     subprocess.run(cmd, check=True, env=env, capture_output=True)
-    return json.loads((folder / "version_0" / "speed.json").read_text())
+    return json.loads((RunLayout.numbered(folder, 0).root / "speed.json").read_text())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -42,6 +42,7 @@ from torch import Tensor
 
 from benchmarks.quiet import quiet_lightning
 from gan_module.names import ITERATIONS, SECONDS
+from gan_module.run_layout import RunLayout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,7 +93,7 @@ def run_fit(recipe: Recipe, iterations: int, folder: Path) -> dict:
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    rows = [row for row in _rows(folder / "version_0" / "metrics.csv") if row.get(SECONDS)]
+    rows = [row for row in _rows(RunLayout.numbered(folder, 0).metrics) if row.get(SECONDS)]
     return {"wall": wall, "rows": [(int(float(r[ITERATIONS])), float(r[SECONDS])) for r in rows]}
 
 

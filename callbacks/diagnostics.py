@@ -34,7 +34,19 @@ import lightning as L
 from lightning.pytorch.utilities import rank_zero_warn
 
 from gan_module.errors import ConfigError
-from gan_module.names import D_ACCURACY, DIVERSITY, GRAD_NORM_D, GRAD_NORM_G, ISSUES, issue_key
+from gan_module.names import (
+    D_ACCURACY,
+    DIVERSITY,
+    GRAD_NORM_D,
+    GRAD_NORM_G,
+    ISSUES,
+    ISSUES_NOW,
+    MODE_COLLAPSE,
+    NON_CONVERGENCE,
+    UNSTABLE_TRAINING,
+    VANISHING_GRADIENT,
+    issue_key,
+)
 from gan_module.step_log import is_logging_step
 
 _WATCHED = (DIVERSITY, GRAD_NORM_G, GRAD_NORM_D, D_ACCURACY)
@@ -88,19 +100,19 @@ class TrainingDiagnostics(L.Callback):
         accuracy = self._full(D_ACCURACY)
         flags = dict.fromkeys(ISSUES, False)
         if diversity is not None:
-            flags["mode_collapse"] = max(diversity) < self.collapse_diversity
+            flags[MODE_COLLAPSE] = max(diversity) < self.collapse_diversity
         if grad_g is not None and accuracy is not None and self.early_grad_g:
-            flags["vanishing_gradient"] = (
+            flags[VANISHING_GRADIENT] = (
                 max(grad_g) < self.vanishing_ratio * self.early_grad_g and min(accuracy) > self.confident_accuracy
             )
-        flags["unstable_training"] = any(
+        flags[UNSTABLE_TRAINING] = any(
             values is not None and max(values) > self.spike_factor * max(median(values), 1e-12)
             for values in (grad_g, grad_d)
         )
         if accuracy is not None:
             mean_accuracy = sum(accuracy) / len(accuracy)
             d_wins = self.probabilistic_d and mean_accuracy > 1 - self.pinned_margin
-            flags["non_convergence"] = d_wins or mean_accuracy < self.pinned_margin
+            flags[NON_CONVERGENCE] = d_wins or mean_accuracy < self.pinned_margin
         return flags
 
     # ----------------------------------------------------------------- hooks
@@ -127,7 +139,7 @@ class TrainingDiagnostics(L.Callback):
             self.active[issue] = on
         if is_logging_step(trainer):  # what the loggers keep (steps_flagged counts every step)
             pl_module.step_log.add({issue_key(name): float(on) for name, on in flags.items()})
-        pl_module.step_log.bar["issues"] = sum(flags.values())
+        pl_module.step_log.bar[ISSUES_NOW] = sum(flags.values())
 
     def state_dict(self) -> dict:
         return {"early_grad_g": self.early_grad_g, "steps_flagged": dict(self.steps_flagged)}
@@ -138,11 +150,11 @@ class TrainingDiagnostics(L.Callback):
 
 
 _DESCRIPTIONS = {
-    "mode_collapse": "mode collapse -- the samples are far less varied than the data (diag/diversity).",
-    "vanishing_gradient": "vanishing gradient -- G's gradient has collapsed while D is confident "
+    MODE_COLLAPSE: "mode collapse -- the samples are far less varied than the data (diag/diversity).",
+    VANISHING_GRADIENT: "vanishing gradient -- G's gradient has collapsed while D is confident "
     "(diag/grad_norm_g, diag/d_accuracy); a non-saturating or Wasserstein loss is the usual remedy.",
-    "unstable_training": "unstable training -- gradient-norm spikes "
+    UNSTABLE_TRAINING: "unstable training -- gradient-norm spikes "
     "(diag/grad_norm_*); try a gradient penalty, spectral norm or a lower learning rate.",
-    "non_convergence": "non-convergence -- D's accuracy is pinned at 0 or 1 (diag/d_accuracy); the players are "
+    NON_CONVERGENCE: "non-convergence -- D's accuracy is pinned at 0 or 1 (diag/d_accuracy); the players are "
     "out of balance (adjust k or the learning rates).",
 }

@@ -11,6 +11,8 @@ import torchvision
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 from torch import Tensor
 
+from gan_module.run_layout import RunLayout
+
 
 def run_dir(trainer: L.Trainer) -> Path:
     """The run folder: the first logger's folder when it has one (main.py puts it in the run folder).
@@ -27,7 +29,7 @@ def log_image(trainer: L.Trainer, key: str, image: Tensor, iteration: int, capti
 
     Returns the PNG's path. Call it from global rank 0 only.
     """
-    path = run_dir(trainer) / "images" / key / f"iter_{iteration:08d}.png"
+    path = RunLayout(run_dir(trainer)).image(key, iteration)
     path.parent.mkdir(parents=True, exist_ok=True)
     torchvision.utils.save_image(image, path)
     for logger in trainer.loggers:

@@ -65,7 +65,6 @@ class LatentInterpolation(L.Callback):
             raise ConfigError(f"LatentInterpolation needs num_pairs >= 1 and steps >= 2, got {num_pairs}, {steps}.")
         self.num_pairs, self.steps, self.modes = num_pairs, steps, modes
         self.every_n_epochs, self.seed = every_n_epochs, seed
-        self.last_paths: dict[str, object] = {}
 
     def path_noise(self, pl_module, mode: str) -> Tensor:
         """(num_pairs * steps, latent_dim): the strips' noise, row by row."""
@@ -92,7 +91,7 @@ class LatentInterpolation(L.Callback):
             return  # strips of 2-D points say nothing a scatter plot does not
         for mode in self.modes:
             image = self.render(trainer, pl_module, mode)
-            self.last_paths[mode] = log_image(trainer, f"interpolation_{mode}", image, pl_module.iterations)
+            log_image(trainer, f"interpolation_{mode}", image, pl_module.iterations)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:

@@ -16,14 +16,13 @@ from pathlib import Path
 import lightning as L
 
 from gan_module.errors import ConfigError
-
-LAST = "last.ckpt"
+from gan_module.run_layout import LAST_CHECKPOINT, RunLayout
 
 
 def last_checkpoint_path(trainer) -> Path:
     """``last.ckpt`` beside the periodic checkpoints: what ``--ckpt_path last`` resumes."""
-    folder = getattr(trainer.checkpoint_callback, "dirpath", None) or Path(trainer.default_root_dir) / "checkpoints"
-    return Path(folder) / LAST
+    folder = getattr(trainer.checkpoint_callback, "dirpath", None)
+    return Path(folder) / LAST_CHECKPOINT if folder else RunLayout(Path(trainer.default_root_dir)).last_checkpoint
 
 
 def save_last(trainer) -> Path:

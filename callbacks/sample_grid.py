@@ -45,7 +45,6 @@ class SampleGrid(L.Callback):
         self.num_samples, self.nrow, self.every_n_epochs = num_samples, nrow, every_n_epochs
         self.at_start, self.seed, self.nearest_neighbours = at_start, seed, nearest_neighbours
         self.at_end = at_end
-        self.last_path = None
         self._logged_iteration: int | None = None
 
     def fixed_noise(self, pl_module) -> Tensor:
@@ -76,7 +75,7 @@ class SampleGrid(L.Callback):
     def log_grid(self, trainer: L.Trainer, pl_module) -> None:
         if not trainer.is_global_zero:
             return
-        self.last_path = log_image(trainer, "samples", self.render(trainer, pl_module), pl_module.iterations)
+        log_image(trainer, "samples", self.render(trainer, pl_module), pl_module.iterations)
         self._logged_iteration = pl_module.iterations
 
     def on_train_start(self, trainer, pl_module) -> None:

@@ -95,7 +95,7 @@ class Diagnosing:
             {
                 names.split_key(split, names.LOSS_D): self.loss.discriminator_loss(critique),
                 names.split_key(split, names.LOSS_G): self.loss.generator_loss(critique),
-                names.split_key(split, "d_accuracy"): self.d_accuracy(
+                names.split_key(split, names.HELD_OUT_D_ACCURACY): self.d_accuracy(
                     critique.real_logits.float(), critique.fake_logits.float()
                 ),
             },

@@ -293,7 +293,7 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
             term = regularizer.penalty(judge, critique, self.d_steps)
             if term is not None:
                 if self._logging_step:
-                    self.step_log.add({f"reg/{regularizer.name}": term.detach()})
+                    self.step_log.add({names.regularizer_key(regularizer.name): term.detach()})
                 loss = loss + term
         return loss
 

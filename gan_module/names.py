@@ -16,12 +16,25 @@ D_REAL, D_FAKE, D_ACCURACY, DIVERSITY = "diag/d_real", "diag/d_fake", "diag/d_ac
 GRAD_NORM_D, GRAD_NORM_G = "diag/grad_norm_d", "diag/grad_norm_g"
 
 #: the training issues of Motwani & Parmar (2020), flagged by callbacks/diagnostics.py and ranked by the study
-ISSUES = ("mode_collapse", "vanishing_gradient", "unstable_training", "non_convergence")
+MODE_COLLAPSE, VANISHING_GRADIENT = "mode_collapse", "vanishing_gradient"
+UNSTABLE_TRAINING, NON_CONVERGENCE = "unstable_training", "non_convergence"
+ISSUES = (MODE_COLLAPSE, VANISHING_GRADIENT, UNSTABLE_TRAINING, NON_CONVERGENCE)
+#: the issues that say training did not settle (the study's instability criterion)
+UNSETTLED = (UNSTABLE_TRAINING, NON_CONVERGENCE)
+#: the progress bar's count of issues flagged at this step
+ISSUES_NOW = "issues"
+#: D's accuracy on a held-out split (``val/d_accuracy``; the training diagnostic is :data:`D_ACCURACY`)
+HELD_OUT_D_ACCURACY = "d_accuracy"
 
 
 def issue_key(issue: str) -> str:
     """The logged 0/1 flag of one of :data:`ISSUES`."""
     return f"issue/{issue}"
+
+
+def regularizer_key(name: str) -> str:
+    """A regularizer's penalty term as logged on logging steps (``reg/GradientPenalty``)."""
+    return f"reg/{name}"
 
 
 def split_key(split: str, name: str) -> str:

@@ -18,6 +18,7 @@ PACKAGES = ("gan_module", "callbacks", "datamodules", "benchmarks")
 #: floor of each room, lowest first
 FLOORS: dict[str, int] = {
     "gan_module.errors": 0,
+    "gan_module.run_layout": 0,
     **dict.fromkeys(
         [
             "gan_module.losses",

@@ -134,7 +134,6 @@ def test_every_loss_resolves_from_its_yaml_class_path():
 
 def test_flags():
     for loss in ALL_LOSSES:
-        assert loss.needs_samples == isinstance(loss, LossSensitiveLoss)
         assert loss.generator_needs_real == (loss in RELATIVISTIC)
     assert MinimaxLoss.probabilistic and NonSaturatingLoss.probabilistic
     for cls in (LeastSquaresLoss, HingeLoss, WassersteinLoss, LossSensitiveLoss, RelativisticLoss):

@@ -155,8 +155,9 @@ def test_the_leaderboard_gives_mean_and_spread_over_seeds_ranked_by_the_metric(t
     assert ring["issue/mode_collapse"] == pytest.approx(0.4)
     assert grid["diverged"] == 1 and grid["seeds"] == 2
     assert grid["eval/modes_500_high_quality"] == pytest.approx(0.5)  # the diverged seed has no score
-    # the default spread: a bootstrap 95% interval of the mean (with two seeds, their range)
-    assert "| 1 | ring-wgan_gp | 0.8 [0.7, 0.9] |" in markdown_table(study, rows)
+    # the default spread: Student's t 95% interval of the mean (two seeds: 0.8 ± 12.71 x 0.1414 / sqrt(2))
+    assert "| 1 | ring-wgan_gp | 0.8 [-0.471, 2.07] |" in markdown_table(study, rows)
+    assert "| 1/2 [0.01, 0.99] |" in markdown_table(study, rows)  # grid-ns diverged once: the exact interval
     assert "| 2 | grid-ns | 0.5 |" in markdown_table(study, rows)  # one finite seed: no interval
     study.spread = "std"
     assert "| 1 | ring-wgan_gp | 0.8 ± 0.14 |" in markdown_table(study, rows)
@@ -169,13 +170,23 @@ def test_the_leaderboard_gives_mean_and_spread_over_seeds_ranked_by_the_metric(t
     assert [r["candidate"] for r in aggregate(study, results)] == ["ring-ns", "grid-ns", "ring-wgan_gp"]
 
 
+def third_seed(results):
+    """The ring's candidates on a third seed: two seeds never give a verdict (statistics.py)."""
+    ns = {"loss": "non-saturating", "regularization": "none"}
+    gp = {"loss": "Wasserstein", "regularization": "gradient penalty"}
+    return [*results, fabricated("ring-ns", 2, 0.3, 0.4, **ns), fabricated("ring-wgan_gp", 2, 0.8, 0.0, **gp)]
+
+
 def test_the_answers_group_runs_by_decision_and_context(tmp_path):
     study, results = fabricated_study(tmp_path)
-    text = answer(study, results)
+    two_seeds = answer(study, results).split("## data = ring")[1].split("## data = grid")[0]
+    assert "Wasserstein vs non-saturating: too few seeds (+0.5, 2 paired seeds; a verdict needs 3)" in two_seeds
+    assert "Regularization helped" not in two_seeds
+    text = answer(study, third_seed(results))
     ring = text.split("## data = ring")[1].split("## data = grid")[0]
-    assert "**Which loss?** **Wasserstein** (Wasserstein 0.8 [0.7, 0.9]; non-saturating 0.3 [0.2, 0.4])" in ring
-    # both seeds 0.5 ahead: the same difference on every seed, so the paired test calls it
-    assert "Wasserstein vs non-saturating: better (+0.5, 95% CI [0.5, 0.5], p 0 Holm, 2 paired seeds" in ring
+    assert "**Which loss?** **Wasserstein** (Wasserstein 0.8 [0.552, 1.05]; non-saturating 0.3 [0.0516, 0.548])" in ring
+    # every seed 0.5 ahead: the same difference on every seed, so the paired test calls it (3 seeds: flagged few)
+    assert "Wasserstein vs non-saturating: better (+0.5, 95% CI [0.5, 0.5], p 0 Holm, 3 paired seeds (few)" in ring
     assert "Regularization helped: gradient penalty beats none." in ring
     assert "**Which architecture?** not varied in this study." in ring
     grid = text.split("## data = grid")[1]
@@ -185,14 +196,15 @@ def test_the_answers_group_runs_by_decision_and_context(tmp_path):
 def test_the_answers_compare_like_for_like_where_only_one_decision_differs(tmp_path):
     study, results = fabricated_study(tmp_path)
     dragan = {"loss": "non-saturating", "regularization": "DRAGAN penalty"}
-    results += [fabricated("ring-dragan", 0, 0.0, 0.0, **dragan), fabricated("ring-dragan", 1, 0.1, 0.0, **dragan)]
+    results = third_seed(results)
+    results += [fabricated("ring-dragan", s, v, 0.0, **dragan) for s, v in enumerate((0.0, 0.1, 0.2))]
     ring = answer(study, results).split("## data = ring")[1].split("## data = grid")[0]
     regularization = next(line for line in ring.splitlines() if "regularization help" in line)
     # the groups mix losses (gradient penalty comes only with Wasserstein); the matched pair does not
     assert "**gradient penalty** (gradient penalty 0.8" in regularization
     like = regularization.split("Like for like (candidates differing in this decision only): ")[1]
-    # ns 0.2, 0.4 against DRAGAN 0.0, 0.1: 0.25 apart on average, but 0.2 and 0.3 on the two seeds
-    assert like.startswith("ring-ns vs ring-dragan: no detectable difference (+0.25, 95% CI [-0.385, 0.885]")
+    # ns 0.2, 0.4, 0.3 against DRAGAN 0.0, 0.1, 0.2: 0.2 apart on average, but 0.2, 0.3 and 0.1 on the seeds
+    assert like.startswith("ring-ns vs ring-dragan: no detectable difference (+0.2, 95% CI [-0.0484, 0.448]")
     assert "ring-wgan_gp" not in like  # it differs from both in its loss too
 
 

@@ -6,9 +6,9 @@ softplus / log-sigmoid forms stay finite for any output, where ``log(sigmoid(l))
 
 The module hands a loss one :class:`Critique` per step: the discriminator's outputs on real and generated
 samples, plus the samples themselves. Most losses read only the outputs; a loss whose generator term needs
-the outputs on real data sets ``generator_needs_real = True`` and the module computes them in the G step; a
-loss that reads the samples sets ``needs_samples = True``; ``probabilistic`` says whether D's output is a
-logit of P(real).
+the outputs on real data sets ``generator_needs_real = True`` and the module computes them in the G step (the
+samples are always in the critique: the loss-sensitive GAN reads them); ``probabilistic`` says whether D's
+output is a logit of P(real).
 
 =================================  ================================  =========================================
 loss                               class                             paper

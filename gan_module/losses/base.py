@@ -26,8 +26,6 @@ class GANLoss:
 
     #: the generator term reads D's outputs on real data (relativistic losses)
     generator_needs_real: bool = False
-    #: the loss reads the samples ``critique.real``/``critique.fake``, not only D's outputs (loss-sensitive GAN)
-    needs_samples: bool = False
     #: D's raw output is a logit of P(real), so ``output > 0`` means "judged real". False for critics whose
     #: outputs are scores (Wasserstein, hinge, least squares, relativistic, loss-sensitive, most f-GANs).
     probabilistic: bool = True

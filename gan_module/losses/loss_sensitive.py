@@ -22,7 +22,6 @@ class LossSensitiveLoss(GANLoss):
     (weight decay / gradient penalty) is not part of this loss.
     """
 
-    needs_samples = True
     probabilistic = False
 
     def __init__(self, lam: float = 1.0, distance: str = "l1") -> None:

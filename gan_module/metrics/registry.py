@@ -21,7 +21,7 @@ from torch import Tensor
 
 from gan_module.errors import ConfigError
 from gan_module.metrics.features import DEFAULT_CACHE, dataset_classifier
-from gan_module.names import eval_name
+from gan_module.names import EVAL, eval_name
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,10 @@ class EvaluationMetric:
     outputs: ClassVar[tuple[str, ...]] = ("",)
     extra_outputs: ClassVar[tuple[str, ...]] = ()
     data: ClassVar[str] = "images"
+    #: the default equivalence margin of each output (by suffix), in the output's own units: two candidates
+    #: closer than this are "equally good" (the study's TOST, gan_module/study/statistics.py). None where the
+    #: scale depends on the protocol (FID's feature network): a study declares it in `margins`.
+    margins: ClassVar[dict[str, float]] = {}
 
     def applies(self, context: EvaluationContext) -> bool:
         """Whether it can measure this data (the callback skips it with a log line otherwise)."""
@@ -135,6 +139,18 @@ def metric_class(name: str) -> type[EvaluationMetric]:
 def logged_names(metrics: Iterable[str], feature: str, num_samples: int, real_split: str) -> list[str]:
     """Every name an evaluation of ``metrics`` under these settings can log (per-class shares aside)."""
     return [name for m in metrics for name in metric_class(m).logged_names(feature, num_samples, real_split)]
+
+
+def default_margin(logged: str) -> float | None:
+    """The default equivalence margin of a logged metric name (``eval/modes_2500_high_quality``: 0.05), or None
+    when its metric declares none."""
+    _load_shipped()
+    for cls in REGISTRY.values():
+        if logged.startswith(f"{EVAL}{cls.key}_"):
+            suffixes = sorted((s for s in cls.margins if logged.endswith(s)), key=len, reverse=True)
+            if suffixes:
+                return cls.margins[suffixes[0]]
+    return None
 
 
 def _load_shipped() -> None:

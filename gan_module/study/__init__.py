@@ -15,6 +15,7 @@ from gan_module.study.answers import write_answers
 from gan_module.study.claims import write_claims
 from gan_module.study.leaderboard import aggregate, write_leaderboard
 from gan_module.study.plots import plot_curves, plot_samples
+from gan_module.study.runner import result_path
 from gan_module.study.spec import Candidate, Study, load_study
 
 __all__ = ["Candidate", "Study", "finished_results", "load_study", "report"]
@@ -24,7 +25,7 @@ def finished_results(study: Study) -> list[dict[str, Any]]:
     """Every ``result.json`` of the study's runs that exist (finished runs)."""
     results = []
     for candidate, seed in study.runs():
-        path = study.folder / candidate.name / f"seed{seed}" / "result.json"
+        path = result_path(study, candidate, seed)
         if path.is_file():
             results.append(json.loads(path.read_text()))
     return results

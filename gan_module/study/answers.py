@@ -18,7 +18,7 @@ from typing import Any
 from gan_module.study.application import describe
 from gan_module.study.measured import Criterion, by_candidate, by_seed, contexts, criteria, finite_mean
 from gan_module.study.spec import DECISIONS, Study
-from gan_module.study.statistics import BETTER, bootstrap_interval, compare, judge
+from gan_module.study.statistics import BETTER, Pair, compare_family, compare_rates, holm, mean_interval, rate_interval
 
 #: a candidate still improving by more than this share of the best score over the last quarter of training
 STILL_MOVING = 0.05
@@ -37,14 +37,16 @@ def answer(study: Study, results: list[dict[str, Any]]) -> str:
     lines = [
         f"# {study.name}: the four questions (quality: {quality.label}, {better} is better)",
         "",
-        "Groups: mean of each seed's runs, bootstrap 95% interval over seeds. Comparisons: paired over seeds, "
-        "mean difference with its 95% interval, Holm-corrected within each question.",
+        "Groups: mean of each seed's runs, t 95% interval over seeds. Comparisons: paired over seeds, mean "
+        "difference with its t interval at the comparison's Holm level, Holm-corrected within each question; a "
+        "diverged run counts as the worst value of its comparison (ranked last).",
         "",
     ]
     for title, runs in contexts(study, results):
         lines += [f"## {title}", ""]
         lines += [f"- **{QUESTIONS[d]}** " + _answer_one(runs, d, quality) for d in DECISIONS]
         lines.append(f"- **Is the budget enough?** {still_moving(runs, quality)}")
+        lines += divergence(runs)
         lines += describe(study, runs) if study.application else []
         lines.append("")
     return "\n".join(lines)
@@ -58,31 +60,45 @@ def _answer_one(runs: list[dict[str, Any]], decision: str, quality: Criterion) -
     if len(groups) < 2:
         return f"not varied in this study{f' (every candidate: {next(iter(groups))})' if groups else ''}."
     values = {label: by_seed(group, quality) for label, group in groups.items()}
-    intervals = {label: bootstrap_interval(list(v.values())) for label, v in values.items()}
+    intervals = {label: mean_interval(list(v.values())) for label, v in values.items()}
     scored = [label for label in intervals if intervals[label].n]
     if not scored:
         return "no group has a finite score (every run diverged)."
     ordered = sorted(scored, key=lambda label: intervals[label].mean, reverse=quality.higher_is_better)
+    unscored = sorted(set(intervals) - set(scored))
+    ordered += unscored  # every run diverged: compared at the worst value observed, i.e. ranked last
     best = ordered[0]
-    pairs = [(values[best], values[label], (best, label)) for label in ordered[1:]]
+    pairs = [Pair(values[best], values[label], (best, label), quality.higher_is_better) for label in ordered[1:]]
     like = _like_for_like(runs, decision, quality)
-    family = judge(
-        [compare(a, b, names, quality.higher_is_better) for a, b, names in pairs + like],
-        [a for a, _, _ in pairs + like],
-        [b for _, b, _ in pairs + like],
-    )
+    family = compare_family(pairs + like)
     text = f"**{best}** ({'; '.join(f'{label} {intervals[label]}' for label in ordered)})."
     text += " " + "; ".join(f"{c.a} vs {c.b}: {c}" for c in family[: len(pairs)]) + "."
     if decision == "regularization" and "none" in scored:
         helped = [c.a for c in family[: len(pairs)] if c.b == "none" and c.verdict == BETTER]
         text += f" Regularization helped: {helped[0]} beats none." if helped else ""
         text += " No regularizer detectably beat training without one." if best == "none" else ""
-    unscored = sorted(set(intervals) - set(scored))
     text += f" Diverged or unscored: {', '.join(unscored)}." if unscored else ""
     if family[len(pairs) :]:
         text += " Like for like (candidates differing in this decision only): "
         text += "; ".join(f"{c.a} vs {c.b}: {c}" for c in family[len(pairs) :]) + "."
     return text
+
+
+def divergence(runs: list[dict[str, Any]]) -> list[str]:
+    """A line on divergence, when any run diverged: each candidate's rate with its exact 95% interval, and
+    Fisher's exact test of each against the candidate that diverged least (Holm-corrected together)."""
+    counts = {name: (sum(r["status"] == "diverged" for r in g), len(g)) for name, g in by_candidate(runs).items()}
+    if not any(k for k, _ in counts.values()):
+        return []
+    steadiest = min(counts, key=lambda name: counts[name][0] / counts[name][1])
+    others = [name for name in counts if name != steadiest and counts[name][0]]
+    adjusted = holm([compare_rates(counts[name], counts[steadiest]) for name in others])
+    tests = [f"{name} vs {steadiest}: p {p:.2g} Holm" for name, p in zip(others, adjusted, strict=True)]
+    rates = ", ".join(f"{name} {rate_interval(*counts[name])}" for name in others)
+    return [
+        f"- **Divergence** (runs that diverged, exact 95% interval; Fisher's exact test against the steadiest "
+        f"candidate, {steadiest} {rate_interval(*counts[steadiest])}): {rates}. {'; '.join(tests)}."
+    ]
 
 
 def still_moving(runs: list[dict[str, Any]], quality: Criterion) -> str:
@@ -115,7 +131,7 @@ def still_moving(runs: list[dict[str, Any]], quality: Criterion) -> str:
     return f"{text}. None moved by more than {STILL_MOVING:.0%} of the best score: the ranking has settled."
 
 
-def _like_for_like(runs: list[dict[str, Any]], decision: str, quality: Criterion):
+def _like_for_like(runs: list[dict[str, Any]], decision: str, quality: Criterion) -> list[Pair]:
     """Pairs of candidates whose *other* decision labels are all equal: their difference is this decision's.
 
     The groups above mix everything else a label comes with (the "none" regularization group holds every
@@ -132,7 +148,8 @@ def _like_for_like(runs: list[dict[str, Any]], decision: str, quality: Criterion
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
                 if candidates[a][0]["decision"][decision] != candidates[b][0]["decision"][decision]:
-                    pairs.append((by_seed(candidates[a], quality), by_seed(candidates[b], quality), (a, b)))
+                    a_values, b_values = by_seed(candidates[a], quality), by_seed(candidates[b], quality)
+                    pairs.append(Pair(a_values, b_values, (a, b), quality.higher_is_better))
     return pairs
 
 

@@ -5,8 +5,9 @@ says what the application needs (Motwani & Parmar 2020 choose by the issues an a
 this makes the trade-off explicit). Within one context (dataset), each criterion is scaled so the best
 candidate's mean is 1 and the worst's 0 (cost on a log scale: twice as slow costs the same at any speed), and a
 run's score is the weighted mean of its scaled criteria. The candidate with the highest mean score wins; the
-runners-up are those whose score is not detectably different from the winner's (paired over seeds, Holm-
-corrected), so "use X" comes with the list of equally good choices at this number of seeds.
+runners-up are those whose score is not detectably lower than the winner's (paired over seeds, Holm-corrected;
+statistics.py), so "use X" comes with the list of equally good choices at this number of seeds. A diverged run
+scores the worst value observed on each criterion: it ranks last, as in every comparison of the study.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from gan_module.study.measured import COST, INSTABILITY, Criterion, by_candidate, by_seed, criteria
 from gan_module.study.spec import CRITERIA, DECISIONS, Study
-from gan_module.study.statistics import NO_DIFFERENCE, Comparison, Interval, bootstrap_interval, compare, judge
+from gan_module.study.statistics import BETTER, Comparison, Interval, Pair, compare_family, mean_interval
 
 
 @dataclass(frozen=True)
@@ -44,22 +45,34 @@ def _oriented(criterion: Criterion, value: float) -> float:
 
 
 def seed_scores(study: Study, runs: list[dict[str, Any]]) -> dict[str, dict[int, float]]:
-    """Each candidate's weighted score per seed (1: best mean on every weighted criterion; a NaN counts as 0)."""
+    """Each candidate's weighted score per seed (1: best mean on every weighted criterion). A diverged run (no
+    value) takes the worst value any run of the context has on that criterion: it ranks last, as in the
+    comparisons (statistics.py)."""
     weights = {c: study.application.get(c, 0.0) for c in CRITERIA if study.application.get(c, 0.0) > 0}
     known = criteria(study)
     grouped = by_candidate(runs)
     scores: dict[str, dict[int, float]] = {name: {} for name in grouped}
     for role, weight in weights.items():
         criterion = known[role]
-        per_seed = {name: by_seed(group, criterion) for name, group in grouped.items()}
+        per_seed = floor_diverged({name: by_seed(group, criterion) for name, group in grouped.items()}, criterion)
         means = {name: math.fsum(v.values()) / len(v) if v else math.nan for name, v in per_seed.items()}
         worst, best = _scale(criterion, means)
         for name, values in per_seed.items():
             for seed, value in values.items():
                 scaled = (_oriented(criterion, value) - worst) / (best - worst) if best > worst else 1.0
-                scores[name][seed] = scores[name].get(seed, 0.0) + weight * (scaled if math.isfinite(scaled) else 0.0)
+                scaled = scaled if math.isfinite(scaled) else 0.0  # no run of the context has a value
+                scores[name][seed] = scores[name].get(seed, 0.0) + weight * scaled
     total = math.fsum(weights.values())
     return {name: {seed: s / total for seed, s in values.items()} for name, values in scores.items()}
+
+
+def floor_diverged(per_seed: dict[str, dict[int, float]], criterion: Criterion) -> dict[str, dict[int, float]]:
+    """Every candidate's values by seed, a missing value (a diverged run) replaced by the worst value observed."""
+    finite = [v for values in per_seed.values() for v in values.values() if math.isfinite(v)]
+    if not finite:
+        return per_seed
+    worst = min(finite) if criterion.higher_is_better else max(finite)
+    return {n: {s: v if math.isfinite(v) else worst for s, v in values.items()} for n, values in per_seed.items()}
 
 
 def left_out(study: Study, runs: list[dict[str, Any]]) -> dict[str, str]:
@@ -84,12 +97,12 @@ def choose(study: Study, runs: list[dict[str, Any]]) -> Pick | None:
     scores = {name: s for name, s in seed_scores(study, runs).items() if name not in excluded}
     if not scores:
         return None
-    intervals = {name: bootstrap_interval(list(s.values())) for name, s in scores.items()}
+    intervals = {name: mean_interval(list(s.values())) for name, s in scores.items()}
     winner = max(intervals, key=lambda name: intervals[name].mean)
     others = [name for name in scores if name != winner]
-    family = [compare(scores[winner], scores[name], (winner, name)) for name in others]
-    judged = judge(family, [scores[winner]] * len(others), [scores[name] for name in others])
-    runners_up = sorted((c for c in judged if c.verdict == NO_DIFFERENCE), key=lambda c: c.difference)
+    judged = compare_family([Pair(scores[winner], scores[name], (winner, name)) for name in others])
+    # not detectably behind: no detectable difference, or too few seeds to tell
+    runners_up = sorted((c for c in judged if c.verdict != BETTER), key=lambda c: c.difference or 0.0)
     return Pick(winner, intervals, runners_up, excluded)
 
 
@@ -106,7 +119,7 @@ def describe(study: Study, runs: list[dict[str, Any]]) -> list[str]:
     decision = ", ".join(f"{d} {labels[d]}" for d in DECISIONS if labels.get(d))
     measured = []
     for role, criterion in criteria(study).items():
-        interval = bootstrap_interval([criterion.of(r) for r in winner_runs])
+        interval = mean_interval([criterion.of(r) for r in winner_runs])
         unit = " s" if role == COST else ""
         measured.append(f"{role if role in (COST, INSTABILITY) else criterion.label} {interval}{unit}")
     diverged = sum(r["status"] == "diverged" for r in winner_runs)

@@ -2,15 +2,20 @@
 
 A claim is a list of planned comparisons -- role ``a`` against role ``b`` on one criterion (measured.py) -- each
 with the outcome the claim predicts. Candidates play roles by their axis values (spec.py ``ROLES``; a study's
-``roles`` maps a role to another value name). All comparisons of one context (dataset) form one family for
-Holm's correction (statistics.py). A comparison's outcome is *as claimed*, *against* (significant the other
-way, or a significant difference where the claim says equal), or *undetermined* (no detectable difference
-where the claim predicts one; equal within the seeds' noise but not provably within the margin). A claim is
-**supported** when every comparison is as claimed, **refuted** when any is against, and otherwise **not
-detectable at this budget**.
+``roles`` maps a role to another value name). Every comparison of one report (all its datasets) is one family
+for Holm's correction (statistics.py), so the chance of any false verdict anywhere in the report's table is 5%.
+A comparison's outcome is *as claimed*, *against*, or *undetermined*:
 
-Claim 3 (generalisation across distributions) compares each candidate's worst scaled quality over the
-study's contexts, so it needs a study with two datasets or more.
+- "a beats b": as claimed when a is detectably better, against when detectably worse;
+- "a and b are equal" (claim 6): as claimed only when two one-sided tests show the difference inside the
+  criterion's margin (TOST), against when the whole interval lies beyond it; no detectable difference is not
+  equality;
+- "a is not better than b" (claim 4: a gradient penalty does not stabilise): as claimed when shown equivalent
+  within the margin or detectably worse, against when detectably better and beyond the margin.
+
+A claim is **supported** when every comparison is as claimed, **refuted** when any is against, and otherwise
+**not detectable at this budget**. Claim 3 (generalisation across distributions) compares each candidate's worst
+scaled quality over the study's contexts, so it needs a study with two datasets or more.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 from gan_module.study.answers import still_moving
 from gan_module.study.measured import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria, finite_mean
 from gan_module.study.spec import Study
-from gan_module.study.statistics import BETTER, NO_DIFFERENCE, WORSE, Comparison, compare, judge
+from gan_module.study.statistics import ALPHA, BETTER, EQUIVALENT, TOO_FEW, WORSE, Comparison, Pair, compare_family
 
 NOT_BETTER = "not better"
 EQUAL = "equal"
@@ -35,8 +40,6 @@ SUPPORTED, REFUTED, NOT_DETECTABLE = (
     "refuted at this budget",
     "not detectable at this budget",
 )
-#: claim 6's "equally realistic": both candidates' mean quality within this share of their average
-EQUIVALENCE_MARGIN = 0.1
 QUALITY, DIVERSITY, WORST_QUALITY = "quality", "diversity", "worst quality"
 NOT_TESTED = "not tested"
 ACROSS = "across the datasets"
@@ -86,8 +89,9 @@ CLAIMS = (
         "A gradient penalty raises quality but does not stabilise training; spectral normalization is "
         "computationally cheaper than a gradient penalty",
         (Test("gp", "ns", QUALITY, BETTER), Test("gp", "ns", INSTABILITY, NOT_BETTER), Test("sn", "gp", COST, BETTER)),
-        "on the non-saturating loss: + gradient penalty against none (quality; the diagnostics' unstable and "
-        "non-convergence flags), + spectral norm against + gradient penalty in measured seconds per iteration",
+        "on the non-saturating loss: + gradient penalty against none (quality; and not more stable: the share of "
+        "steps the diagnostics flag unstable or non-converging shown equivalent within its margin, or higher), + "
+        "spectral norm against + gradient penalty in measured seconds per iteration",
     ),
     Claim(
         5,
@@ -102,8 +106,7 @@ CLAIMS = (
             Test("fgan_js", "fgan_hellinger", QUALITY, EQUAL),
             Test("fgan_kl", "fgan_hellinger", QUALITY, EQUAL),
         ),
-        f"no detectable difference in quality, and the (Holm) interval within ±{EQUIVALENCE_MARGIN:.0%} of the "
-        "pair's mean",
+        "every pair shown equivalent in quality by two one-sided tests (TOST) against the quality metric's margin",
     ),
 )
 
@@ -116,21 +119,21 @@ class Evidence:
     a: str  # the candidates that played the roles
     b: str
     comparison: Comparison
-    margin: float = math.nan  # claim 6's equivalence margin
 
     @property
     def outcome(self) -> str:
-        verdict = self.comparison.verdict
+        c = self.comparison
+        if c.verdict == TOO_FEW:
+            return UNDETERMINED
         if self.test.expect == EQUAL:
-            if verdict != NO_DIFFERENCE:
-                return AGAINST
-            inside = -self.margin <= self.comparison.low and self.comparison.high <= self.margin
-            return AS_CLAIMED if inside else UNDETERMINED
+            return AS_CLAIMED if c.verdict == EQUIVALENT else AGAINST if c.beyond_margin else UNDETERMINED
         if self.test.expect == NOT_BETTER:
-            return AGAINST if verdict == BETTER else AS_CLAIMED
-        if verdict == self.test.expect:
+            if c.verdict in (EQUIVALENT, WORSE):
+                return AS_CLAIMED
+            return AGAINST if c.verdict == BETTER and c.beyond_margin else UNDETERMINED
+        if c.verdict == self.test.expect:
             return AS_CLAIMED
-        return UNDETERMINED if verdict == NO_DIFFERENCE else AGAINST
+        return AGAINST if c.verdict in (BETTER, WORSE) else UNDETERMINED
 
 
 def claim_verdict(evidence: list[Evidence]) -> str:
@@ -170,67 +173,54 @@ def _worst_quality(study: Study, results: list[dict[str, Any]], role: str) -> tu
     return " / ".join(names), worst
 
 
-Inputs = tuple[str, dict[int, float], str, dict[int, float], bool]  # a, a's values by seed, b, b's, higher better
-
-
-def _inputs(study: Study, results: list[dict[str, Any]], runs: list[dict[str, Any]], claim: Claim, test: Test):
-    """(a, a by seed, b, b by seed, higher is better) of one test, or the list of what the study lacks for it."""
+def _pair(study: Study, results: list[dict[str, Any]], runs: list[dict[str, Any]], claim: Claim, test: Test):
+    """The comparison one test plans (a margin where the claim says "equal" or "not better"), or the list of
+    what the study lacks for it."""
     if claim.across_contexts:
         (a, x), (b, y) = _worst_quality(study, results, test.a), _worst_quality(study, results, test.b)
-        higher = True
+        higher, margin = True, None
     else:
         criterion = criteria(study).get(test.criterion)
         if criterion is None:
             return [f"a `{test.criterion}` metric"]
         (a, ra), (b, rb) = _players(study, runs, test.a), _players(study, runs, test.b)
         x, y, higher = by_seed(ra, criterion), by_seed(rb, criterion), criterion.higher_is_better
+        margin = criterion.margin if test.expect in (EQUAL, NOT_BETTER) else None
+        if test.expect in (EQUAL, NOT_BETTER) and margin is None:
+            return [f"an equivalence margin for {criterion.label} (`margins` in the study file)"]
     lacking = [f"role `{role}`" for role, name in ((test.a, a), (test.b, b)) if not name]
-    return lacking or (a, x, b, y, higher)
-
-
-def evidence(
-    study: Study, results: list[dict[str, Any]], runs: list[dict[str, Any]], claims: list[Claim]
-) -> dict[int, list[Evidence] | list[str]]:
-    """Each claim's evidence, all its comparisons in one family Holm-corrected together; a claim the study
-    cannot test maps to what it lacks (roles without a candidate, a metric) instead."""
-    lacking: dict[int, list[str]] = {}
-    planned: list[tuple[int, Test, Inputs]] = []
-    for claim in claims:
-        for test in claim.tests:
-            found = _inputs(study, results, runs, claim, test)
-            if isinstance(found, list):
-                lacking.setdefault(claim.number, []).extend(f for f in found if f not in lacking[claim.number])
-            else:
-                planned.append((claim.number, test, found))
-    planned = [p for p in planned if p[0] not in lacking]
-    family = [compare(x, y, (a, b), higher) for _, _, (a, x, b, y, higher) in planned]
-    judged = judge(family, [p[2][1] for p in planned], [p[2][3] for p in planned])
-    result: dict[int, list[Evidence] | list[str]] = dict(lacking)
-    for (number, test, (a, x, b, y, _)), comparison in zip(planned, judged, strict=True):
-        margin = EQUIVALENCE_MARGIN * abs(finite_mean(x.values()) + finite_mean(y.values())) / 2
-        result.setdefault(number, []).append(Evidence(test, a, b, comparison, margin))
-    return result
+    return lacking or Pair(x, y, (a, b), higher, margin)
 
 
 def verdicts(study: Study, results: list[dict[str, Any]]) -> dict[str, dict[int, tuple[str, list[str]]]]:
-    """{section: {claim number: (verdict, evidence lines)}}: a section per context, and one across them."""
+    """{section: {claim number: (verdict, evidence lines)}}: a section per context, and one across them. Every
+    comparison of every section is one Holm family."""
     within = [c for c in CLAIMS if not c.across_contexts]
     sections = [(title, runs, within) for title, runs in contexts(study, results)]
     if len(sections) > 1:
         sections.append((ACROSS, results, [c for c in CLAIMS if c.across_contexts]))
-    found: dict[str, dict[int, tuple[str, list[str]]]] = {}
+    lacking: dict[tuple[str, int], list[str]] = {}
+    planned: list[tuple[str, Claim, Test, Pair]] = []
     for title, runs, claims in sections:
-        table = found.setdefault(title, {})
-        for number, items in evidence(study, results, runs, claims).items():
-            if items and isinstance(items[0], str):
-                table[number] = (NOT_TESTED, [f"the study lacks {', '.join(items)}"])
-                continue
-            lines = [
-                f"{e.a} vs {e.b}, {e.test.criterion}: {e.outcome} -- {e.comparison}"
-                + (f" (margin ±{e.margin:.2g})" if e.test.expect == EQUAL else "")
-                for e in items
-            ]
-            table[number] = (claim_verdict(items), lines)
+        for claim in claims:
+            for test in claim.tests:
+                found = _pair(study, results, runs, claim, test)
+                if isinstance(found, list):
+                    missing = lacking.setdefault((title, claim.number), [])
+                    missing.extend(f for f in found if f not in missing)
+                else:
+                    planned.append((title, claim, test, found))
+    planned = [p for p in planned if (p[0], p[1].number) not in lacking]
+    judged = compare_family([pair for *_, pair in planned])
+    evidence: dict[tuple[str, int], list[Evidence]] = {}
+    for (title, claim, test, pair), comparison in zip(planned, judged, strict=True):
+        evidence.setdefault((title, claim.number), []).append(Evidence(test, *pair.names, comparison))
+    found: dict[str, dict[int, tuple[str, list[str]]]] = {title: {} for title, _, _ in sections}
+    for (title, number), missing in lacking.items():
+        found[title][number] = (NOT_TESTED, [f"the study lacks {', '.join(missing)}"])
+    for (title, number), items in evidence.items():
+        lines = [f"{e.a} vs {e.b}, {e.test.criterion}: {e.outcome} -- {e.comparison}" for e in items]
+        found[title][number] = (claim_verdict(items), lines)
     return found
 
 
@@ -244,13 +234,18 @@ def report(study: Study, results: list[dict[str, Any]]) -> str:
     lines = [
         f"# {study.name}: the claims of Motwani & Parmar (2020)",
         "",
-        "Each comparison is candidate a against candidate b, paired over seeds: the mean difference a - b, its "
-        "interval at the comparison's Holm level, and the Holm-corrected p-value over every comparison of its "
-        "section. A claim is supported when every comparison comes out as claimed, refuted when one comes out "
-        "against it, otherwise not detectable; a diverged run has no score and leaves its seed out of the pair. "
-        "Quality: "
+        "Each comparison is candidate a against candidate b, paired over seeds: the mean difference a - b, its t "
+        "interval at the comparison's Holm level, and Holm-corrected p-values. Every comparison of this report, "
+        "all its datasets together, is one Holm family (a comparison with an equivalence margin tests two "
+        f'hypotheses), so the chance of any false verdict in the table is at most {ALPHA:.0%}. "Equal" and "not '
+        'better" are shown only by two one-sided tests (TOST) against the margin; fewer than 3 shared seeds give '
+        "no verdict. A claim is supported when every comparison comes out as claimed, refuted when one comes out "
+        "against it, otherwise not detectable. A diverged run counts as the worst value of its comparison (ranked "
+        "last). Quality: "
         f"{study.objectives['quality'].metric}; diversity: "
-        f"{study.diversity.metric if study.diversity else 'none named'}.",
+        f"{study.diversity.metric if study.diversity else 'none named'}. Margins: "
+        + ", ".join(f"{c.label} ±{c.margin:g}" for c in criteria(study).values() if c.margin is not None)
+        + ".",
         "",
         "| claim | " + " | ".join(sections) + " |",
         "|---|" + "---|" * len(sections),

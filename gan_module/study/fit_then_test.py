@@ -14,7 +14,8 @@ from pathlib import Path
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from callbacks.last_checkpoint import last_checkpoint_path
-from gan_module.cli import GANCLI, evaluation_folder
+from gan_module.cli import GANCLI
+from gan_module.run_layout import RunLayout
 
 
 def logger_in(logger: Logger, folder: Path) -> Logger:
@@ -34,7 +35,7 @@ class FitThenTestCLI(GANCLI):
     def after_fit(self) -> None:
         super().after_fit()
         last = last_checkpoint_path(self.trainer)
-        folder = evaluation_folder(Path(self.trainer.default_root_dir), "test")
+        folder = RunLayout(Path(self.trainer.default_root_dir)).evaluation("test").root
         self.trainer.loggers = [logger_in(logger, folder) for logger in self.trainer.loggers]
         self.trainer._default_root_dir = str(folder)
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=str(last))

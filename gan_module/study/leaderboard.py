@@ -1,6 +1,6 @@
 """The leaderboard: every candidate's metrics as mean and spread over seeds, ranked by the study's metric.
 
-The spread is a bootstrap 95% interval of the mean by default (statistics.py), the standard deviation or
+The spread is Student's t 95% interval of the mean by default (statistics.py), the standard deviation or
 standard error on request. ``Pareto`` marks the candidates on the front of quality, diversity and cost within
 their context (pareto.py): those no other candidate of the same dataset beats on all three.
 """
@@ -17,7 +17,7 @@ from gan_module.names import EVAL, ISSUES, issue_key
 from gan_module.study.measured import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria, finite_mean
 from gan_module.study.pareto import pareto_front
 from gan_module.study.spec import DECISIONS, Study
-from gan_module.study.statistics import bootstrap_interval
+from gan_module.study.statistics import mean_interval, rate_interval
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -45,7 +45,7 @@ def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any
             values = [r["metrics"].get(metric, math.nan) for r in runs]
             row[metric], row[metric + " std"] = mean_std(values)
             row[metric + " se"] = row[metric + " std"] / math.sqrt(max(sum(math.isfinite(v) for v in values), 1))
-            interval = bootstrap_interval(values)
+            interval = mean_interval(values)
             row[metric + " low"], row[metric + " high"] = interval.low, interval.high
         for issue in ISSUES:
             row[issue_key(issue)] = mean_std([r["stability"].get(issue, math.nan) for r in runs])[0]
@@ -99,7 +99,8 @@ def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
     header += ["collapse", "vanishing", "unstable", "non-conv.", "diverged", "s/run", "it/s", "Pareto"]
     lines = [
         f"Ranked by {study.rank_metric} ({direction} is better); mean {_SPREAD_NAMES[study.spread]} over seeds; "
-        "issue columns: share of logged steps the diagnostic flagged; Pareto: on the front of "
+        "issue columns: share of logged steps the diagnostic flagged; diverged: runs that diverged, exact 95% "
+        "interval of the rate; Pareto: on the front of "
         f"{' / '.join(c.label for r, c in criteria(study).items() if r != INSTABILITY)} in its dataset.",
         "",
         "| " + " | ".join(header) + " |",
@@ -110,7 +111,7 @@ def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
         cells += [_spread(study, row, m) for m in study.metrics]
         cells += [_share(row[issue_key(issue)]) for issue in ISSUES]
         cells += [
-            f"{row['diverged']}/{row['seeds']}",
+            str(rate_interval(row["diverged"], row["seeds"])),
             f"{row['run_seconds']:.1f}",
             f"{row['iterations_per_second']:.0f}",
             "yes" if row["pareto"] else "",
@@ -119,7 +120,7 @@ def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_SPREAD_NAMES = {"ci": "[bootstrap 95% interval]", "std": "± std", "se": "± standard error"}
+_SPREAD_NAMES = {"ci": "[t 95% interval]", "std": "± std", "se": "± standard error"}
 
 
 def _spread(study: Study, row: dict[str, Any], metric: str) -> str:

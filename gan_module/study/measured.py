@@ -20,12 +20,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from gan_module.metrics.registry import default_margin
+from gan_module.names import UNSETTLED
 from gan_module.study.spec import Study
 
 COST = "cost"
 INSTABILITY = "instability"
-#: diagnostics flags that say training did not settle (gan_module/names.py ISSUES)
-UNSETTLED = ("unstable_training", "non_convergence")
+#: instability's default equivalence margin: 5 points of the share of flagged steps
+INSTABILITY_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Criterion:
     name: str
     label: str  # what a report calls it: the metric's name, or "seconds per iteration"
     higher_is_better: bool
+    margin: float | None = None  # equivalence margin in its units (statistics.py); None: none declared
 
     def of(self, run: dict[str, Any]) -> float:
         if self.name == COST:
@@ -46,13 +49,16 @@ class Criterion:
 
 
 def criteria(study: Study) -> dict[str, Criterion]:
-    """quality, diversity (when set), cost and instability of this study."""
+    """quality, diversity (when set), cost and instability of this study, each with its equivalence margin: the
+    study's ``margins``, else the metric's default (gan_module/metrics/registry.py)."""
+    margins = study.margins
     found = {
-        role: Criterion(objective.metric, objective.metric, objective.mode == "max")
-        for role, objective in study.objectives.items()
+        role: Criterion(o.metric, o.metric, o.mode == "max", margins.get(o.metric, default_margin(o.metric)))
+        for role, o in study.objectives.items()
     }
-    found[COST] = Criterion(COST, "seconds per iteration", higher_is_better=False)
-    found[INSTABILITY] = Criterion(INSTABILITY, "share of steps flagged unstable or non-converging", False)
+    found[COST] = Criterion(COST, "seconds per iteration", False, margins.get(COST))
+    flagged = "share of steps flagged unstable or non-converging"
+    found[INSTABILITY] = Criterion(INSTABILITY, flagged, False, margins.get(INSTABILITY, INSTABILITY_MARGIN))
     return found
 
 

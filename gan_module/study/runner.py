@@ -24,13 +24,25 @@ from typing import Any
 
 import torch
 
-from gan_module.cli import evaluation_folder
 from gan_module.names import EVAL, ISSUES, ITERATIONS, issue_key
+from gan_module.run_layout import RunLayout
 from gan_module.study.spec import Candidate, Study
+
+#: beside each study run's ``version_0``: its numbers, once fit and test have both finished; its wall clock
+RESULT, RUN_SECONDS = "result.json", "run_seconds.json"
 
 
 def run_folder(study: Study, candidate: Candidate, seed: int) -> Path:
     return study.folder / candidate.name / f"seed{seed}"
+
+
+def result_path(study: Study, candidate: Candidate, seed: int) -> Path:
+    return run_folder(study, candidate, seed) / RESULT
+
+
+def run_layout(study: Study, candidate: Candidate, seed: int) -> RunLayout:
+    """The run folder of one (candidate, seed): its ``default_root_dir`` holds one run, ``version_0``."""
+    return RunLayout.numbered(run_folder(study, candidate, seed), 0)
 
 
 def cli_args(study: Study, candidate: Candidate, seed: int) -> list[str]:
@@ -77,16 +89,15 @@ def _main(args: list[str]) -> int:
 
 def run_one(study: Study, candidate: Candidate, seed: int) -> dict[str, Any]:
     """Train and evaluate one (candidate, seed), or return its stored result when it already finished."""
-    folder = run_folder(study, candidate, seed)
-    result_file = folder / "result.json"
+    folder, result_file = run_folder(study, candidate, seed), result_path(study, candidate, seed)
     if result_file.is_file():
         return json.loads(result_file.read_text())
-    run = folder / "version_0"
-    last = run / "checkpoints" / "last.ckpt"
+    run = run_layout(study, candidate, seed)
+    last = run.last_checkpoint
     if folder.exists() and not last.is_file():
         shutil.rmtree(folder)  # started but saved nothing: start over
     args = cli_args(study, candidate, seed)
-    timing = folder / "run_seconds.json"  # wall clock of every attempt of this run, start-up and test included
+    timing = folder / RUN_SECONDS  # wall clock of every attempt of this run, start-up and test included
     spent = json.loads(timing.read_text())["seconds"] if timing.is_file() else 0.0
     start = time.perf_counter()
     code = _main([*args, *(["--ckpt_path=last"] if last.is_file() else [])])
@@ -104,20 +115,20 @@ def run_one(study: Study, candidate: Candidate, seed: int) -> dict[str, Any]:
     return result
 
 
-def collect(run: Path, study: Study, status: str) -> dict[str, Any]:
+def collect(run: RunLayout, study: Study, status: str) -> dict[str, Any]:
     """A finished run's numbers: final metrics (from ``test``), issue shares, curve, iterations, sample image."""
-    tested = _rows(evaluation_folder(run, "test") / "metrics.csv")
+    tested = _rows(run.evaluation("test").metrics)
     metrics = {key: float(value) for row in tested for key, value in row.items() if key.startswith(EVAL) and value}
-    trained = _rows(run / "metrics.csv")
+    trained = _rows(run.metrics)
     stability = {}
     for issue in ISSUES:
         flags = [float(row[issue_key(issue)]) for row in trained if row.get(issue_key(issue))]
         stability[issue] = sum(flags) / len(flags) if flags else math.nan
-    last = run / "checkpoints" / "last.ckpt"
+    last = run.last_checkpoint
     checkpoint = torch.load(last, map_location="cpu", weights_only=True) if last.is_file() else {}
     iterations = int(checkpoint.get("gan_progress", {}).get("iterations", 0))
     seconds = float(checkpoint.get("training_seconds", math.nan))  # the fit's own clock, over every attempt
-    samples = sorted((run / "images" / "samples").glob("iter_*.png"))
+    samples = sorted(run.images("samples").glob("iter_*.png"))
     weights = checkpoint.get("state_dict", {})
     return {
         "status": status,

@@ -11,13 +11,15 @@ writes that down::
     budget: {iterations: 1000}                  # generator iterations and/or wall_time (seconds) per run
     rank_by: {metric: eval/modes_2500_high_quality, mode: max}
     metrics: [eval/modes_2500_captured_any, eval/modes_2500_high_quality]
-    spread: ci                                  # the leaderboard's spread: bootstrap 95% interval (default),
+    spread: ci                                  # the leaderboard's spread: t 95% interval (default),
                                                 #   std, or se (standard error)
     quality: {metric: eval/modes_2500_high_quality, mode: max}   # default: rank_by
     diversity: {metric: eval/modes_2500_captured_any, mode: max} # optional: the leaderboard's Pareto front
     application: {quality: 0.5, diversity: 0.4, cost: 0.1, max_seconds_per_iteration: 0.05}
                                                 # optional: what the application needs; the report picks a GAN
     roles: {bn_g: ns}                           # optional: which axis value plays a claim's role (claims.py)
+    margins: {eval/fid_classifier_2k_test: 30}  # optional: equivalence margins in each metric's units (or of
+                                                #   `cost`, `instability`); defaults: the metric's own
     axes:                                       # the candidates are the product of the axes' values
       data:
         ring: {decision: {}}
@@ -63,8 +65,9 @@ _KEYS = {
     "diversity",
     "application",
     "roles",
+    "margins",
 }
-#: how the leaderboard states the spread over seeds: bootstrap 95% interval of the mean, sample standard
+#: how the leaderboard states the spread over seeds: Student's t 95% interval of the mean, sample standard
 #: deviation, or standard error of the mean
 SPREADS = ("ci", "std", "se")
 #: the criteria an application profile weighs (cost: measured training seconds per generator iteration)
@@ -140,6 +143,7 @@ class Study:
     diversity: Objective | None = None
     application: dict[str, float] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
+    margins: dict[str, float] = field(default_factory=dict)
     args: dict[str, Any] = field(default_factory=dict)
     iterations: int | None = None
     wall_time: float | None = None
@@ -234,7 +238,7 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
     spread = raw.get("spread", "ci")
     if spread not in SPREADS:
         raise ConfigError(
-            f"{where}: `spread` must be ci (bootstrap 95% interval), std (standard deviation) or se (standard "
+            f"{where}: `spread` must be ci (t 95% interval), std (standard deviation) or se (standard "
             f"error), got {spread!r}."
         )
     application = _application(raw.get("application") or {}, diversity is not None, where)
@@ -245,6 +249,9 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
         raise ConfigError(
             f"{where}: `roles` maps a claim role to an axis value; {bad_roles} is not one (roles: {list(ROLES)})."
         )
+    margins = raw.get("margins") or {}
+    if not isinstance(margins, dict) or not all(isinstance(v, int | float) and v > 0 for v in margins.values()):
+        raise ConfigError(f"{where}: `margins` maps a metric (or cost, instability) to a number > 0, got {margins!r}.")
     budget = raw.get("budget") or {}
     if set(budget) - {"iterations", "wall_time"}:
         raise ConfigError(f"{where}: `budget` takes `iterations` and/or `wall_time` (seconds), got {sorted(budget)}.")
@@ -267,6 +274,7 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
         diversity=diversity,
         application=application,
         roles=roles,
+        margins={str(k): float(v) for k, v in margins.items()},
         args=dict(raw.get("args") or {}),
         iterations=budget.get("iterations"),
         wall_time=budget.get("wall_time"),
