@@ -26,6 +26,7 @@ import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
 
 import gan_module.module as gan_module_module
+import gan_module.stepping as gan_module_stepping
 from benchmarks import speed
 from benchmarks.quiet import quiet_lightning
 from gan_module.schedules import ExponentialDecay
@@ -55,7 +56,7 @@ TARGETS: list[tuple[object, str, str]] = [
             "judge",
         )
     ),
-    (gan_module_module, "gradient_norm", "gradient_norm()"),
+    (gan_module_stepping, "gradient_norm", "gradient_norm()"),  # where the module's steps call it
     (LightningOptimizer, "step", "LightningOptimizer.step"),
     (torch.optim.SGD, "step", "SGD/Adam.step (inside it)"),
     (torch.optim.Adam, "step", "SGD/Adam.step (inside it)"),

@@ -27,19 +27,20 @@ from torch import Tensor, nn
 from gan_module import names
 from gan_module.checks import conditioning_classes
 from gan_module.diagnosing import Diagnosing
-from gan_module.distributed import average_gradients, broadcast_state
 from gan_module.ema import ExponentialMovingAverage
-from gan_module.errors import ConfigError, DivergenceError
+from gan_module.errors import ConfigError
+from gan_module.held_out import HeldOut
 from gan_module.losses import Critique, GANLoss, NonSaturatingLoss
-from gan_module.measures import gradient_norm
 from gan_module.networks.normalization import add_spectral_norm
 from gan_module.noise import Gaussian, Noise
 from gan_module.packing import pack_samples
 from gan_module.preparation import Preparation
+from gan_module.progress import Clock, Progress
 from gan_module.regularizers import Regularizer, check_regularizers
 from gan_module.run_state import RunState
 from gan_module.sampling import Sampling, unpack
-from gan_module.step_log import StepLog, is_logging_step
+from gan_module.step_log import StepLog, StepLogging
+from gan_module.stepping import Stepping
 
 try:  # set while LightningCLI instantiates the model: hparams are then the parsed config, not the objects
     from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
@@ -60,12 +61,14 @@ _OBJECT_ARGS = [
 ]
 
 
-class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
+class GAN(Stepping, Sampling, Diagnosing, StepLogging, HeldOut, Preparation, RunState, L.LightningModule):
     """A generator/discriminator pair trained by Algorithm 1 with manual optimization.
 
-    This page is Algorithm 1; the module's other parts are mixed in from rooms of their own: sampling.py
-    (noise, labels, samples), diagnosing.py (the training issues' numbers, D on held-out data), preparation.py
-    (compile, memory layout, checks against the data) and run_state.py (checkpoints, clock, exact resume).
+    This page is Algorithm 1; the module's other parts are mixed in from rooms of their own, each owning the
+    state and the hooks it touches: stepping.py (backward, divergence check, step, schedule), sampling.py
+    (noise, labels, samples), diagnosing.py (the training issues' numbers), step_log.py (writing a logged
+    step), held_out.py (D on held-out data: validation and test steps), preparation.py (compile, memory
+    layout, checks against the data) and run_state.py (checkpoints, clock, exact resume).
 
     Conditional models p(x|c) (the 2014 paper's conclusion; Mirza & Osindero 2014): when both networks are
     built with ``conditional: true`` they receive the class labels of each batch, the fakes of a step carry the
@@ -159,24 +162,18 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
         self._compile_networks(compile)
         self._optimizer_factories = (discriminator_optimizer, generator_optimizer)
         self._scheduler_factories = (discriminator_scheduler, generator_scheduler)
-        # Progress in the units GAN papers use. Lightning's global_step counts optimizer steps (k + 1 per
-        # iteration), so it is no measure of training length here.
-        self.d_steps = 0
-        self.iterations = 0  # generator steps
-        self.images_seen = 0  # real images shown to D
-        self._pending_rng_states: dict[str, Any] | None = None
-        self._saved_settings: dict[str, Any] | None = None  # the resumed checkpoint's model settings
-        self._labels_checked = False
+        self.progress = Progress()  # D steps, iterations, kimg: what Algorithm 1 has done (gan_module/progress.py)
+        self.clock = Clock()  # seconds of fitting over every attempt
         #: the latest training diagnostics (``diag/*``), read by loggers and callbacks.TrainingDiagnostics; the
         #: costlier ones are computed only on the D steps someone reads (see :meth:`request_diagnostics`)
         self.diagnostics: dict[str, Tensor] = {}
-        self._diagnostic_intervals: set[int] = set()
-        self._sync_gradients = False  # set at train start: True when distributed without a DDP wrapper
         #: this step's numbers for the loggers and the progress bar (gan_module/step_log.py)
         self.step_log = StepLog()
-        self._logging_step = True
-        self._seconds_before = 0.0  # fitting time of earlier attempts (from the checkpoint)
-        self._clock: float | None = None  # when this attempt's fitting started
+
+    # Progress as callbacks read it: generator iterations, D steps, real images shown to D
+    d_steps = property(lambda self: self.progress.d_steps)
+    iterations = property(lambda self: self.progress.iterations)
+    images_seen = property(lambda self: self.progress.images_seen)
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self):
@@ -187,76 +184,28 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
         ]
         return optimizers, schedulers
 
-    def _scheduler_for(self, optimizer: torch.optim.Optimizer):
-        schedulers = self.lr_schedulers()
-        if schedulers is None:
-            return None
-        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
-            if scheduler.optimizer is optimizer:
-                return scheduler
-        return None
-
-    def _step(self, optimizer, loss: Tensor, network: nn.Module) -> Tensor:
-        """Backward, step and schedule; returns the L2 norm of the network's gradient (before the step)."""
-        grad_norm = self._backward(optimizer, loss, network)
-        self._take_step(optimizer)
-        return grad_norm
-
-    def _backward(self, optimizer, loss: Tensor, network: nn.Module, **backward_args: Any) -> Tensor:
-        """The network's gradient of ``loss``, averaged across ranks and checked finite; returns its L2 norm."""
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss, **backward_args)
-        if self._sync_gradients:
-            average_gradients(network)  # every rank applies the same update (gan_module/distributed.py)
-        grad_norm = gradient_norm(network)
-        scaler = getattr(self.trainer.precision_plugin, "scaler", None) if self._trainer is not None else None
-        if scaler is not None and scaler.is_enabled():
-            # 16-bit AMP: the gradients are scaled, and an overflow is the GradScaler's business (it skips that
-            # step and lowers the scale), so only the loss must be finite.
-            grad_norm = grad_norm / scaler.get_scale()
-            finite = torch.isfinite(loss)
-        else:
-            finite = torch.isfinite(loss) & torch.isfinite(grad_norm)
-        # Checked before the step: one NaN would spread to every weight (and into the next checkpoint).
-        if not bool(finite):
-            player = "discriminator" if network is self.discriminator else "generator"
-            raise DivergenceError(
-                f"The {player}'s loss ({loss.item():.4g}) or gradient norm ({grad_norm.item():.4g}) is not finite "
-                f"at iteration {self.iterations} (D step {self.d_steps}); training stopped before the update, so "
-                "the weights and the checkpoints saved so far are intact. Resume from the last checkpoint with a "
-                "lower learning rate, a gradient penalty or spectral normalization."
-            )
-        return grad_norm
-
-    def _take_step(self, optimizer) -> None:
-        """The optimizer's step on the gradient :meth:`_backward` left, then its scheduler's."""
-        optimizer.step()
-        scheduler = self._scheduler_for(optimizer.optimizer)
-        if scheduler is not None:
-            scheduler.step()
-
     def training_step(self, batch: Any, batch_idx: int) -> None:
         real, labels = unpack(batch)
         if self.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
-        self._logging_step = is_logging_step(self._trainer)  # read by the steps and the callbacks below
+        self.step_log.begin(self._trainer)  # is this step logged: read by the steps and the callbacks below
         opt_d, opt_g = self.optimizers()
         if self.simultaneous:
             losses = self.simultaneous_step(real, opt_d, opt_g, labels)
             self.step_log.bar[names.LOSS_D], self.step_log.bar[names.LOSS_G] = losses
+            self.progress.discriminator_stepped(real.shape[0])
             generator_stepped = True
         else:
             self.step_log.bar[names.LOSS_D] = self.discriminator_step(real, opt_d, labels)
-            generator_stepped = self.d_steps % self.k == 0  # k D steps done: one G step on fresh noise
+            self.progress.discriminator_stepped(real.shape[0])
+            generator_stepped = self.progress.generator_due(self.k)  # k D steps done: one G step on fresh noise
             if generator_stepped:
                 self.step_log.bar[names.LOSS_G] = self.generator_step(real, opt_g, labels)
-        if self._logging_step:
+        if generator_stepped:
+            self.progress.generator_stepped()
+        if self.step_log.logging:
             self.step_log.add(self.diagnostics)
-        if self._sync_gradients:
-            # Buffers (batch-norm running statistics) are rank 0's, as under DDP, but copied after the step
-            # rather than before the next: every rank holds the same state whenever anyone looks at it.
-            broadcast_state(self.generator)
-            broadcast_state(self.discriminator)
+        self._synchronise_buffers()
         if generator_stepped and self.ema is not None:  # after the sync: every rank averages the same G
             self.ema.update(self.generator, self.images_seen / 1000.0)
 
@@ -275,7 +224,7 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
             grad_norm = self._step(optimizer, loss, self.discriminator)
             for regularizer in self.regularizers:
                 regularizer.after_step(self.discriminator)
-        self._after_discriminator_step(grad_norm, critique, real.shape[0])
+        self._record_discriminator_step(grad_norm, critique)
         return loss.detach()
 
     def _judged(self, real: Tensor, fake: Tensor, labels: Tensor | None) -> Critique:
@@ -292,17 +241,16 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
         for regularizer in self.regularizers:
             term = regularizer.penalty(judge, critique, self.d_steps)
             if term is not None:
-                if self._logging_step:
+                if self.step_log.logging:
                     self.step_log.add({names.regularizer_key(regularizer.name): term.detach()})
                 loss = loss + term
         return loss
 
-    def _after_discriminator_step(self, grad_norm: Tensor, critique: Critique, batch_size: int) -> None:
+    def _record_discriminator_step(self, grad_norm: Tensor, critique: Critique) -> None:
+        """This D step's diagnostics, before training_step counts it."""
         self.diagnostics[names.GRAD_NORM_D] = grad_norm
         if self._diagnostics_due():  # a pairwise-distance matrix and a few reductions: only when read
             self.diagnostics.update(self.loss_diagnostics(critique))
-        self.d_steps += 1
-        self.images_seen += batch_size
 
     def generator_step(self, real: Tensor, optimizer, labels: Tensor | None = None) -> Tensor:
         """One update of G on fresh noise; ``real`` is only judged if the loss's G term needs D(x).
@@ -320,7 +268,6 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
             loss = self.loss.generator_loss(critique)
             grad_norm = self._step(optimizer, loss, self.generator)
         self.diagnostics[names.GRAD_NORM_G] = grad_norm
-        self.iterations += 1
         return loss.detach()
 
     def simultaneous_step(self, real: Tensor, opt_d, opt_g, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -341,7 +288,6 @@ class GAN(Sampling, Diagnosing, Preparation, RunState, L.LightningModule):
         for regularizer in self.regularizers:
             regularizer.after_step(self.discriminator)
         self._take_step(opt_g)
-        self._after_discriminator_step(grad_d, critique, real.shape[0])
+        self._record_discriminator_step(grad_d, critique)
         self.diagnostics[names.GRAD_NORM_G] = grad_g
-        self.iterations += 1
         return loss_d.detach(), loss_g.detach()

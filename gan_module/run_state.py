@@ -7,13 +7,10 @@ gan_module/resume.py.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from lightning.pytorch.utilities import rank_zero_info
-from torch.nn.parallel import DistributedDataParallel
 
-from gan_module.distributed import is_distributed
 from gan_module.resume import (
     apply_changed_settings,
     between_batches,
@@ -30,38 +27,32 @@ from gan_module.resume import (
 class RunState:
     """Checkpoint hooks, the fitting clock, and exact resume."""
 
+    _pending_rng_states: dict[str, Any] | None = None  # the resumed checkpoint's, restored at train start
+    _saved_settings: dict[str, Any] | None = None  # the resumed checkpoint's model settings
+
     def on_train_end(self) -> None:
-        self._seconds_before, self._clock = self.training_seconds(), None
+        self.clock.stop()
 
     def training_seconds(self) -> float:
         """Wall-clock seconds spent fitting, over every attempt of this run (StyleGAN's ``total_sec``)."""
-        running = time.perf_counter() - self._clock if self._clock is not None else 0.0
-        return self._seconds_before + running
+        return self.clock.seconds()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "loops" in checkpoint and self._trainer is not None and self.trainer.state.fn == "fit":
             between_batches(checkpoint, *next_batch(self.trainer))  # every kind of checkpoint resumes alike
-        checkpoint["gan_progress"] = {
-            "d_steps": self.d_steps,
-            "iterations": self.iterations,
-            "images_seen": self.images_seen,
-        }
+        checkpoint["gan_progress"] = self.progress.state_dict()
         checkpoint["training_seconds"] = self.training_seconds()  # wall clock: kept apart from the exact state
         checkpoint["rng_states"] = gather_rng_states(self)  # Lightning calls this on every rank; rank 0 writes
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         check_compatible(self.state_dict(), checkpoint.get("state_dict", {}))
-        progress = checkpoint.get("gan_progress", {})
-        self.d_steps = progress.get("d_steps", 0)
-        self.iterations = progress.get("iterations", 0)
-        self.images_seen = progress.get("images_seen", 0)
-        self._seconds_before = checkpoint.get("training_seconds", 0.0)
+        self.progress.load_state_dict(checkpoint.get("gan_progress", {}))
+        self.clock.before = checkpoint.get("training_seconds", 0.0)
         self._pending_rng_states = checkpoint.get("rng_states")
         self._saved_settings = checkpoint.get("hyper_parameters")
 
     def on_train_start(self) -> None:
-        self._clock = time.perf_counter()
-        self._sync_gradients = is_distributed() and not isinstance(self.trainer.model, DistributedDataParallel)
+        self.clock.start()
         # Restored here, after Lightning's own start-up, which may draw random numbers of its own.
         restore_rng_states(self._pending_rng_states, self.trainer.global_rank, self.trainer.world_size)
         self._pending_rng_states = None

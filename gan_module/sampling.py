@@ -16,6 +16,8 @@ from torch import Tensor, nn
 class Sampling:
     """Sampling, judging and the labels a conditional model is given."""
 
+    _labels_checked = False  # the data's labels were checked against the model's classes (once per run)
+
     @property
     def latent_dim(self) -> int:
         return self.generator.latent_dim

@@ -15,10 +15,13 @@ Numbers shown in the progress bar (the losses, the number of active training iss
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import lightning as L
 import torch
 from torch import Tensor
+
+from gan_module import names
 
 
 def is_logging_step(trainer: L.Trainer | None) -> bool:
@@ -42,6 +45,11 @@ class StepLog:
     def __init__(self) -> None:
         self.values: dict[str, Tensor | float] = {}
         self.bar: dict[str, float] = {}
+        self.logging = True  # whether the loggers keep the current step (set by :meth:`begin`)
+
+    def begin(self, trainer: L.Trainer | None) -> None:
+        """A training step starts: decide once whether the loggers keep it (:func:`is_logging_step`)."""
+        self.logging = is_logging_step(trainer)
 
     def add(self, values: Mapping[str, Tensor | float]) -> None:
         self.values.update(values)
@@ -68,3 +76,20 @@ def _as_floats(values: Mapping[str, Tensor | float]) -> dict[str, float]:
         stacked = torch.stack([values[k].detach().float().reshape(()).to(device) for k in keys]).tolist()
         floats.update(zip(keys, stacked, strict=True))
     return floats
+
+
+class StepLogging:
+    """A part of :class:`gan_module.module.GAN` (mixed into it): writes each logged step's numbers, once."""
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # after the callbacks' own hooks (Lightning calls the module's last), so their numbers are in
+        if self.step_log.logging:
+            self.step_log.add(self.step_log.bar)  # the losses and the callbacks' numbers (issues) of this step
+            self.step_log.write(
+                self.trainer,
+                **{
+                    names.ITERATIONS: float(self.iterations),
+                    names.KIMG: self.images_seen / 1000.0,
+                    names.SECONDS: self.training_seconds(),
+                },
+            )

@@ -33,6 +33,7 @@ FLOORS: dict[str, int] = {
             "gan_module.resume",
             "gan_module.checkpoint_io",
             "gan_module.schedules",
+            "gan_module.progress",
             "gan_module.loggers",
             "gan_module.names",
             "gan_module.checks",
@@ -48,6 +49,8 @@ FLOORS: dict[str, int] = {
             "gan_module.diagnosing",
             "gan_module.preparation",
             "gan_module.run_state",
+            "gan_module.stepping",
+            "gan_module.held_out",
             "datamodules",
             "callbacks",
         ],
@@ -122,3 +125,51 @@ def test_the_guard_sees_a_real_upward_import():
     """The graph is read from the files: callbacks import the metrics (floor 1), the study imports the CLI."""
     graph = import_graph()
     assert "gan_module.metrics" in graph["callbacks"] and "gan_module.cli" in graph["gan_module.study"]
+
+
+# ------------------------------------------------------------------------ one owner for every piece of state
+#: the files whose classes are mixed into gan_module.module.GAN: they share one ``self``
+GAN_PARTS = ("module", "stepping", "sampling", "diagnosing", "step_log", "held_out", "preparation", "run_state")
+
+
+def private_state(sources: dict[str, str]) -> dict[str, tuple[set[str], set[str]]]:
+    """Private attribute of ``self`` -> (files assigning it, files reading it); a class-level declaration
+    (``_x: int = 0``, ``_x = ()``) counts as an assignment in its file."""
+    found: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+    for name, source in sources.items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+                if node.attr.startswith("_") and not node.attr.startswith("__"):
+                    found[node.attr][0 if isinstance(node.ctx, ast.Store | ast.Del) else 1].add(name)
+            elif isinstance(node, ast.ClassDef):
+                for statement in node.body:
+                    targets = [statement.target] if isinstance(statement, ast.AnnAssign) else []
+                    targets += statement.targets if isinstance(statement, ast.Assign) else []
+                    for target in targets:
+                        if isinstance(target, ast.Name) and target.id.startswith("_"):
+                            found[target.id][0].add(name)
+    return found
+
+
+def crossings(sources: dict[str, str]) -> list[str]:
+    """Private state written in one file and read in another."""
+    return [
+        f"self.{attribute}: assigned in {sorted(written)}, read in {sorted(read - written)}"
+        for attribute, (written, read) in private_state(sources).items()
+        if written and read - written
+    ]
+
+
+def test_no_private_attribute_of_the_gan_is_written_in_one_part_and_read_in_another():
+    sources = {part: (ROOT / "gan_module" / f"{part}.py").read_text() for part in GAN_PARTS}
+    assert crossings(sources) == []
+
+
+def test_the_state_guard_sees_a_crossing():
+    sources = {
+        "a": "class A:\n    def f(self):\n        self._x = 1\n",
+        "b": "class B:\n    def g(self):\n        return self._x\n",
+    }
+    assert crossings(sources) == ["self._x: assigned in ['a'], read in ['b']"]
+    declared = {"a": "class A:\n    _y: int = 0\n", "b": "class B:\n    def g(self):\n        return self._y\n"}
+    assert crossings(declared) == ["self._y: assigned in ['a'], read in ['b']"]
