@@ -20,6 +20,7 @@ from gan_module.study.__main__ import main as study_main
 from gan_module.study.answers import answer
 from gan_module.study.check import check_configs, covering_candidates
 from gan_module.study.leaderboard import aggregate, markdown_table
+from gan_module.study.result import RunResult
 from gan_module.study.sweep import sweep_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,22 +113,21 @@ def test_a_misspelt_key_in_one_axis_value_stops_the_study_before_any_training(tm
 
 
 # ----------------------------------------------------------------------------------------------- aggregation
-def fabricated(candidate: str, seed: int, score: float, collapse: float, status: str = "done", **decision) -> dict:
+def fabricated(candidate: str, seed: int, score: float, collapse: float, status: str = "done", **decision):
     data, loss = candidate.split("-")
-    return {
-        "candidate": candidate,
-        "seed": seed,
-        "status": status,
-        "values": {"data": data, "loss": loss},
-        "decision": decision,
-        "metrics": {"eval/modes_500_high_quality": score, "eval/modes_500_captured_any": 8.0},
-        "stability": {"mode_collapse": collapse, "vanishing_gradient": 0.0, "unstable_training": 0.0},
-        "curve": [],
-        "iterations": 4,
-        "run_seconds": 2.0,
-        "training_seconds": 2.0,
-        "iterations_per_second": 2.0,
-    }
+    return RunResult(
+        candidate=candidate,
+        seed=seed,
+        status=status,
+        values={"data": data, "loss": loss},
+        decision=decision,
+        metrics={"eval/modes_500_high_quality": score, "eval/modes_500_captured_any": 8.0},
+        stability={"mode_collapse": collapse, "vanishing_gradient": 0.0, "unstable_training": 0.0},
+        iterations=4,
+        run_seconds=2.0,
+        training_seconds=2.0,
+        iterations_per_second=2.0,
+    )
 
 
 def fabricated_study(tmp_path):
@@ -262,7 +262,7 @@ def test_a_ci_sized_study_resumes_after_an_interruption_and_reports(tmp_path, mo
         study_main([str(path), "--runs-root", str(root)])
     assert stopped.value.code == 143  # the study stops with the run, as the cluster asked
     study = load_study(path, root)
-    assert [(r["candidate"], r["seed"]) for r in finished_results(study)] == [("ns", 0), ("ns", 1)]
+    assert [(r.candidate, r.seed) for r in finished_results(study)] == [("ns", 0), ("ns", 1)]
     assert (root / "tiny" / "lsgan" / "seed0" / "version_0" / "checkpoints" / "last.ckpt").is_file()
     assert not (root / "tiny" / "lsgan" / "seed1").exists()
     # the interrupted attempt's wall clock is kept, so the resumed run's s/run covers both attempts
@@ -280,14 +280,14 @@ def test_a_ci_sized_study_resumes_after_an_interruption_and_reports(tmp_path, mo
     assert not any(a.startswith("--ckpt_path") for a in calls[1]) and "--seed_everything=1" in calls[1]
 
     results = finished_results(study)
-    assert len(results) == 4 and all(r["status"] == "done" and r["iterations"] == 4 for r in results)
+    assert len(results) == 4 and all(r.status == "done" and r.iterations == 4 for r in results)
     for r in results:  # tested as `main.py test` would: metrics in <run>/test/, from the final checkpoint
-        run = root / "tiny" / r["candidate"] / f"seed{r['seed']}" / "version_0"
-        assert (run / "test" / "metrics.csv").is_file() and "eval/modes_500_high_quality" in r["metrics"]
-        assert 0 < r["training_seconds"] < r["run_seconds"]
-        assert r["iterations_per_second"] == pytest.approx(4 / r["training_seconds"])
-    assert all(r["curve"] and r["samples"].endswith("iter_00000004.png") for r in results)  # the final samples
-    ns0, ns1 = (Path(r["samples"]).read_bytes() for r in results[:2])
+        run = root / "tiny" / r.candidate / f"seed{r.seed}" / "version_0"
+        assert (run / "test" / "metrics.csv").is_file() and "eval/modes_500_high_quality" in r.metrics
+        assert 0 < r.training_seconds < r.run_seconds
+        assert r.iterations_per_second == pytest.approx(4 / r.training_seconds)
+    assert all(r.curve and r.samples.endswith("iter_00000004.png") for r in results)  # the final samples
+    ns0, ns1 = (Path(r.samples).read_bytes() for r in results[:2])
     assert ns0 != ns1  # two seeds, two different generators
     written = report(study)
     assert all(p is not None and p.is_file() for p in written.values())

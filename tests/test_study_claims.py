@@ -14,6 +14,7 @@ from gan_module.study.application import choose, describe
 from gan_module.study.claims import NOT_DETECTABLE, NOT_TESTED, REFUTED, SUPPORTED, report, verdicts
 from gan_module.study.leaderboard import aggregate, markdown_table
 from gan_module.study.pareto import dominates, pareto_front
+from gan_module.study.result import RunResult
 
 ROOT = Path(__file__).resolve().parent.parent
 QUALITY, DIVERSITY = "eval/modes_2500_high_quality", "eval/modes_2500_reverse_kl"
@@ -55,7 +56,7 @@ def claims_study(tmp_path: Path, **overrides):
     return load_study(path, tmp_path / "runs")
 
 
-def fabricate(study, means: dict[str, dict[str, float]], seconds: dict[str, float] | None = None) -> list[dict]:
+def fabricate(study, means: dict[str, dict[str, float]], seconds: dict[str, float] | None = None) -> list[RunResult]:
     """Runs whose quality is the true mean + a seed effect all candidates share + a little noise of their own."""
     rng = np.random.default_rng(0)
     seed_effect = rng.normal(0, 0.05, size=len(SEEDS))
@@ -67,22 +68,24 @@ def fabricate(study, means: dict[str, dict[str, float]], seconds: dict[str, floa
             reverse_kl = (0.01 if gan in CLAIM1 else 0.05) + rng.normal(0, 0.001)
             per_iteration = (seconds or {}).get(gan, 0.01) * (1 + rng.normal(0, 0.01))
             results.append(
-                {
-                    "candidate": candidate.name,
-                    "seed": seed,
-                    "status": "done",
-                    "values": dict(candidate.values),
-                    "decision": dict(candidate.decision),
-                    "metrics": {QUALITY: quality, DIVERSITY: reverse_kl},
-                    "stability": {"mode_collapse": 0.0, "unstable_training": 0.01, "non_convergence": 0.0},
-                    "curve": [],
-                    "iterations": 1000,
-                    "training_seconds": 1000 * per_iteration,
-                    "seconds_per_iteration": per_iteration,
-                    "iterations_per_second": 1 / per_iteration,
-                    "run_seconds": 1000 * per_iteration + 5,
-                    "parameters": {"generator": 100, "discriminator": 50},
-                }
+                RunResult.from_dict(
+                    {
+                        "candidate": candidate.name,
+                        "seed": seed,
+                        "status": "done",
+                        "values": dict(candidate.values),
+                        "decision": dict(candidate.decision),
+                        "metrics": {QUALITY: quality, DIVERSITY: reverse_kl},
+                        "stability": {"mode_collapse": 0.0, "unstable_training": 0.01, "non_convergence": 0.0},
+                        "curve": [],
+                        "iterations": 1000,
+                        "training_seconds": 1000 * per_iteration,
+                        "seconds_per_iteration": per_iteration,
+                        "iterations_per_second": 1 / per_iteration,
+                        "run_seconds": 1000 * per_iteration + 5,
+                        "parameters": {"generator": 100, "discriminator": 50},
+                    }
+                )
             )
     return results
 
@@ -112,8 +115,8 @@ def test_a_claim_the_seeds_cannot_decide_is_not_detectable(tmp_path):
     rng = np.random.default_rng(1)
     results = fabricate(study, {"ring": {}})
     for run in results:
-        if run["values"]["gan"] == "ralsgan":
-            run["metrics"][QUALITY] += 0.01 + rng.normal(0, 0.1)
+        if run.values["gan"] == "ralsgan":
+            run.metrics[QUALITY] += 0.01 + rng.normal(0, 0.1)
     found = verdicts(study, results)["all runs"]
     assert found[2][0] == NOT_DETECTABLE
     assert "not tested" in report(study, results).split("## across the datasets")[1]  # one context: no claim 3
@@ -128,7 +131,7 @@ def test_a_claim_without_its_candidates_is_not_tested_and_says_which_role_is_mis
 
 def test_the_application_profile_picks_the_gan_and_lists_the_runners_up_inside_the_interval(tmp_path):
     study = claims_study(tmp_path)
-    ring = [r for r in fabricate(study, {"ring": RING | {"lsgan": 0.9}, "grid": GRID}) if "ring" in r["candidate"]]
+    ring = [r for r in fabricate(study, {"ring": RING | {"lsgan": 0.9}, "grid": GRID}) if "ring" in r.candidate]
     pick = choose(study, ring)
     assert pick.winner in ("ring-ralsgan", "ring-lsgan")  # 0.9 both: a tie the seeds cannot break
     assert [c.b for c in pick.runners_up] == ["ring-lsgan" if pick.winner == "ring-ralsgan" else "ring-ralsgan"]
@@ -140,7 +143,7 @@ def test_the_application_profile_picks_the_gan_and_lists_the_runners_up_inside_t
 def test_cost_weight_and_limits_change_the_pick(tmp_path):
     seconds = {"ralsgan": 0.05, "lsgan": 0.05, "rsgan": 0.001}
     study = claims_study(tmp_path, application={"quality": 0.2, "cost": 0.8})
-    ring = [r for r in fabricate(study, {"ring": RING, "grid": GRID}, seconds) if "ring" in r["candidate"]]
+    ring = [r for r in fabricate(study, {"ring": RING, "grid": GRID}, seconds) if "ring" in r.candidate]
     assert choose(study, ring).winner == "ring-rsgan"  # much the cheapest, and good
     study = claims_study(tmp_path, application={"quality": 1.0, "max_seconds_per_iteration": 0.02})
     pick = choose(study, ring)
@@ -192,8 +195,8 @@ def test_the_answers_say_whether_the_ranking_has_settled_within_the_budget(tmp_p
     study = claims_study(tmp_path, axes={"gan": "configs/studies/claims/candidates.yaml"})
     results = fabricate(study, {"ring": RING})
     for run in results:  # 8 evaluations, rising linearly until `rise_until`, flat after
-        final = run["metrics"][QUALITY]
-        run["curve"] = [(100 * i, final * min(1.0, i / rise_until)) for i in range(1, 9)]
+        final = run.metrics[QUALITY]
+        run.curve = [(100 * i, final * min(1.0, i / rise_until)) for i in range(1, 9)]
     line = next(x for x in answer(study, results).splitlines() if "Is the budget enough?" in x)
     assert verdict in line
     assert verdict in report(study, results).split("## all runs")[1]  # claims.md reads it beside the verdicts
@@ -206,9 +209,9 @@ def write_runs(study, results: list[dict]) -> None:
     import json
 
     for run in results:
-        folder = study.folder / run["candidate"] / f"seed{run['seed']}"
+        folder = study.folder / run.candidate / f"seed{run.seed}"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "result.json").write_text(json.dumps(run))
+        (folder / "result.json").write_text(json.dumps(run.to_dict()))
 
 
 def one_dataset_study(tmp_path: Path, name: str, **overrides):
@@ -294,7 +297,7 @@ def test_equal_quality_inside_the_margin_supports_claim_6_and_a_gap_beyond_it_re
 
 def test_two_seeds_never_decide_a_claim(tmp_path):
     study = claims_study(tmp_path, seeds=[0, 1])
-    results = [r for r in fabricate(study, {"ring": RING, "grid": GRID}) if r["seed"] < 2]
+    results = [r for r in fabricate(study, {"ring": RING, "grid": GRID}) if r.seed < 2]
     ring = verdicts(study, results)["data = ring"]
     assert all(verdict == NOT_DETECTABLE for verdict, _ in ring.values())
     assert all("too few seeds" in line for _, lines in ring.values() for line in lines)
@@ -307,7 +310,7 @@ def test_an_equality_claim_needs_a_margin_in_the_metrics_units(tmp_path):
     study = claims_study(tmp_path, rank_by={"metric": fid, "mode": "min"})
     results = fabricate(study, {"ring": RING, "grid": GRID})
     for run in results:
-        run["metrics"][fid] = 100 * (1 - run["metrics"][QUALITY])
+        run.metrics[fid] = 100 * (1 - run.metrics[QUALITY])
     ring = verdicts(study, results)["data = ring"]
     assert ring[6][0] == NOT_TESTED and "an equivalence margin for eval/fid_classifier_2k_test" in ring[6][1][0]
     declared = claims_study(tmp_path, rank_by={"metric": fid, "mode": "min"}, margins={fid: 5})

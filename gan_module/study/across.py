@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 from gan_module.errors import ConfigError
 from gan_module.study import finished_results
 from gan_module.study.claims import report
+from gan_module.study.result import RunResult
 from gan_module.study.spec import Choice, Study
 
 DATASET = "dataset"
 
 
-def combine(studies: list[Study]) -> tuple[Study, list[dict[str, Any]]]:
+def combine(studies: list[Study]) -> tuple[Study, list[RunResult]]:
     """One study with a ``dataset`` axis (a value per study) and the finished runs of all of them."""
     first = studies[0]
     if len(studies) < 2:
@@ -47,8 +47,8 @@ def combine(studies: list[Study]) -> tuple[Study, list[dict[str, Any]]]:
     results = []
     for study in studies:
         for run in finished_results(study):
-            values = {DATASET: study.name, **run["values"]}
-            results.append(run | {"values": values, "candidate": f"{study.name}-{run['candidate']}"})
+            values = {DATASET: study.name, **run.values}
+            results.append(dataclasses.replace(run, values=values, candidate=f"{study.name}-{run.candidate}"))
     return combined, results
 
 

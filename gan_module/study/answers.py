@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 from gan_module.study.application import describe
 from gan_module.study.measured import Criterion, by_candidate, by_seed, contexts, criteria, finite_mean
+from gan_module.study.result import RunResult
 from gan_module.study.spec import DECISIONS, Study
 from gan_module.study.statistics import BETTER, Pair, compare_family, compare_rates, holm, mean_interval, rate_interval
 
@@ -30,7 +30,7 @@ QUESTIONS = {
 }
 
 
-def answer(study: Study, results: list[dict[str, Any]]) -> str:
+def answer(study: Study, results: list[RunResult]) -> str:
     """Markdown: per context, each decision parameter's groups and what the measurements say."""
     quality = criteria(study)["quality"]
     better = "higher" if quality.higher_is_better else "lower"
@@ -52,10 +52,10 @@ def answer(study: Study, results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _answer_one(runs: list[dict[str, Any]], decision: str, quality: Criterion) -> str:
-    groups: dict[str, list[dict[str, Any]]] = {}
+def _answer_one(runs: list[RunResult], decision: str, quality: Criterion) -> str:
+    groups: dict[str, list[RunResult]] = {}
     for run in runs:
-        if label := run["decision"].get(decision):
+        if label := run.decision.get(decision):
             groups.setdefault(label, []).append(run)
     if len(groups) < 2:
         return f"not varied in this study{f' (every candidate: {next(iter(groups))})' if groups else ''}."
@@ -84,10 +84,10 @@ def _answer_one(runs: list[dict[str, Any]], decision: str, quality: Criterion) -
     return text
 
 
-def divergence(runs: list[dict[str, Any]]) -> list[str]:
+def divergence(runs: list[RunResult]) -> list[str]:
     """A line on divergence, when any run diverged: each candidate's rate with its exact 95% interval, and
     Fisher's exact test of each against the candidate that diverged least (Holm-corrected together)."""
-    counts = {name: (sum(r["status"] == "diverged" for r in g), len(g)) for name, g in by_candidate(runs).items()}
+    counts = {name: (sum(r.diverged for r in g), len(g)) for name, g in by_candidate(runs).items()}
     if not any(k for k, _ in counts.values()):
         return []
     steadiest = min(counts, key=lambda name: counts[name][0] / counts[name][1])
@@ -101,14 +101,14 @@ def divergence(runs: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def still_moving(runs: list[dict[str, Any]], quality: Criterion) -> str:
+def still_moving(runs: list[RunResult], quality: Criterion) -> str:
     """How much each candidate's quality still moved over the last quarter of its learning curve (mean over seeds):
     a ranking taken while the leaders still improve ranks how fast they learn, not where they end."""
     moved: dict[str, float] = {}
     for name, group in by_candidate(runs).items():
         changes = []
         for run in group:
-            curve = [value for _, value in run.get("curve") or [] if math.isfinite(value)]
+            curve = [value for _, value in run.curve if math.isfinite(value)]
             if len(curve) >= 4:
                 change = curve[-1] - curve[(3 * len(curve)) // 4 - 1]
                 changes.append(change if quality.higher_is_better else -change)
@@ -131,29 +131,29 @@ def still_moving(runs: list[dict[str, Any]], quality: Criterion) -> str:
     return f"{text}. None moved by more than {STILL_MOVING:.0%} of the best score: the ranking has settled."
 
 
-def _like_for_like(runs: list[dict[str, Any]], decision: str, quality: Criterion) -> list[Pair]:
+def _like_for_like(runs: list[RunResult], decision: str, quality: Criterion) -> list[Pair]:
     """Pairs of candidates whose *other* decision labels are all equal: their difference is this decision's.
 
     The groups above mix everything else a label comes with (the "none" regularization group holds every
     unregularized loss); candidates differing in this decision only isolate its effect.
     """
-    sets: dict[tuple[str, ...], dict[str, list[dict[str, Any]]]] = {}
+    sets: dict[tuple[str, ...], dict[str, list[RunResult]]] = {}
     for run in runs:
-        if run["decision"].get(decision):
-            others = tuple(run["decision"].get(d, "") for d in DECISIONS if d != decision)
-            sets.setdefault(others, {}).setdefault(run["candidate"], []).append(run)
+        if run.decision.get(decision):
+            others = tuple(run.decision.get(d, "") for d in DECISIONS if d != decision)
+            sets.setdefault(others, {}).setdefault(run.candidate, []).append(run)
     pairs = []
     for candidates in sets.values():
         names = list(candidates)
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
-                if candidates[a][0]["decision"][decision] != candidates[b][0]["decision"][decision]:
+                if candidates[a][0].decision[decision] != candidates[b][0].decision[decision]:
                     a_values, b_values = by_seed(candidates[a], quality), by_seed(candidates[b], quality)
                     pairs.append(Pair(a_values, b_values, (a, b), quality.higher_is_better))
     return pairs
 
 
-def write_answers(study: Study, results: list[dict[str, Any]]) -> Path:
+def write_answers(study: Study, results: list[RunResult]) -> Path:
     path = study.folder / "answers.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(answer(study, results))

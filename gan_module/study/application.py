@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from gan_module.study.measured import COST, INSTABILITY, Criterion, by_candidate, by_seed, criteria
+from gan_module.study.result import RunResult
 from gan_module.study.spec import CRITERIA, DECISIONS, Study
 from gan_module.study.statistics import BETTER, Comparison, Interval, Pair, compare_family, mean_interval
 
@@ -44,7 +44,7 @@ def _oriented(criterion: Criterion, value: float) -> float:
     return value if criterion.higher_is_better else -value
 
 
-def seed_scores(study: Study, runs: list[dict[str, Any]]) -> dict[str, dict[int, float]]:
+def seed_scores(study: Study, runs: list[RunResult]) -> dict[str, dict[int, float]]:
     """Each candidate's weighted score per seed (1: best mean on every weighted criterion). A diverged run (no
     value) takes the worst value any run of the context has on that criterion: it ranks last, as in the
     comparisons (statistics.py)."""
@@ -75,13 +75,13 @@ def floor_diverged(per_seed: dict[str, dict[int, float]], criterion: Criterion) 
     return {n: {s: v if math.isfinite(v) else worst for s, v in values.items()} for n, values in per_seed.items()}
 
 
-def left_out(study: Study, runs: list[dict[str, Any]]) -> dict[str, str]:
+def left_out(study: Study, runs: list[RunResult]) -> dict[str, str]:
     """Candidates whose mean measured cost breaks one of the profile's hard limits, with the reason."""
     found = {}
     cost = criteria(study)[COST]
     for name, group in by_candidate(runs).items():
         per_iteration = math.fsum(cost.of(r) for r in group) / len(group)
-        per_run = math.fsum(r["run_seconds"] for r in group) / len(group)
+        per_run = math.fsum(r.run_seconds for r in group) / len(group)
         limit = study.application.get("max_seconds_per_iteration")
         if limit is not None and not per_iteration <= limit:
             found[name] = f"{per_iteration:.3g} s per iteration > {limit:g}"
@@ -91,7 +91,7 @@ def left_out(study: Study, runs: list[dict[str, Any]]) -> dict[str, str]:
     return found
 
 
-def choose(study: Study, runs: list[dict[str, Any]]) -> Pick | None:
+def choose(study: Study, runs: list[RunResult]) -> Pick | None:
     """The GAN for the study's application in these runs (one context), or None when no candidate qualifies."""
     excluded = left_out(study, runs)
     scores = {name: s for name, s in seed_scores(study, runs).items() if name not in excluded}
@@ -106,7 +106,7 @@ def choose(study: Study, runs: list[dict[str, Any]]) -> Pick | None:
     return Pick(winner, intervals, runners_up, excluded)
 
 
-def describe(study: Study, runs: list[dict[str, Any]]) -> list[str]:
+def describe(study: Study, runs: list[RunResult]) -> list[str]:
     """Markdown lines: the GAN to use for this context, why, and the runners-up inside the interval."""
     profile = ", ".join(f"{k} {v:g}" for k, v in study.application.items())
     if not runs:
@@ -115,14 +115,14 @@ def describe(study: Study, runs: list[dict[str, Any]]) -> list[str]:
     if pick is None:
         return [f"- **The GAN for this application** ({profile}): no candidate meets the limits."]
     winner_runs = by_candidate(runs)[pick.winner]
-    labels = winner_runs[0]["decision"]
+    labels = winner_runs[0].decision
     decision = ", ".join(f"{d} {labels[d]}" for d in DECISIONS if labels.get(d))
     measured = []
     for role, criterion in criteria(study).items():
         interval = mean_interval([criterion.of(r) for r in winner_runs])
         unit = " s" if role == COST else ""
         measured.append(f"{role if role in (COST, INSTABILITY) else criterion.label} {interval}{unit}")
-    diverged = sum(r["status"] == "diverged" for r in winner_runs)
+    diverged = sum(r.diverged for r in winner_runs)
     lines = [
         f"- **The GAN for this application** ({profile}): **{pick.winner}** -- {decision}. Score "
         f"{pick.scores[pick.winner]} of 1 (1: the best mean on every weighted criterion); "

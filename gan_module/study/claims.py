@@ -23,10 +23,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from gan_module.study.answers import still_moving
 from gan_module.study.measured import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria, finite_mean
+from gan_module.study.result import RunResult
 from gan_module.study.spec import Study
 from gan_module.study.statistics import ALPHA, BETTER, EQUIVALENT, TOO_FEW, WORSE, Comparison, Pair, compare_family
 
@@ -143,14 +143,14 @@ def claim_verdict(evidence: list[Evidence]) -> str:
     return SUPPORTED if outcomes and all(o == AS_CLAIMED for o in outcomes) else NOT_DETECTABLE
 
 
-def _players(study: Study, runs: list[dict[str, Any]], role: str) -> tuple[str, list[dict[str, Any]]]:
+def _players(study: Study, runs: list[RunResult], role: str) -> tuple[str, list[RunResult]]:
     """The candidate playing ``role`` in these runs (one context), and its runs; ("", []) when none does."""
     value = study.role_value(role)
-    playing = [r for r in runs if value in r["values"].values()]
-    return (playing[0]["candidate"], playing) if playing else ("", [])
+    playing = [r for r in runs if value in r.values.values()]
+    return (playing[0].candidate, playing) if playing else ("", [])
 
 
-def _worst_quality(study: Study, results: list[dict[str, Any]], role: str) -> tuple[str, dict[int, float]]:
+def _worst_quality(study: Study, results: list[RunResult], role: str) -> tuple[str, dict[int, float]]:
     """Per seed, the role's quality in its worst context, each context scaled so its candidates' means span 0-1."""
     quality = criteria(study)[QUALITY]
     worst: dict[int, float] = {}
@@ -173,7 +173,7 @@ def _worst_quality(study: Study, results: list[dict[str, Any]], role: str) -> tu
     return " / ".join(names), worst
 
 
-def _pair(study: Study, results: list[dict[str, Any]], runs: list[dict[str, Any]], claim: Claim, test: Test):
+def _pair(study: Study, results: list[RunResult], runs: list[RunResult], claim: Claim, test: Test):
     """The comparison one test plans (a margin where the claim says "equal" or "not better"), or the list of
     what the study lacks for it."""
     if claim.across_contexts:
@@ -192,7 +192,7 @@ def _pair(study: Study, results: list[dict[str, Any]], runs: list[dict[str, Any]
     return lacking or Pair(x, y, (a, b), higher, margin)
 
 
-def verdicts(study: Study, results: list[dict[str, Any]]) -> dict[str, dict[int, tuple[str, list[str]]]]:
+def verdicts(study: Study, results: list[RunResult]) -> dict[str, dict[int, tuple[str, list[str]]]]:
     """{section: {claim number: (verdict, evidence lines)}}: a section per context, and one across them. Every
     comparison of every section is one Holm family."""
     within = [c for c in CLAIMS if not c.across_contexts]
@@ -224,7 +224,7 @@ def verdicts(study: Study, results: list[dict[str, Any]]) -> dict[str, dict[int,
     return found
 
 
-def report(study: Study, results: list[dict[str, Any]]) -> str:
+def report(study: Study, results: list[RunResult]) -> str:
     """claims.md: the verdicts at a glance, then per section each claim's comparisons and outcomes."""
     found = verdicts(study, results)
     if ACROSS not in found:
@@ -266,7 +266,7 @@ def report(study: Study, results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_claims(study: Study, results: list[dict[str, Any]]) -> Path:
+def write_claims(study: Study, results: list[RunResult]) -> Path:
     path = study.folder / "claims.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(report(study, results))

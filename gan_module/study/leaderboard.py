@@ -16,8 +16,11 @@ from typing import Any
 from gan_module.names import EVAL, ISSUES, issue_key
 from gan_module.study.measured import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria, finite_mean
 from gan_module.study.pareto import pareto_front
+from gan_module.study.result import RunResult
 from gan_module.study.spec import DECISIONS, Study
 from gan_module.study.statistics import mean_interval, rate_interval
+
+Row = dict[str, Any]  # one leaderboard row: a column name -> its value (leaderboard.csv's columns)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -28,7 +31,7 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(finite), statistics.stdev(finite) if len(finite) > 1 else 0.0
 
 
-def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def aggregate(study: Study, results: list[RunResult]) -> list[Row]:
     """One row per candidate with results, best first by ``rank_by`` (diverged or unscored candidates last)."""
     grouped = by_candidate(results)
     front = pareto(study, results)
@@ -38,26 +41,26 @@ def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any
         runs = grouped.get(candidate.name)
         if not runs:
             continue
-        row: dict[str, Any] = {"candidate": candidate.name, "seeds": len(runs)}
-        row["diverged"] = sum(r["status"] == "diverged" for r in runs)
+        row: Row = {"candidate": candidate.name, "seeds": len(runs)}
+        row["diverged"] = sum(r.diverged for r in runs)
         row.update({d: dict(candidate.decision).get(d, "") for d in DECISIONS})
         for metric in study.metrics:
-            values = [r["metrics"].get(metric, math.nan) for r in runs]
+            values = [r.metrics.get(metric, math.nan) for r in runs]
             row[metric], row[metric + " std"] = mean_std(values)
             row[metric + " se"] = row[metric + " std"] / math.sqrt(max(sum(math.isfinite(v) for v in values), 1))
             interval = mean_interval(values)
             row[metric + " low"], row[metric + " high"] = interval.low, interval.high
         for issue in ISSUES:
-            row[issue_key(issue)] = mean_std([r["stability"].get(issue, math.nan) for r in runs])[0]
-        row["run_seconds"] = mean_std([r["run_seconds"] for r in runs])[0]
-        row["iterations_per_second"] = mean_std([r["iterations_per_second"] for r in runs])[0]
+            row[issue_key(issue)] = mean_std([r.stability.get(issue, math.nan) for r in runs])[0]
+        row["run_seconds"] = mean_std([r.run_seconds for r in runs])[0]
+        row["iterations_per_second"] = mean_std([r.iterations_per_second for r in runs])[0]
         row["seconds_per_iteration"] = mean_std([cost.of(r) for r in runs])[0]
-        row["parameters"] = sum(runs[0].get("parameters", {}).values()) or math.nan
+        row["parameters"] = sum(runs[0].parameters.values()) or math.nan
         row["pareto"] = candidate.name in front
         rows.append(row)
     sign = -1.0 if study.rank_mode == "max" else 1.0
 
-    def key(row: dict[str, Any]) -> tuple[bool, float]:
+    def key(row: Row) -> tuple[bool, float]:
         value = row[study.rank_metric]
         return (not math.isfinite(value), sign * value if math.isfinite(value) else 0.0)
 
@@ -67,7 +70,7 @@ def aggregate(study: Study, results: list[dict[str, Any]]) -> list[dict[str, Any
     return rows
 
 
-def pareto(study: Study, results: list[dict[str, Any]]) -> set[str]:
+def pareto(study: Study, results: list[RunResult]) -> set[str]:
     """Candidates on the front of quality, diversity and cost (means over seeds) within their context."""
     used = [c for role, c in criteria(study).items() if role != INSTABILITY]
     front: set[str] = set()
@@ -80,7 +83,7 @@ def pareto(study: Study, results: list[dict[str, Any]]) -> set[str]:
     return front
 
 
-def write_leaderboard(study: Study, rows: list[dict[str, Any]]) -> tuple[Path, Path]:
+def write_leaderboard(study: Study, rows: list[Row]) -> tuple[Path, Path]:
     """``leaderboard.csv`` (every column) and ``leaderboard.md`` (mean ± the study's spread) in the study folder."""
     study.folder.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = study.folder / "leaderboard.csv", study.folder / "leaderboard.md"
@@ -93,7 +96,7 @@ def write_leaderboard(study: Study, rows: list[dict[str, Any]]) -> tuple[Path, P
     return csv_path, md_path
 
 
-def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
+def markdown_table(study: Study, rows: list[Row]) -> str:
     direction = "higher" if study.rank_mode == "max" else "lower"
     header = ["#", "candidate", *[m.removeprefix(EVAL) for m in study.metrics]]
     header += ["collapse", "vanishing", "unstable", "non-conv.", "diverged", "s/run", "it/s", "Pareto"]
@@ -123,7 +126,7 @@ def markdown_table(study: Study, rows: list[dict[str, Any]]) -> str:
 _SPREAD_NAMES = {"ci": "[t 95% interval]", "std": "± std", "se": "± standard error"}
 
 
-def _spread(study: Study, row: dict[str, Any], metric: str) -> str:
+def _spread(study: Study, row: Row, metric: str) -> str:
     mean = row[metric]
     if not math.isfinite(mean):
         return "–"

@@ -18,10 +18,10 @@ import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from gan_module.metrics.registry import default_margin
 from gan_module.names import UNSETTLED
+from gan_module.study.result import RunResult
 from gan_module.study.spec import Study
 
 COST = "cost"
@@ -39,13 +39,14 @@ class Criterion:
     higher_is_better: bool
     margin: float | None = None  # equivalence margin in its units (statistics.py); None: none declared
 
-    def of(self, run: dict[str, Any]) -> float:
+    def of(self, run: RunResult) -> float:
         if self.name == COST:
-            seconds, iterations = run.get("training_seconds", math.nan), run.get("iterations", 0)
-            return run.get("seconds_per_iteration", seconds / iterations if iterations else math.nan)
+            if math.isfinite(run.seconds_per_iteration):
+                return run.seconds_per_iteration
+            return run.training_seconds / run.iterations if run.iterations else math.nan
         if self.name == INSTABILITY:
-            return sum(run["stability"].get(issue, math.nan) for issue in UNSETTLED) / len(UNSETTLED)
-        return float(run["metrics"].get(self.name, math.nan))
+            return sum(run.stability.get(issue, math.nan) for issue in UNSETTLED) / len(UNSETTLED)
+        return float(run.metrics.get(self.name, math.nan))
 
 
 def criteria(study: Study) -> dict[str, Criterion]:
@@ -68,12 +69,12 @@ def finite_mean(values: Iterable[float]) -> float:
     return math.fsum(finite) / len(finite) if finite else math.nan
 
 
-def by_seed(runs: list[dict[str, Any]], criterion: Criterion) -> dict[int, float]:
+def by_seed(runs: list[RunResult], criterion: Criterion) -> dict[int, float]:
     """The criterion's value per seed: the mean of the seed's finite values when several runs share it (a group
     of candidates), so one diverged run (no score) does not take its whole seed out of the comparison."""
     values: dict[int, list[float]] = {}
     for run in runs:
-        values.setdefault(run["seed"], []).append(criterion.of(run))
+        values.setdefault(run.seed, []).append(criterion.of(run))
     return {seed: finite_mean(v) for seed, v in values.items()}
 
 
@@ -82,20 +83,20 @@ def context_axes(study: Study) -> list[str]:
     return [axis for axis, choices in study.axes.items() if not any(c.decision for c in choices.values())]
 
 
-def contexts(study: Study, results: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+def contexts(study: Study, results: list[RunResult]) -> list[tuple[str, list[RunResult]]]:
     """(title, runs) for each combination of the context axes' values ("all runs" when there is none)."""
     axes = context_axes(study)
     found = []
     for combo in itertools.product(*(study.axes[a] for a in axes)):  # one empty combination without context axes
         where = dict(zip(axes, combo, strict=True))
-        runs = [r for r in results if all(r["values"].get(a) == v for a, v in where.items())]
+        runs = [r for r in results if all(r.values.get(a) == v for a, v in where.items())]
         found.append((", ".join(f"{a} = {v}" for a, v in where.items()) or "all runs", runs))
     return found
 
 
-def by_candidate(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def by_candidate(runs: list[RunResult]) -> dict[str, list[RunResult]]:
     """The runs of each candidate, in the order first seen."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
+    grouped: dict[str, list[RunResult]] = {}
     for run in runs:
-        grouped.setdefault(run["candidate"], []).append(run)
+        grouped.setdefault(run.candidate, []).append(run)
     return grouped

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 from gan_module.study.measured import context_axes
+from gan_module.study.result import RunResult
 from gan_module.study.spec import Study
 
 
@@ -19,7 +19,7 @@ def _pyplot():
     return plt
 
 
-def plot_curves(study: Study, results: list[dict[str, Any]]) -> Path | None:
+def plot_curves(study: Study, results: list[RunResult]) -> Path | None:
     """``curves.png``: the ranking metric at each evaluation during training, mean over seeds per candidate.
 
     One panel per value of the axes without decision labels (the dataset, say), as in answers.md, so no
@@ -27,8 +27,8 @@ def plot_curves(study: Study, results: list[dict[str, Any]]) -> Path | None:
     """
     by_candidate: dict[str, dict[int, list[float]]] = {}
     for result in results:
-        points = by_candidate.setdefault(result["candidate"], {})
-        for iteration, value in result.get("curve", []):
+        points = by_candidate.setdefault(result.candidate, {})
+        for iteration, value in result.curve:
             points.setdefault(int(iteration), []).append(value)
     if not any(by_candidate.values()):
         return None
@@ -66,12 +66,12 @@ def _panels(study: Study, names: list[str]) -> dict[str, list[str]]:
     return panels
 
 
-def plot_samples(study: Study, results: list[dict[str, Any]]) -> Path | None:
+def plot_samples(study: Study, results: list[RunResult]) -> Path | None:
     """``samples.png``: the last sample image of each candidate's first seed, side by side, ranked order kept."""
     first: dict[str, str] = {}
-    for result in sorted(results, key=lambda r: r["seed"]):
-        if result.get("samples") and Path(result["samples"]).is_file():
-            first.setdefault(result["candidate"], result["samples"])
+    for result in sorted(results, key=lambda r: r.seed):
+        if result.samples and Path(result.samples).is_file():
+            first.setdefault(result.candidate, result.samples)
     if not first:
         return None
     plt = _pyplot()

@@ -26,6 +26,7 @@ import torch
 
 from gan_module.names import EVAL, ISSUES, ITERATIONS, issue_key
 from gan_module.run_layout import RunLayout
+from gan_module.study.result import DIVERGED, DONE, RunResult
 from gan_module.study.spec import Candidate, Study
 
 #: beside each study run's ``version_0``: its numbers, once fit and test have both finished; its wall clock
@@ -87,11 +88,11 @@ def _main(args: list[str]) -> int:
     return 0
 
 
-def run_one(study: Study, candidate: Candidate, seed: int) -> dict[str, Any]:
+def run_one(study: Study, candidate: Candidate, seed: int) -> RunResult:
     """Train and evaluate one (candidate, seed), or return its stored result when it already finished."""
     folder, result_file = run_folder(study, candidate, seed), result_path(study, candidate, seed)
     if result_file.is_file():
-        return json.loads(result_file.read_text())
+        return RunResult.from_dict(json.loads(result_file.read_text()))
     run = run_layout(study, candidate, seed)
     last = run.last_checkpoint
     if folder.exists() and not last.is_file():
@@ -108,14 +109,14 @@ def run_one(study: Study, candidate: Candidate, seed: int) -> dict[str, Any]:
         raise SystemExit(code)
     if code not in (0, 1):
         raise RuntimeError(f"{candidate.name} seed {seed} failed (exit {code}); see the messages above.")
-    result = collect(run, study, "diverged" if code == 1 else "done")
-    result.update(candidate=candidate.name, seed=seed, values=dict(candidate.values), decision=dict(candidate.decision))
-    result["run_seconds"] = spent
-    result_file.write_text(json.dumps(result, indent=1))
+    result = collect(run, study, DIVERGED if code == 1 else DONE)
+    result.candidate, result.seed, result.run_seconds = candidate.name, seed, spent
+    result.values, result.decision = dict(candidate.values), dict(candidate.decision)
+    result_file.write_text(json.dumps(result.to_dict(), indent=1))
     return result
 
 
-def collect(run: RunLayout, study: Study, status: str) -> dict[str, Any]:
+def collect(run: RunLayout, study: Study, status: str) -> RunResult:
     """A finished run's numbers: final metrics (from ``test``), issue shares, curve, iterations, sample image."""
     tested = _rows(run.evaluation("test").metrics)
     metrics = {key: float(value) for row in tested for key, value in row.items() if key.startswith(EVAL) and value}
@@ -130,18 +131,20 @@ def collect(run: RunLayout, study: Study, status: str) -> dict[str, Any]:
     seconds = float(checkpoint.get("training_seconds", math.nan))  # the fit's own clock, over every attempt
     samples = sorted(run.images("samples").glob("iter_*.png"))
     weights = checkpoint.get("state_dict", {})
-    return {
-        "status": status,
-        "metrics": metrics,
-        "stability": stability,
-        "curve": _curve(trained, study.rank_metric),
-        "iterations": iterations,
-        "training_seconds": seconds,
-        "iterations_per_second": iterations / seconds if seconds > 0 else math.nan,
-        "seconds_per_iteration": seconds / iterations if iterations > 0 else math.nan,
-        "parameters": {net: _count(weights, net) for net in ("generator", "discriminator")},
-        "samples": str(samples[-1]) if samples else None,
-    }
+    return RunResult(
+        candidate="",  # the caller names the run
+        seed=-1,
+        status=status,
+        metrics=metrics,
+        stability=stability,
+        curve=_curve(trained, study.rank_metric),
+        iterations=iterations,
+        training_seconds=seconds,
+        iterations_per_second=iterations / seconds if seconds > 0 else math.nan,
+        seconds_per_iteration=seconds / iterations if iterations > 0 else math.nan,
+        parameters={net: _count(weights, net) for net in ("generator", "discriminator")},
+        samples=str(samples[-1]) if samples else None,
+    )
 
 
 def _count(state_dict: dict[str, torch.Tensor], network: str) -> int:
@@ -176,7 +179,7 @@ def _curve(rows: list[dict[str, str]], metric: str) -> list[tuple[int, float]]:
     return curve
 
 
-def run_indices(study: Study, indices: list[int]) -> list[dict[str, Any]]:
+def run_indices(study: Study, indices: list[int]) -> list[RunResult]:
     """Run the given runs of ``study.runs()`` one after another in this process."""
     runs = study.runs()
     results = []
@@ -184,9 +187,9 @@ def run_indices(study: Study, indices: list[int]) -> list[dict[str, Any]]:
         candidate, seed = runs[i]
         began = time.perf_counter()
         result = run_one(study, candidate, seed)
-        summary = f"{study.rank_metric} {result['metrics'].get(study.rank_metric, math.nan):.4g}"
+        summary = f"{study.rank_metric} {result.metrics.get(study.rank_metric, math.nan):.4g}"
         print(
-            f"[study {study.name}] run {i + 1}/{len(runs)} {candidate.name} seed {seed}: {result['status']}, "
+            f"[study {study.name}] run {i + 1}/{len(runs)} {candidate.name} seed {seed}: {result.status}, "
             f"{summary} ({time.perf_counter() - began:.1f} s)",
             flush=True,
         )
