@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: quickstart test test-fast lint format clean bench bench-module study-mixtures study-claims
+.PHONY: quickstart test test-fast lint format clean bench bench-module gpu-check study-mixtures study-claims
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ bench: install
 ## The LightningModule alone (no callbacks, no logger) against the same loop, on compute-heavy networks.
 bench-module: install
 	$(BIN)/python -m benchmarks.speed --iterations 100 --repeats 3
+
+## On a GPU: DDP, bf16/fp16 with each loss against fp32, torch.compile, DCGAN/ResNet images/s, Inception FID, peak
+## memory, as one table (at most 8 minutes). Without a GPU the same code at tiny sizes (about a minute; says "no GPU").
+gpu-check: install
+	$(BIN)/python -m benchmarks.gpu_check
 
 ## The selection study on the 2-D mixtures: every loss x ring/grid x 3 seeds (about 6-8 minutes on 2 CPU cores).
 study-mixtures: install

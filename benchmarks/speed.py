@@ -77,6 +77,7 @@ class Setup:
     scheduler_g: Callable[[torch.optim.Optimizer], object] | None
     batch_size: int
     value_range: tuple[float, float]
+    image_shape: tuple[int, ...] = (1, 28, 28)
 
 
 def mlp2014(batch_size: int = 100) -> Setup:
@@ -184,7 +185,8 @@ class Stamps:
 
 # --------------------------------------------------------------------------------------------- the data
 class RandomImages(ImageDataModule):
-    """Random uint8 28x28 images held in memory, 60,000 by default with the paper's 10,000 for validation.
+    """Random uint8 images (28x28 grey by default) held in memory, 60,000 by default with the paper's 10,000 for
+    validation.
 
     Pixel values do not change how long an iteration takes (no data-dependent control flow), and in-memory
     data keeps the benchmark about training rather than file reading, with no dataset to download.
@@ -192,19 +194,21 @@ class RandomImages(ImageDataModule):
 
     image_shape, num_classes = (1, 28, 28), 10
 
-    def __init__(self, num_images: int = 60_000, **kwargs) -> None:
+    def __init__(self, num_images: int = 60_000, image_shape: tuple[int, ...] = (1, 28, 28), **kwargs) -> None:
         super().__init__(**kwargs)
-        self.num_images = num_images
+        self.num_images, self.image_shape = num_images, tuple(image_shape)
 
     def load(self) -> ImageArrays:
         g = torch.Generator().manual_seed(0)
-        images = torch.randint(0, 256, (self.num_images, 1, 28, 28), dtype=torch.uint8, generator=g)
+        images = torch.randint(0, 256, (self.num_images, *self.image_shape), dtype=torch.uint8, generator=g)
         return ImageArrays(images, torch.randint(0, 10, (self.num_images,), generator=g))
 
 
 def make_data(setup: Setup, num_images: int = 60_000) -> RandomImages:
     val_size = min(10_000, num_images // 6)
-    dm = RandomImages(num_images, batch_size=setup.batch_size, val_size=val_size, value_range=setup.value_range)
+    dm = RandomImages(
+        num_images, setup.image_shape, batch_size=setup.batch_size, val_size=val_size, value_range=setup.value_range
+    )
     dm.setup("fit")
     return dm
 
