@@ -169,19 +169,7 @@ def fit(args: list[str], iterations: int, precision: str, seed: int, name: str) 
     model, dm = build(args)
     curves = Curves()
     with quiet_lightning():  # Lightning's banners
-        trainer = L.Trainer(
-            accelerator=DEVICE.type,
-            devices=1,
-            precision=precision,
-            max_steps=(model.k + 1) * iterations,  # optimizer steps
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            limit_val_batches=0,
-            callbacks=[curves],
-        )
+        trainer = speed.bare_trainer(iterations, curves, speed.Options(DEVICE.type, precision), k=model.k)
         torch.manual_seed(seed)
         start = time.perf_counter()
         trainer.fit(model, dm)

@@ -361,14 +361,14 @@ def make_gan(setup: Setup, options: Options) -> GAN:
     )
 
 
-def bare_trainer(iterations: int, callback: L.Callback, options: Options) -> L.Trainer:
+def bare_trainer(iterations: int, callback: L.Callback, options: Options, k: int = 1) -> L.Trainer:
     """A Trainer for ``iterations`` generator iterations with nothing but ``callback``: no logger, checkpoints,
     progress bar, summary or validation."""
     return L.Trainer(
         accelerator=torch.device(options.device).type,
         devices=1,
         precision=options.precision,
-        max_steps=2 * iterations,  # global_step counts optimizer steps: k + 1 = 2 per iteration
+        max_steps=(k + 1) * iterations,  # global_step counts optimizer steps: k + 1 per iteration
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
