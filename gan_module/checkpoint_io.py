@@ -10,8 +10,9 @@ file into ``$TMPDIR``. Here the bytes go to a temporary file beside the checkpoi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 from lightning.fabric.utilities.types import _PATH
@@ -56,19 +57,29 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if "://" in str(path):  # a remote store (s3://, gs://, ...)
             super().save_checkpoint(checkpoint, path)
             return
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_leftovers(target.parent)
-        partial = target.parent / f".{target.name}.{os.getpid()}{PARTIAL_SUFFIX}"
-        try:
-            with open(partial, "wb") as file:
-                torch.save(checkpoint, file)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
-        _sync_folder(target.parent)  # the rename itself reaches the disk
+        write_atomically(Path(path), lambda file: torch.save(checkpoint, file))
+
+
+def write_atomically(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
+    """``write(file)`` into a temporary file beside ``target``, flushed to the disk, then renamed over it: a crash
+    at any instant leaves the old file or the new one, never half of one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(target.parent)
+    partial = target.parent / f".{target.name}.{os.getpid()}{PARTIAL_SUFFIX}"
+    try:
+        with open(partial, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    _sync_folder(target.parent)  # the rename itself reaches the disk
+
+
+def write_text_atomically(target: Path, text: str) -> None:
+    """:func:`write_atomically` for a text file (a study run's ``result.json``)."""
+    write_atomically(target, lambda file: file.write(text.encode()))
 
 
 def _sync_folder(folder: Path) -> None:

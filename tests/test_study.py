@@ -357,3 +357,27 @@ def test_a_rank_metric_that_no_run_would_log_stops_the_study_before_training(tmp
         check_configs(study)
     assert "did you mean eval/modes_1k_high_quality?" in str(err.value)
     check_configs(load_study(write_study(tmp_path, args={"evaluation.num_samples": 500}), tmp_path / "runs"))
+
+
+def test_a_damaged_result_or_checkpoint_is_named_in_one_line_and_that_run_done_again(tmp_path, capsys):
+    """A truncated result.json (a crash while writing, before writes were atomic) and an unreadable last.ckpt in
+    an unfinished run: each is named in one line, the study goes on, and both runs end as an intact study does."""
+    path = write_study(tmp_path, args=TINY_ARGS, seeds=[0, 1], axes={"loss": {"ns": {"decision": {"loss": "ns"}}}})
+    root = tmp_path / "runs"
+    study_main([str(path), "--runs-root", str(root), "--no-report"])
+    study = load_study(path, root)
+    before = {r.seed: r.metrics for r in finished_results(study)}
+    seed0, seed1 = root / "tiny" / "ns" / "seed0", root / "tiny" / "ns" / "seed1"
+    (seed0 / "result.json").write_text((seed0 / "result.json").read_text()[:50])  # truncated
+    (seed1 / "result.json").unlink()  # unfinished, and its checkpoint damaged
+    (seed1 / "version_0" / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint")
+    capsys.readouterr()
+
+    assert [r.seed for r in finished_results(study)] == []  # --report: the damaged result is named, not a crash
+    assert f"warning: {seed0 / 'result.json'} is damaged (JSONDecodeError" in capsys.readouterr().err
+    study_main([str(path), "--runs-root", str(root), "--no-report"])
+    err = capsys.readouterr().err
+    assert f"{seed1 / 'version_0' / 'checkpoints' / 'last.ckpt'} cannot be read; kept as" in err
+    assert len(list(seed1.parent.glob("seed1.damaged-*"))) == 1  # the evidence is kept beside
+    after = {r.seed: r.metrics for r in finished_results(study)}
+    assert after == before  # the resumed run and the restarted one end as they first did

@@ -7,7 +7,6 @@ statistics.py, pareto.py and application.py behind them).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from gan_module.study.answers import write_answers
@@ -15,7 +14,7 @@ from gan_module.study.claims import write_claims
 from gan_module.study.leaderboard import aggregate, write_leaderboard
 from gan_module.study.plots import plot_curves, plot_samples
 from gan_module.study.result import RunResult
-from gan_module.study.runner import result_path
+from gan_module.study.runner import read_result, result_path
 from gan_module.study.spec import Candidate, Study, load_study
 
 __all__ = ["Candidate", "Study", "finished_results", "load_study", "report"]
@@ -25,9 +24,9 @@ def finished_results(study: Study) -> list[RunResult]:
     """Every ``result.json`` of the study's runs that exist (finished runs)."""
     results = []
     for candidate, seed in study.runs():
-        path = result_path(study, candidate, seed)
-        if path.is_file():
-            results.append(RunResult.from_dict(json.loads(path.read_text())))
+        found = read_result(result_path(study, candidate, seed))
+        if found is not None:
+            results.append(found)
     return results
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from gan_module.checkpoint_io import write_text_atomically
 from gan_module.names import EVAL, ISSUES, ITERATIONS, issue_key
 from gan_module.run_layout import RunLayout
 from gan_module.study.result import DIVERGED, DONE, RunResult
@@ -91,20 +92,26 @@ def _main(args: list[str]) -> int:
 def run_one(study: Study, candidate: Candidate, seed: int) -> RunResult:
     """Train and evaluate one (candidate, seed), or return its stored result when it already finished."""
     folder, result_file = run_folder(study, candidate, seed), result_path(study, candidate, seed)
-    if result_file.is_file():
-        return RunResult.from_dict(json.loads(result_file.read_text()))
+    stored = read_result(result_file)
+    if stored is not None:
+        return stored
+    result_file.unlink(missing_ok=True)  # damaged (read_result said so): its run is resumed and tested again
     run = run_layout(study, candidate, seed)
     last = run.last_checkpoint
+    if last.is_file() and not _loads(last):
+        damaged = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        print(f"warning: {last} cannot be read; kept as {damaged} and the run starts over", file=sys.stderr)
+        folder.rename(damaged)
     if folder.exists() and not last.is_file():
         shutil.rmtree(folder)  # started but saved nothing: start over
     args = cli_args(study, candidate, seed)
     timing = folder / RUN_SECONDS  # wall clock of every attempt of this run, start-up and test included
-    spent = json.loads(timing.read_text())["seconds"] if timing.is_file() else 0.0
+    spent = _seconds(timing)
     start = time.perf_counter()
     code = _main([*args, *(["--ckpt_path=last"] if last.is_file() else [])])
     spent += time.perf_counter() - start
     if folder.exists():  # also before a stop: an interrupted attempt's seconds count when the run resumes
-        timing.write_text(json.dumps({"seconds": spent}))
+        write_text_atomically(timing, json.dumps({"seconds": spent}))
     if code in (130, 143):  # Ctrl-C or SIGTERM: the run saved a checkpoint; stop the whole study here
         raise SystemExit(code)
     if code not in (0, 1):
@@ -112,8 +119,37 @@ def run_one(study: Study, candidate: Candidate, seed: int) -> RunResult:
     result = collect(run, study, DIVERGED if code == 1 else DONE)
     result.candidate, result.seed, result.run_seconds = candidate.name, seed, spent
     result.values, result.decision = dict(candidate.values), dict(candidate.decision)
-    result_file.write_text(json.dumps(result.to_dict(), indent=1))
+    write_text_atomically(result_file, json.dumps(result.to_dict(), indent=1))
     return result
+
+
+def read_result(path: Path) -> RunResult | None:
+    """A finished run's stored result; None when there is none, or (said in one line) when it is damaged."""
+    if not path.is_file():
+        return None
+    try:
+        return RunResult.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
+        print(
+            f"warning: {path} is damaged ({type(err).__name__}: {err}); its run counts as unfinished", file=sys.stderr
+        )
+        return None
+
+
+def _loads(checkpoint: Path) -> bool:
+    try:
+        torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception:  # truncated, corrupt, or holding objects this project never writes
+        return False
+    return True
+
+
+def _seconds(timing: Path) -> float:
+    """Seconds spent by earlier attempts of a run (0 when the file is missing or damaged)."""
+    try:
+        return float(json.loads(timing.read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
 
 
 def collect(run: RunLayout, study: Study, status: str) -> RunResult:
