@@ -8,11 +8,17 @@ dataset-classifier features, 10,000 samples, against the test split.
 
 Metric networks live here, never in the LightningModule, so they stay out of its checkpoints. Real-image
 statistics are computed once per run. Works after training: ``python main.py test --config ... --ckpt_path ...``.
+
+Memory does not grow with ``num_samples`` for the metrics fed batch by batch (``fid``); the others hold a
+number per sample or all samples, so each takes at most its documented count, and more is refused when the
+callback is built (see :class:`Evaluation`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import lightning as L
@@ -34,6 +40,20 @@ class Evaluation(L.Callback):
 
     Metrics that do not apply to the data (``modes`` on images, image metrics on 2-D points) are skipped with
     a note in the log.
+
+    Memory: the samples are generated ``batch_size`` at a time and each batch is fed to the metrics that are
+    updated batch by batch, then dropped. ``fid`` keeps running feature sums, so it takes any ``num_samples`` in
+    the same memory. The others need every sample's numbers at once and take at most a fixed count each;
+    ``num_samples`` above the smallest limit of the named metrics is refused in one line when the callback is
+    built, before anything runs or is written:
+
+    - ``parzen``: 50,000 (every sample is a kernel centre, held in float64);
+    - ``kid``, ``is``: 100,000 (they keep every sample's features or class scores; KID draws its subsets and
+      IS its random splits from all of them);
+    - ``classes``, ``modes`` and metrics added by import path: 100,000 (the registry's ``WHOLE_SET_LIMIT``; they are
+      given all samples in one tensor, which the callback keeps while it generates them) unless the class
+      sets ``streams = True`` with ``reset``/``update``/``compute``, or its own ``max_samples`` (and
+      ``limit_reason``, the words the refusal gives).
 
     Args:
         metrics: any of ``fid``, ``kid``, ``is``, ``parzen``, ``classes``, ``modes``, or the import path of an
@@ -72,6 +92,9 @@ class Evaluation(L.Callback):
             raise ConfigError(f"evaluation.real_split must be 'val' or 'test', got {real_split!r}.")
         if num_samples < 2 or every_n_epochs < 0:
             raise ConfigError("evaluation.num_samples must be >= 2 and every_n_epochs >= 0.")
+        if batch_size < 1:
+            raise ConfigError(f"evaluation.batch_size must be >= 1, got {batch_size}.")
+        _check_sample_limits(self._classes, num_samples)
         if inception_weights is not None and not Path(inception_weights).expanduser().is_file():
             raise ConfigError(f"evaluation.inception_weights: no such file {inception_weights}.")
         self.num_samples, self.feature, self.real_split = num_samples, feature, real_split
@@ -122,16 +145,19 @@ class Evaluation(L.Callback):
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
     def evaluate(self, trainer: L.Trainer, pl_module) -> dict[str, float]:
-        """Every rank generates its share of the samples; global rank 0 scores them all and tells the others.
+        """Every rank generates its share of the samples; global rank 0 scores them batch by batch as they come
+        and tells the others.
 
         Call it on every rank of a distributed run (it gathers and broadcasts).
         """
-        rank, world = trainer.global_rank, trainer.world_size
-        samples = self.generate(pl_module, rank, world)
-        if world > 1:
-            samples = _gather_batches(trainer, samples, self.batch_size, self.num_samples)
-        results = self.score(trainer.datamodule, samples, pl_module.device) if rank == 0 else {}
-        if world > 1:
+        batches = self.stream(trainer, pl_module)
+        if trainer.global_rank == 0:
+            results = self.score_batches(trainer.datamodule, batches, pl_module.device)
+        else:
+            results = {}
+            for _ in batches:  # generates this rank's share and takes part in every gather
+                pass
+        if trainer.world_size > 1:
             results = trainer.strategy.broadcast(results, src=0)
         self.last_results = results
         return results
@@ -144,22 +170,77 @@ class Evaluation(L.Callback):
             results |= metric.score(samples, state["context"])
         return results
 
-    def generate(self, pl_module, rank: int = 0, world_size: int = 1) -> Tensor:
-        """Samples (on the CPU) from seeded noise; labels drawn uniformly for conditional models.
+    @torch.no_grad()
+    def score_batches(self, datamodule, batches: Iterable[Tensor], device: torch.device) -> dict[str, float]:
+        """Every active metric of the samples in ``batches`` (on the CPU), by name, without holding them all.
+
+        Metrics fed batch by batch see each batch as it comes; the samples are kept (in one tensor of
+        ``num_samples``) only when an active metric is given them all at once.
+        """
+        state = self._prepare(datamodule, device)
+        context, active = state["context"], state["active"]
+        fed = [metric for metric in active if metric.streams]
+        for metric in fed:
+            metric.reset(context)
+        keep = len(fed) < len(active)
+        kept, count = None, 0
+        for batch in batches:
+            for metric in fed:
+                metric.update(batch, context)
+            if keep:
+                if kept is None:
+                    kept = batch.new_empty((self.num_samples, *batch.shape[1:]))
+                kept[count : count + len(batch)] = batch
+            count += len(batch)
+        results: dict[str, float] = {}
+        for metric in active:
+            results |= metric.compute(context) if metric.streams else metric.score(kept[:count], context)
+        return results
+
+    def batches(self, pl_module, rank: int = 0, world_size: int = 1) -> Iterator[Tensor]:
+        """This rank's batches of samples (on the CPU), generated one at a time from seeded noise; labels drawn
+        uniformly for conditional models.
 
         The noise of all ``num_samples`` is drawn in batches from one seeded stream; rank r generates batches
         r, r + world_size, ... of it, so the gathered set is the same whatever the number of ranks.
         """
         g = torch.Generator().manual_seed(self.seed)
         conditional = bool(getattr(pl_module, "num_classes", 0))
-        batches = []
         for index, start in enumerate(range(0, self.num_samples, self.batch_size)):
             n = min(self.batch_size, self.num_samples - start)
             z = pl_module.noise.sample(n, pl_module.latent_dim, "cpu", g)  # drawn on every rank: keeps the stream
             labels = torch.randint(0, pl_module.num_classes, (n,), generator=g) if conditional else None
             if index % world_size == rank:
-                batches.append(pl_module.generate(z, labels).float().cpu())
+                yield pl_module.generate(z, labels).float().cpu()  # generate() runs without autograd
+
+    def generate(self, pl_module, rank: int = 0, world_size: int = 1) -> Tensor:
+        """This rank's samples of :meth:`batches` in one tensor (all ``num_samples`` with one process)."""
+        batches = list(self.batches(pl_module, rank, world_size))
         return torch.cat(batches) if batches else torch.empty(0)
+
+    def stream(self, trainer: L.Trainer, pl_module) -> Iterator[Tensor]:
+        """All samples, batch by batch in the order of the noise stream, on global rank 0.
+
+        Under DDP each round gathers one batch of every rank (rank r holds batches r, r + world, ...), so rank 0
+        never holds more than ``world_size`` batches; the other ranks take part in the gathers and yield nothing.
+        """
+        rank, world = trainer.global_rank, trainer.world_size
+        mine = self.batches(pl_module, rank, world)
+        if world == 1:
+            yield from mine
+            return
+        total = math.ceil(self.num_samples / self.batch_size)
+        shape = tuple(trainer.datamodule.image_shape)
+        for first in range(0, total, world):  # one round: batch first + r from rank r
+            own = next(mine, None) if first + rank < total else None
+            padded = torch.zeros(self.batch_size, *shape)  # all_gather needs one shape: the last batch is padded
+            if own is not None:
+                padded[: len(own)] = own
+            gathered = trainer.strategy.all_gather(padded.to(trainer.strategy.root_device))  # (world, batch, ...)
+            if rank == 0:
+                gathered = gathered.cpu()
+                for r, index in enumerate(range(first, min(first + world, total))):
+                    yield gathered[r, : min(self.batch_size, self.num_samples - index * self.batch_size)]
 
     def _log(self, pl_module, results: dict[str, float]) -> None:
         for key, value in results.items():
@@ -182,16 +263,20 @@ class Evaluation(L.Callback):
         self._log(pl_module, self.evaluate(trainer, pl_module))
 
 
-def _gather_batches(trainer: L.Trainer, mine: Tensor, batch_size: int, total: int) -> Tensor:
-    """Reassemble the batches the ranks generated (rank r holds batches r, r + world, ...) in their order."""
-    world = trainer.world_size
-    per_rank = [len(range(r * batch_size, total, world * batch_size)) for r in range(world)]  # batches per rank
-    padded = torch.zeros(max(per_rank) * batch_size, *mine.shape[1:], dtype=mine.dtype)  # all_gather needs one shape
-    padded[: len(mine)] = mine
-    gathered = trainer.strategy.all_gather(padded.to(trainer.strategy.root_device)).cpu()  # (world, n, ...)
-    ordered = []
-    for index in range(max(per_rank)):
-        for r in range(world):
-            if index < per_rank[r]:
-                ordered.append(gathered[r, index * batch_size : (index + 1) * batch_size])
-    return torch.cat(ordered)[:total]  # only the very last batch may be short
+def _check_sample_limits(classes: dict[str, type], num_samples: int) -> None:
+    """Refuse ``num_samples`` above what a named metric holds in memory: one line naming each such metric."""
+    over: dict[tuple[int, str], list[str]] = {}
+    for name, cls in classes.items():
+        limit = cls.max_samples
+        if limit is not None and num_samples > limit:
+            why = cls.limit_reason
+            over.setdefault((limit, why), []).append(name)
+    if not over:
+        return
+    ordered = sorted(over.items(), key=lambda item: item[0][0])  # the smallest limit first, else as named
+    parts = [f"{' and '.join(names)} at most {limit:,} ({why})" for (limit, why), names in ordered]
+    raise ConfigError(
+        f"evaluation.num_samples={num_samples} is more than these metrics hold in memory: {'; '.join(parts)}. "
+        "Lower evaluation.num_samples or leave them out of evaluation.metrics (fid is fed batch by batch and "
+        "takes any number)."
+    )

@@ -13,10 +13,9 @@ What it adds to LightningCLI:
 
 from __future__ import annotations
 
+import importlib
 import os
-import re
 import secrets
-import shutil
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -26,7 +25,7 @@ import yaml
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
-from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
 from callbacks.budget import IterationBudget
@@ -42,6 +41,7 @@ from gan_module.errors import ConfigError, DivergenceError, PreemptedError
 from gan_module.module import GAN
 from gan_module.packing import check_batch_size, packed_shape
 from gan_module.resume import changed_settings, describe, is_fixed
+from gan_module.run_layout import RunLayout, claim_run, latest_last_checkpoint, next_run, remove_if_untrained
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULTS = CONFIG_DIR / "defaults.yaml"
@@ -50,59 +50,39 @@ SUBCOMMANDS = ("fit", "validate", "test", "predict")
 RUN_DIR_ENV = "GAN_RUN_DIR"
 #: the networks' settings the data decides (linked in when the model is built)
 NETWORKS, LINKED_FROM_DATA = ("generator", "discriminator"), ("image_shape", "num_classes")
-_VERSION = re.compile(r"^version_(\d+)$")
 _NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 
 
-def _versions(root: Path) -> list[tuple[int, Path]]:
-    if not root.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _VERSION.match(p.name))]
-    return sorted(found)
-
-
-def _latest_last_ckpt(root: Path) -> Path | None:
-    for _, folder in reversed(_versions(root)):
-        if (folder / "checkpoints" / "last.ckpt").is_file():
-            return folder / "checkpoints" / "last.ckpt"
-    return None
-
-
-def _next_run_folder(root: Path) -> Path:
-    versions = _versions(root)
-    return root / f"version_{versions[-1][0] + 1 if versions else 0}"
-
-
-def claim_run_folder(root: Path) -> Path:
-    """Create the next free ``root/version_N`` and return it. The creation is the claim: two runs started at
-    the same moment cannot both create one folder, so the later one takes the next number."""
-    root.mkdir(parents=True, exist_ok=True)
-    number = int(_next_run_folder(root).name.removeprefix("version_"))
-    while True:
-        run = root / f"version_{number}"
-        try:
-            run.mkdir()
-            return run
-        except FileExistsError:
-            number += 1
-
-
-def evaluation_folder(run: Path, subcommand: str) -> Path:
-    """Where ``validate``/``test``/``predict`` of a run's checkpoint write: beside its training logs, not over them."""
-    return run / subcommand
-
-
 def _check_checkpoint(path: Path) -> dict:
-    """The checkpoint, read once; one that cannot be read stops here with its name, not deep inside Lightning."""
+    """The checkpoint, read once; one that cannot be read stops here with its name, not deep inside Lightning.
+
+    It is read with ``weights_only=True``: tensors, numbers, strings and containers, what this project saves. A
+    file asking for anything else (a pickle that would call a function or build an object) is refused before
+    any of it runs, as unsafe, not as damaged, and without torch's advice to load it with ``weights_only=False``.
+    """
+    import pickle
+    import re
+    import warnings
+
     others = sorted(str(p) for p in path.parent.glob("*.ckpt") if p != path)
     instead = f" Resume from another checkpoint of the run: {', '.join(others)}." if others else ""
     if path.stat().st_size == 0:
         raise ConfigError(f"--ckpt_path {path} is empty (0 bytes: a save was cut off).{instead}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a foreign pickle's protocol warning would break the one line
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a damaged file
+        if isinstance(err, pickle.UnpicklingError) and "Weights only load failed" in str(err):  # refused, not damaged
+            named = re.search(r"GLOBAL (\S+)", str(err))  # the function or class the file asks for, if it names one
+            asks = f" (it asks for {named.group(1)})" if named else ""
+            raise ConfigError(
+                f"--ckpt_path {path} holds objects this project never writes{asks}: refused for safety, nothing in "
+                "it was run. Use a checkpoint this project wrote."
+            ) from None
+        reason = " ".join(str(err).split())  # one line, whatever torch wrote
         raise ConfigError(
-            f"--ckpt_path {path} is not a readable checkpoint (truncated or corrupt: {err}).{instead}"
+            f"--ckpt_path {path} is not a readable checkpoint (truncated or corrupt: {reason}).{instead}"
         ) from err
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ConfigError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
@@ -291,7 +271,7 @@ class GANCLI(LightningCLI):
         root = Path(cfg.trainer.default_root_dir or self._default_runs_root(cfg))
         ckpt = cfg.get("ckpt_path")
         if ckpt == "last":
-            found = _latest_last_ckpt(root)
+            found = latest_last_checkpoint(root)
             if found is None:
                 raise ConfigError(
                     f"--ckpt_path last: no {root}/version_*/checkpoints/last.ckpt to resume. Train first, "
@@ -309,23 +289,23 @@ class GANCLI(LightningCLI):
                 "untrained generator."
             )
         ckpt_run = Path(ckpt).resolve().parent.parent if ckpt is not None else None
-        if subcommand == "fit" and ckpt_run is not None and _VERSION.match(ckpt_run.name):
+        if subcommand == "fit" and ckpt_run is not None and RunLayout(ckpt_run).number is not None:
             run = ckpt_run  # resuming: continue in the same folder
         elif subcommand == "fit" or ckpt_run is None:
-            run = self._new_run_folder(root) if claim else _next_run_folder(root)
-        else:  # evaluating a trained run
-            run = evaluation_folder(ckpt_run, subcommand)
+            run = self._new_run_folder(root) if claim else next_run(root).root
+        else:  # evaluating a trained run: beside its training logs, not over them
+            run = RunLayout(ckpt_run).evaluation(subcommand).root
         cfg.trainer.default_root_dir = str(run)
         if cfg.checkpoint.dirpath is None:
-            cfg.checkpoint.dirpath = str(run / "checkpoints")
+            cfg.checkpoint.dirpath = str(RunLayout(run).checkpoints)
         for logger in self._logger_configs(cfg):
             if logger.get("init_args") is None:
                 logger.init_args = Namespace()
             logger.init_args.save_dir = str(run)
-            kind = logger.class_path.rsplit(".", 1)[-1]
-            if kind in ("CSVLogger", "ResumableCSVLogger", "TensorBoardLogger"):
+            kind = _logger_class(logger.class_path)
+            if issubclass(kind, CSVLogger | TensorBoardLogger):
                 logger.init_args.name, logger.init_args.version = "", ""  # log straight into the run folder
-            elif kind == "WandbLogger" and claim:
+            elif issubclass(kind, WandbLogger) and claim:
                 _continue_wandb_run(logger.init_args, run)
 
     def _new_run_folder(self, root: Path) -> Path:
@@ -345,7 +325,7 @@ class GANCLI(LightningCLI):
                 f"{RUN_DIR_ENV}=<run folder> (e.g. runs/mnist/ddp/version_$SLURM_JOB_ID) for every process, so "
                 "that all of them write into the same run folder."
             )
-        run = claim_run_folder(root)
+        run = claim_run(root).root
         os.environ[RUN_DIR_ENV] = str(run)  # for the local ranks Lightning launches; main() removes it after
         return run
 
@@ -386,10 +366,13 @@ class GANCLI(LightningCLI):
         rank_zero_info(f"Run folder: {self.trainer.default_root_dir}")
 
 
-def _remove_if_untrained(run: Path) -> None:
-    """Delete a new run folder whose command failed before training logged or saved anything."""
-    if run.is_dir() and not any(run.rglob("*.ckpt")) and not any(run.rglob("metrics.csv")):
-        shutil.rmtree(run, ignore_errors=True)
+def _logger_class(class_path: str) -> type:
+    """The logger class a config names (``object`` when it cannot be imported: it then fails where built)."""
+    module, _, name = class_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name) if module else object
+    except (ImportError, AttributeError):
+        return object
 
 
 def main(args: list[str] | None = None, cli: type[GANCLI] = GANCLI) -> None:
@@ -399,7 +382,7 @@ def main(args: list[str] | None = None, cli: type[GANCLI] = GANCLI) -> None:
         _run(cli, args)
     except BaseException:
         if not exported_before and os.environ.get(RUN_DIR_ENV):  # the new folder this command claimed
-            _remove_if_untrained(Path(os.environ[RUN_DIR_ENV]))
+            remove_if_untrained(Path(os.environ[RUN_DIR_ENV]))
         raise
     finally:
         if not exported_before:  # a later run in this process (tests, notebooks) picks its own folder

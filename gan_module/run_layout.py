@@ -15,6 +15,7 @@ benchmarks read or write inside a run.
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,3 +79,37 @@ def versions(parent: Path) -> list[RunLayout]:
         return []
     found = [RunLayout(p) for p in Path(parent).iterdir() if p.is_dir()]
     return sorted((run for run in found if run.number is not None), key=lambda run: run.number)
+
+
+def latest_last_checkpoint(parent: Path) -> Path | None:
+    """The newest run's ``last.ckpt`` under ``parent`` (what ``--ckpt_path last`` resumes), or None."""
+    for run in reversed(versions(parent)):
+        if run.last_checkpoint.is_file():
+            return run.last_checkpoint
+    return None
+
+
+def next_run(parent: Path) -> RunLayout:
+    """The run folder a new run under ``parent`` would take (one above the highest ``version_N``)."""
+    found = versions(parent)
+    return RunLayout.numbered(parent, found[-1].number + 1 if found else 0)
+
+
+def claim_run(parent: Path) -> RunLayout:
+    """Create the next free ``parent/version_N`` and return it. The creation is the claim: two runs started at
+    the same moment cannot both create one folder, so the later one takes the next number."""
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    number = next_run(parent).number
+    while True:
+        run = RunLayout.numbered(parent, number)
+        try:
+            run.root.mkdir()
+            return run
+        except FileExistsError:
+            number += 1
+
+
+def remove_if_untrained(root: Path) -> None:
+    """Delete a new run folder whose command failed before training logged or saved anything."""
+    if root.is_dir() and not any(root.rglob("*.ckpt")) and not any(root.rglob(METRICS)):
+        shutil.rmtree(root, ignore_errors=True)

@@ -57,10 +57,16 @@ def config_sets() -> list[tuple[str, ...]]:
     return sets
 
 
+def model_block(path: Path) -> dict:
+    """A config's ``model`` settings; a path there names a file holding them (relative to the config)."""
+    model = yaml.safe_load(path.read_text()).get("model") or {}
+    return yaml.safe_load((path.parent / model).read_text()) if isinstance(model, str) else model
+
+
 def names_its_data(path: Path) -> bool:
     """A standalone config: it names both its networks and its DataModule."""
     config = yaml.safe_load(path.read_text())
-    return "class_path" in (config.get("data") or {}) and "generator" in (config.get("model") or {})
+    return "class_path" in (config.get("data") or {}) and "generator" in model_block(path)
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +107,7 @@ def test_every_config_fits_a_few_batches(files, data_files, tmp_path):
     saved = yaml.safe_load((run / "config.yaml").read_text())["model"]
     expected = {}
     for path in files:
-        for key, value in yaml.safe_load((CONFIGS / path).read_text()).get("model", {}).items():
+        for key, value in model_block(CONFIGS / path).items():
             if key in ("loss", "k", "discriminator_spectral_norm", "regularizers"):
                 expected[key] = class_paths(value)
             if key in ("generator", "discriminator") and "class_path" in value:

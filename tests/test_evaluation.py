@@ -134,36 +134,90 @@ def test_the_test_subcommand_prints_and_logs_the_metrics_of_a_checkpoint(tmp_pat
     assert fid > 1  # three training steps in: far from the data
 
 
-def test_ranks_generate_interleaved_batches_of_one_noise_stream():
-    from callbacks.evaluation import _gather_batches
+def tiny_gan(image_shape=(2,)):
     from gan_module import GAN
     from gan_module.networks import MLPDiscriminator, MLPGenerator
 
-    gan = GAN(
-        generator=MLPGenerator(image_shape=(2,), latent_dim=3, hidden_dims=[8], output="linear", init_range=None),
-        discriminator=MLPDiscriminator(image_shape=(2,), hidden_dims=[8]),
+    return GAN(
+        generator=MLPGenerator(
+            image_shape=image_shape, latent_dim=3, hidden_dims=[8], output="linear", init_range=None
+        ),
+        discriminator=MLPDiscriminator(image_shape=image_shape, hidden_dims=[8]),
         generator_optimizer=torch.optim.SGD,
         discriminator_optimizer=torch.optim.SGD,
     )
+
+
+def test_ranks_generate_interleaved_batches_of_one_noise_stream():
+    gan = tiny_gan()
     callback = Evaluation(num_samples=1000, batch_size=300)  # 4 batches, the last one short
     whole = callback.generate(gan)
     shares = [callback.generate(gan, rank, 2) for rank in (0, 1)]
     assert [len(s) for s in shares] == [600, 400] and len(whole) == 1000
+    rank1 = callback.batches(gan, 1, 2)
+    gathers: list[int] = []
 
-    class TwoRanks:  # all_gather as torch.distributed would return it: every rank's padded share, stacked
-        world_size = 2
+    class TwoRanks:  # rank 0 of two; all_gather returns both ranks' padded batch of the round, as torch does
+        global_rank, world_size = 0, 2
+
+        class datamodule:  # noqa: N801 - mimics trainer.datamodule
+            image_shape = (2,)
 
         class strategy:  # noqa: N801 - mimics trainer.strategy
             root_device = torch.device("cpu")
 
             @staticmethod
             def all_gather(tensor):
-                return torch.stack([pad(s, len(tensor)) for s in shares])
+                gathers.append(len(tensor))
+                other = next(rank1, torch.empty(0, 2))
+                return torch.stack([tensor, torch.cat([other, torch.zeros(len(tensor) - len(other), 2)])])
 
-    def pad(share, n):
-        return torch.cat([share, torch.zeros(n - len(share), *share.shape[1:])])
+    streamed = list(callback.stream(TwoRanks(), gan))
+    assert [len(b) for b in streamed] == [300, 300, 300, 100]
+    assert torch.equal(torch.cat(streamed), whole)  # every sample once, in the noise stream's order
+    assert gathers == [300, 300]  # two rounds of one batch per rank: never more than a round is held
 
-    assert torch.equal(_gather_batches(TwoRanks(), shares[0], 300, 1000), whole)
+
+def test_metrics_fed_batch_by_batch_never_see_the_whole_set_and_score_as_if_they_did(
+    digits, classifier_cache, monkeypatch
+):
+    from gan_module.metrics.distribution import FID
+
+    gan = tiny_gan((1, 28, 28))
+    callback = Evaluation(
+        metrics=["fid", "kid", "classes"], num_samples=600, batch_size=250, classifier_cache=str(classifier_cache)
+    )
+    seen: list[int] = []
+    update = FID.update
+    monkeypatch.setattr(
+        FID, "update", lambda self, batch, context: (seen.append(len(batch)), update(self, batch, context))
+    )
+    samples = callback.generate(gan)
+    callback.score(digits, samples, torch.device("cpu"))  # set up first: the classifier, the real statistics
+    seen.clear()
+    torch.manual_seed(0)  # KID draws its subsets from the global random stream
+    streamed = callback.score_batches(digits, callback.batches(gan), torch.device("cpu"))
+    assert seen == [250, 250, 100]  # the generated batches, as they came
+    torch.manual_seed(0)
+    whole = callback.score(digits, samples, torch.device("cpu"))
+    assert streamed == pytest.approx(whole)
+
+
+def test_counts_a_metric_cannot_hold_are_refused_in_one_line_naming_each_limit():
+    from gan_module.metrics.parzen import PARZEN_LIMIT
+
+    Evaluation(metrics=["fid"], num_samples=10**12)  # fed batch by batch: any number
+    Evaluation(metrics=["parzen"], num_samples=PARZEN_LIMIT)
+    with pytest.raises(ConfigError) as refused:
+        Evaluation(num_samples=10**9)  # the default metrics
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith("evaluation.num_samples=1000000000 is more than these metrics hold in memory: ")
+    assert "parzen at most 50,000 (every sample is a kernel centre, all held at once)" in message
+    assert "kid at most 100,000" in message and "classes and modes at most 100,000" in message
+    assert "fid at most" not in message
+    with pytest.raises(ConfigError, match=r"tests\.test_evaluation\.MeanPixel at most 100,000"):
+        Evaluation(metrics=["tests.test_evaluation.MeanPixel"], num_samples=100_001)
 
 
 def test_every_name_the_evaluation_logs_is_the_one_gan_module_names_declares(digits, classifier_cache):

@@ -98,10 +98,12 @@ def test_two_runs_started_at_once_get_their_own_folders(tmp_path):
 
 
 def test_a_folder_made_by_another_run_after_the_scan_is_skipped(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "_versions", lambda root: [])  # as if version_0 appeared after the listing
+    from gan_module import run_layout
+
+    monkeypatch.setattr(run_layout, "versions", lambda root: [])  # as if version_0 appeared after the listing
     (tmp_path / "version_0").mkdir()
-    assert cli.claim_run_folder(tmp_path) == tmp_path / "version_1"
-    assert cli.claim_run_folder(tmp_path) == tmp_path / "version_2"
+    assert run_layout.claim_run(tmp_path).root == tmp_path / "version_1"
+    assert run_layout.claim_run(tmp_path).root == tmp_path / "version_2"
 
 
 @pytest.mark.parametrize(
@@ -221,3 +223,109 @@ def test_a_run_that_fails_before_saving_or_logging_anything_leaves_no_folder(tmp
     assert stopped.value.code == 1  # diverged at the first D step
     assert "error: The discriminator's loss (nan)" in capsys.readouterr().err
     assert not any(tmp_path.glob("version_*"))
+
+
+class RunsCommand:
+    """What a malicious checkpoint holds: unpickling it runs a shell command (here: one that creates ``marker``)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import shlex
+
+        return os.system, (f"touch {shlex.quote(str(self.marker))}",)
+
+
+def malicious_checkpoint(path: Path, marker: Path, form: str) -> Path:
+    """A file that runs a command when loaded without ``weights_only``: a Lightning checkpoint with one entry more
+    (``torch.save``), or a bare pickle of the command (``pickle``)."""
+    import pickle
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if form == "torch.save":
+        torch.save({"state_dict": {}, "hyper_parameters": {}, "callbacks": RunsCommand(marker)}, path)
+    else:
+        path.write_bytes(pickle.dumps(RunsCommand(marker), protocol=2))
+    return path
+
+
+@pytest.mark.parametrize("form", ["torch.save", "pickle"])
+def test_the_malicious_checkpoints_run_their_command_when_loaded_without_weights_only(tmp_path, form):
+    """The payload is live (so the tests below show that it is not run, not that it could not be)."""
+    import contextlib
+
+    marker = tmp_path / "ran"
+    evil = malicious_checkpoint(tmp_path / "evil.ckpt", marker, form)
+    with contextlib.suppress(RuntimeError):  # the bare pickle runs its command, then fails torch's magic number
+        torch.load(evil, weights_only=False)
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("form", ["torch.save", "pickle"])
+@pytest.mark.parametrize("subcommand", ["fit", "test", "predict"])
+def test_a_checkpoint_that_would_run_code_is_refused_in_one_line_and_runs_nothing(tmp_path, capsys, subcommand, form):
+    marker = tmp_path / "ran"
+    evil = malicious_checkpoint(tmp_path / "version_0" / "checkpoints" / "last.ckpt", marker, form)
+    before = sorted(tmp_path.rglob("*"))
+    ckpt = "last" if subcommand == "fit" else str(evil)  # fit finds it as the newest run's last.ckpt
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([subcommand, "--config", QUICKSTART, f"--trainer.default_root_dir={tmp_path}", f"--ckpt_path={ckpt}"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error" in line.lower() and "args parameter is intended" not in line]
+    assert errors == [
+        f"error: --ckpt_path {evil} holds objects this project never writes (it asks for {os.system.__module__}.system)"
+        ": refused for safety, nothing in it was run. Use a checkpoint this project wrote."
+    ]
+    assert "weights_only" not in err and "likely succeed" not in err and "Traceback" not in err
+    assert not marker.exists()  # the command was never run
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written: no run, test or predict folder
+
+
+def test_a_truncated_checkpoint_is_still_called_truncated_or_corrupt(tmp_path, capsys):
+    folder = tmp_path / "version_0" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.save({"state_dict": {"w": torch.zeros(1000)}}, folder / "epoch0019.ckpt")
+    whole = (folder / "epoch0019.ckpt").read_bytes()
+    (folder / "last.ckpt").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["fit", "--config", QUICKSTART, f"--trainer.default_root_dir={tmp_path}", "--ckpt_path=last"])
+    assert stopped.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"error: --ckpt_path {folder / 'last.ckpt'} is not a readable checkpoint (truncated or")
+    assert errors[0].endswith(f"Resume from another checkpoint of the run: {folder / 'epoch0019.ckpt'}.")
+
+
+def test_the_study_reading_a_malicious_last_ckpt_runs_nothing(tmp_path):
+    """collect() reads a finished run's last.ckpt with weights_only=True: refused, nothing run. (Today it raises
+    torch's own UnpicklingError, not one line: the CLI's check above is what a user meets first.)"""
+    import pickle
+    from types import SimpleNamespace
+
+    from gan_module.run_layout import RunLayout
+    from gan_module.study.runner import collect
+
+    marker = tmp_path / "ran"
+    run = RunLayout(tmp_path / "version_0")
+    malicious_checkpoint(run.last_checkpoint, marker, "torch.save")
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        collect(run, SimpleNamespace(rank_metric="eval/fid_classifier_2k_test"), "done")
+    assert not marker.exists()
+
+
+def test_a_malicious_classifier_cache_file_runs_nothing(tmp_path):
+    """The metrics' cached dataset classifier is the other file the project loads (weights_only=True)."""
+    import pickle
+
+    from gan_module.metrics.features import dataset_classifier, dataset_key
+    from tests.conftest import offline_digits
+
+    digits = offline_digits()
+    digits.setup()
+    marker = tmp_path / "ran"
+    malicious_checkpoint(tmp_path / "cache" / f"{dataset_key(digits)}.pt", marker, "torch.save")
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        dataset_classifier(digits, tmp_path / "cache")
+    assert not marker.exists()

@@ -6,6 +6,11 @@
 
 The feature network is ``evaluation.feature``: Inception-v3 (torch-fidelity weights) or the dataset classifier
 (gan_module/metrics/features.py); it is part of each name. Real statistics are computed once per run.
+
+All three are fed the samples batch by batch (:meth:`_FeatureMetric.update`), never as one tensor. FID keeps only
+running sums (a mean and a covariance of the features), so any number of samples fits in memory; KID keeps every
+sample's features (its subsets are drawn from all of them) and IS every sample's class scores (split at random),
+so they take at most :data:`HELD_FEATURES_LIMIT` samples (``evaluation.num_samples`` above it is refused).
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ from torch import Tensor
 from gan_module.errors import ConfigError
 from gan_module.metrics.features import ClassifierFeatures
 from gan_module.metrics.registry import EvaluationContext, EvaluationMetric, register
+
+#: the most samples KID and IS take: they hold a feature row per sample (2,048 floats with Inception: 100,000
+#: samples are 0.8 GB, and KID's compute copies them once more)
+HELD_FEATURES_LIMIT = 100_000
 
 
 def _inception_input(images: Tensor, context: EvaluationContext) -> Tensor:
@@ -43,10 +52,16 @@ def _built(factory: Callable[[], Any], context: EvaluationContext) -> Any:
 
 
 class _FeatureMetric(EvaluationMetric):
-    """A torchmetrics metric on the chosen feature network; FID and KID also hold the real split's statistics."""
+    """A torchmetrics metric on the chosen feature network; FID and KID also hold the real split's statistics.
+
+    It is fed batch by batch (``streams``: the Evaluation callback calls :meth:`reset`, :meth:`update` for every
+    generated batch, then :meth:`compute`), so the callback never holds all samples for it.
+    """
 
     protocol: ClassVar[tuple[str, ...]] = ("feature", "real_split")
     compares_real: ClassVar[bool] = True
+    streams: ClassVar[bool] = True
+    max_samples: ClassVar[int | None] = None  # FID keeps running sums only; KID and IS set their own
 
     def applies(self, context: EvaluationContext) -> bool:
         return context.images and (context.feature == "inception" or context.labelled)
@@ -63,12 +78,24 @@ class _FeatureMetric(EvaluationMetric):
             for batch in context.datamodule.split_images(context.real_split).split(context.batch_size):
                 self.metric.update(_inception_input(batch.to(context.device), context), real=True)
 
-    def values(self, samples: Tensor, context: EvaluationContext) -> Any:
+    def reset(self, context: EvaluationContext) -> None:
+        """Forget the samples of the last evaluation (the real split's statistics stay)."""
         self.metric.reset()
+
+    def update(self, batch: Tensor, context: EvaluationContext) -> None:
+        """Add one batch of samples (on the CPU, in the model's value range)."""
         side = {"real": False} if self.compares_real else {}
+        self.metric.update(_inception_input(batch.to(context.device), context), **side)
+
+    def compute(self, context: EvaluationContext) -> dict[str, float]:
+        """The logged numbers of the samples given since :meth:`reset`."""
+        raise NotImplementedError
+
+    def score(self, samples: Tensor, context: EvaluationContext) -> dict[str, float]:
+        self.reset(context)
         for batch in samples.split(context.batch_size):
-            self.metric.update(_inception_input(batch.to(context.device), context), **side)
-        return self.metric.compute()
+            self.update(batch, context)
+        return self.compute(context)
 
 
 @register
@@ -83,14 +110,16 @@ class FID(_FeatureMetric):
         )
         return FrechetInceptionDistance(self.extractor(context), reset_real_features=False, normalize=True, **weights)
 
-    def score(self, samples: Tensor, context: EvaluationContext) -> dict[str, float]:
-        return {self.base_name(context): float(self.values(samples, context))}
+    def compute(self, context: EvaluationContext) -> dict[str, float]:
+        return {self.base_name(context): float(self.metric.compute())}
 
 
 @register
 class KID(_FeatureMetric):
     key = "kid"
     outputs = ("", "_std")
+    max_samples: ClassVar[int] = HELD_FEATURES_LIMIT
+    limit_reason: ClassVar[str] = "every sample's features are kept to draw its subsets from"
 
     def build(self, context: EvaluationContext) -> Any:
         from torchmetrics.image import KernelInceptionDistance
@@ -100,8 +129,8 @@ class KID(_FeatureMetric):
             self.extractor(context), subset_size=subset, reset_real_features=False, normalize=True
         )
 
-    def score(self, samples: Tensor, context: EvaluationContext) -> dict[str, float]:
-        mean, std = self.values(samples, context)
+    def compute(self, context: EvaluationContext) -> dict[str, float]:
+        mean, std = self.metric.compute()
         return {self.base_name(context): float(mean), self.base_name(context) + "_std": float(std)}
 
 
@@ -111,6 +140,8 @@ class IS(_FeatureMetric):
     protocol = ("feature",)
     outputs = ("", "_std")
     compares_real = False  # a score of the samples alone
+    max_samples: ClassVar[int] = HELD_FEATURES_LIMIT
+    limit_reason: ClassVar[str] = "every sample's class scores are kept to split them at random"
 
     def build(self, context: EvaluationContext) -> Any:
         from torchmetrics.image import InceptionScore
@@ -119,6 +150,6 @@ class IS(_FeatureMetric):
         # normalize=True turns [0, 1] floats into bytes for Inception; a custom network must get the floats
         return InceptionScore("logits_unbiased" if inception else context.classifier()[0], normalize=inception)
 
-    def score(self, samples: Tensor, context: EvaluationContext) -> dict[str, float]:
-        mean, std = self.values(samples, context)
+    def compute(self, context: EvaluationContext) -> dict[str, float]:
+        mean, std = self.metric.compute()
         return {self.base_name(context): float(mean), self.base_name(context) + "_std": float(std)}

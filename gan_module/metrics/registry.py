@@ -24,6 +24,9 @@ from gan_module.metrics.features import DEFAULT_CACHE, dataset_classifier
 from gan_module.names import EVAL, eval_name
 
 log = logging.getLogger(__name__)
+#: the most samples a metric given all samples at once takes unless it declares its own ``max_samples``: the
+#: callback holds them all (a CIFAR-10 sample is 3,072 float32 values: 100,000 samples are 1.2 GB)
+WHOLE_SET_LIMIT = 100_000
 
 
 @dataclass
@@ -80,6 +83,13 @@ class EvaluationMetric:
     #: closer than this are "equally good" (the study's TOST, gan_module/study/statistics.py). None where the
     #: scale depends on the protocol (FID's feature network): a study declares it in `margins`.
     margins: ClassVar[dict[str, float]] = {}
+    #: fed batch by batch (:meth:`reset`, :meth:`update`, :meth:`compute`) instead of all samples at once
+    #: (:meth:`score`), so the Evaluation callback never holds all samples for it
+    streams: ClassVar[bool] = False
+    #: the most samples it takes (``evaluation.num_samples`` above is refused before training), and why; None:
+    #: any number. By default the callback holds all samples at once for :meth:`score`.
+    max_samples: ClassVar[int | None] = WHOLE_SET_LIMIT
+    limit_reason: ClassVar[str] = "all samples are given at once, in one tensor"
 
     def applies(self, context: EvaluationContext) -> bool:
         """Whether it can measure this data (the callback skips it with a log line otherwise)."""
@@ -90,6 +100,18 @@ class EvaluationMetric:
 
     def score(self, samples: Tensor, context: EvaluationContext) -> dict[str, float]:
         """The logged numbers of ``samples`` (on the CPU, in the model's value range), by full name."""
+        raise NotImplementedError
+
+    def reset(self, context: EvaluationContext) -> None:
+        """A streaming metric: forget the samples of the last evaluation."""
+        raise NotImplementedError
+
+    def update(self, batch: Tensor, context: EvaluationContext) -> None:
+        """A streaming metric: add one batch of samples (on the CPU, in the model's value range)."""
+        raise NotImplementedError
+
+    def compute(self, context: EvaluationContext) -> dict[str, float]:
+        """A streaming metric: the logged numbers of the samples given since :meth:`reset`."""
         raise NotImplementedError
 
     @classmethod
