@@ -84,12 +84,36 @@ def read_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return images, torch.from_numpy(labels.astype(np.int64))
 
 
+class _ArraysOnly(pickle.Unpickler):
+    """An unpickler that builds only what a CIFAR-10 batch holds (numpy arrays, dtypes, builtins' containers):
+    a crafted file asking for any other callable (``os.system``, say) is refused before it can run."""
+
+    ALLOWED = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("numpy.core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "scalar"),
+            ("builtins", "bytes"),
+            ("__builtin__", "bytes"),
+            ("_codecs", "encode"),
+        }
+    )
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it asks for {module}.{name}, which a CIFAR-10 batch never holds")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path) -> dict:
     """The file's dict with str keys, whether it was pickled with bytes keys (Python 2 str) or str keys."""
     try:
         with open(path, "rb") as f:
             # latin1 turns Python 2 str into str byte for byte, as numpy needs for the arrays' raw data
-            entry = pickle.load(f, encoding="latin1")
+            entry = _ArraysOnly(f, encoding="latin1").load()
     except Exception as err:  # a damaged pickle raises many types (EOFError, UnpicklingError, ValueError, ...)
         raise ConfigError(
             f"{path} is not a readable CIFAR-10 batch (truncated or corrupt?): {err!r}; download it again."

@@ -90,6 +90,27 @@ def test_a_truncated_file_is_named(cifar10_root, tmp_path):
         CIFAR10DataModule(root=str(root)).setup()
 
 
+class _RunsACommand:
+    def __init__(self, marker) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_crafted_batch_file_is_refused_before_anything_in_it_runs(cifar10_root, tmp_path):
+    """The batches are pickles: a plain pickle.load would run whatever a crafted file asks for."""
+    root, folder = copy_of(cifar10_root, tmp_path)
+    marker = tmp_path / "ran"
+    with open(folder / "data_batch_1", "wb") as f:
+        pickle.dump({b"data": _RunsACommand(marker), b"labels": [0]}, f)
+    with pytest.raises(ConfigError, match=r"data_batch_1 is not a readable CIFAR-10 batch .*asks for posix.system"):
+        CIFAR10DataModule(root=str(root)).setup()
+    assert not marker.exists()
+
+
 def test_a_file_with_the_wrong_contents_is_named(cifar10_root, tmp_path):
     root, folder = copy_of(cifar10_root, tmp_path)
     with open(folder / "data_batch_1", "wb") as f:
