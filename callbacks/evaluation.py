@@ -130,7 +130,9 @@ class Evaluation(L.Callback):
 
     def name(self, metric: str) -> str:
         """The logged name, with the protocol in it."""
-        return self._classes[metric].name(self.num_samples, self.feature, self.real_split)
+        return self._classes[metric].name(
+            num_samples=self.num_samples, feature=self.feature, real_split=self.real_split
+        )
 
     def _prepare(self, datamodule, device: torch.device) -> dict:
         if self._state is not None:

@@ -228,11 +228,11 @@ def test_every_name_the_evaluation_logs_is_the_one_gan_module_names_declares(dig
     images = ["fid", "kid", "is", "parzen", "classes"]
     logged = set(evaluate(digits, digits.split_images("val"), classifier_cache, metrics=images))
     shares = {f"eval/classes_500_share/{c}" for c in range(10)}
-    assert logged == set(logged_names(images, "classifier", 500, "test")) | shares
+    assert logged == set(logged_names(images, feature="classifier", num_samples=500, real_split="test")) | shares
     ring = RingMixtureDataModule(num_train=2000, val_size=100, test_size=100)
     ring.setup()
     logged = set(evaluate(ring, ring.centers.repeat(100, 1), classifier_cache, metrics=["modes"]))
-    assert logged == set(logged_names(["modes"], "classifier", 800, "test"))
+    assert logged == set(logged_names(["modes"], feature="classifier", num_samples=800, real_split="test"))
 
 
 class MeanPixel(EvaluationMetric):
@@ -254,7 +254,9 @@ def test_a_metric_is_one_class_named_in_yaml_by_its_import_path(digits, classifi
     assert "eval/parzen_500_test" in results
     from gan_module.metrics.registry import logged_names
 
-    assert logged_names(["tests.test_evaluation.MeanPixel"], "classifier", 500, "test") == [
+    assert logged_names(
+        ["tests.test_evaluation.MeanPixel"], feature="classifier", num_samples=500, real_split="test"
+    ) == [
         "eval/mean_pixel_500",
         "eval/mean_pixel_500_std",
     ]

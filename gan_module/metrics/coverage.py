@@ -21,7 +21,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from gan_module.metrics.registry import EvaluationContext, EvaluationMetric, register
+from gan_module.metrics.base import EvaluationContext, EvaluationMetric, register
 from gan_module.names import CLASSIFIER_ACCURACY
 
 #: name suffix -> high-quality samples per 2,500 that a mode needs to count as captured (scaled to the sample count)

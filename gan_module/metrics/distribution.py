@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 from torch import Tensor
 
 from gan_module.errors import ConfigError
+from gan_module.metrics.base import EvaluationContext, EvaluationMetric, register
 from gan_module.metrics.features import ClassifierFeatures
-from gan_module.metrics.registry import EvaluationContext, EvaluationMetric, register
 
 #: the most samples KID and IS take: they hold a feature row per sample (2,048 floats with Inception: 100,000
 #: samples are 0.8 GB, and KID's compute copies them once more)

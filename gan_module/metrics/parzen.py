@@ -21,7 +21,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from gan_module.metrics.registry import EvaluationContext, EvaluationMetric, register
+from gan_module.metrics.base import EvaluationContext, EvaluationMetric, register
 
 #: the paper's candidate kernel widths: numpy.logspace(-1, 0, 10)
 PAPER_SIGMAS = tuple(float(s) for s in torch.logspace(-1, 0, 10, dtype=torch.float64))

@@ -58,7 +58,10 @@ def check_metric_names(study: Study, candidate: Candidate, evaluation: dict) -> 
     """``rank_by`` and ``metrics`` must be names this candidate's evaluation settings log: a study ranking on a
     name that no run produces would rank every run as unscored, without an error."""
     produced = logged_names(
-        evaluation["metrics"], evaluation["feature"], evaluation["num_samples"], evaluation["real_split"]
+        evaluation["metrics"],
+        num_samples=evaluation["num_samples"],
+        feature=evaluation["feature"],
+        real_split=evaluation["real_split"],
     )
     for name in study.metrics:  # the rank metric is among them
         if name not in produced:
