@@ -32,6 +32,8 @@ def save_last(trainer) -> Path:
         # ModelCheckpoint then treats this file as its own last checkpoint: a resumed run overwrites it instead
         # of writing last-v1.ckpt beside it
         trainer.checkpoint_callback.last_model_path = str(path)
+    for logger in trainer.loggers:  # rows the checkpoint covers reach the disk first: a resume loses none of them
+        logger.save()
     trainer.save_checkpoint(path, weights_only=False)  # the full state, said so: unsaid, Lightning logs that it chose
     return path
 

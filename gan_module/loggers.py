@@ -28,6 +28,11 @@ class ResumableCSVLogger(CSVLogger):
     resumed run produced.
     """
 
+    def after_save_checkpoint(self, checkpoint_callback) -> None:
+        """Rows logged so far reach the disk whenever a periodic checkpoint is saved (``last.ckpt`` flushes
+        before it saves), so a run killed later resumes without a gap in ``metrics.csv``."""
+        self.save()
+
     @property
     @rank_zero_experiment  # other ranks get a dummy, as with Lightning's loggers
     def experiment(self) -> ExperimentWriter:

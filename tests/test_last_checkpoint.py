@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 from typing import ClassVar
 
 import lightning as L
@@ -49,3 +51,23 @@ def test_last_ckpt_is_refreshed_on_a_wall_clock_interval_within_an_epoch(tmp_pat
 def test_bad_intervals_are_config_errors(epochs, minutes):
     with pytest.raises(ConfigError, match="last_checkpoint"):
         LastCheckpoint(every_n_epochs=epochs, every_minutes=minutes)
+
+
+class RowsOnDisk(L.Callback):
+    """Before each batch, the highest step ``metrics.csv`` holds on disk (what a kill -9 would leave)."""
+
+    seen: ClassVar[list[int]] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        path = Path(trainer.default_root_dir) / "metrics.csv"
+        rows = list(csv.DictReader(path.open())) if path.is_file() else []
+        RowsOnDisk.seen.append(max((int(row["step"]) for row in rows), default=-1))
+
+
+def test_every_logged_row_a_checkpoint_covers_is_on_disk_when_it_is_saved(tmp_path):
+    """The CSV logger buffers 100 rows by default; the epoch's last.ckpt flushes them before it saves."""
+    rows = "--trainer.callbacks+=" + json.dumps({"class_path": "tests.test_last_checkpoint.RowsOnDisk"})
+    RowsOnDisk.seen = []
+    fit(tmp_path, rows, "--trainer.log_every_n_steps=1", "--last_checkpoint.every_minutes=null")
+    # nothing on disk during epoch 0 (the buffer), then every row the epoch-0 checkpoint covers (steps 0-5)
+    assert RowsOnDisk.seen == [-1] * 6 + [5] * 6
