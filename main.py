@@ -23,7 +23,10 @@ def check_config_files(argv: list[str]) -> str | None:
                 return f"--config {name}: no such file."
             continue
         try:
-            content = yaml.safe_load(path.read_text())
+            content = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as err:
+            byte = f"byte {err.object[err.start]:#x} at position {err.start}"
+            return f"--config {name} is not UTF-8 text ({byte}): save it as UTF-8."
         except yaml.YAMLError as err:
             where = getattr(err, "problem_mark", None)
             line = f" (line {where.line + 1})" if where is not None else ""

@@ -220,6 +220,7 @@ class GANCLI(LightningCLI):
         self._pack = _checked_pack(cfg)
         if subcommand is None:
             return
+        _check_training_length(cfg, subcommand)
         if cfg.trainer.get("enable_progress_bar") is False:
             # the shared defaults add a ProgressBar; Lightning refuses one when the bar is switched off
             callbacks = cfg.trainer.get("callbacks") or []
@@ -373,6 +374,19 @@ def _logger_class(class_path: str) -> type:
         return getattr(importlib.import_module(module), name) if module else object
     except (ImportError, AttributeError):
         return object
+
+
+def _check_training_length(cfg: Namespace, subcommand: str) -> None:
+    """``trainer.max_steps`` / ``max_epochs``: -1 (no limit) or a count; a fit that would train nothing says so."""
+    for key in ("max_steps", "max_epochs"):
+        value = cfg.trainer.get(key)
+        if value is not None and value < -1:
+            raise ConfigError(f"trainer.{key}={value}: give -1 (no limit) or a number of {key[4:]} >= 0.")
+    if subcommand == "fit" and (cfg.trainer.get("max_steps") == 0 or cfg.trainer.get("max_epochs") == 0):
+        raise ConfigError(
+            "trainer.max_steps=0 / max_epochs=0 would train nothing and leave an empty run: give a positive "
+            "number (or -1 for no limit), or use `test`/`predict` to score a trained run."
+        )
 
 
 def main(args: list[str] | None = None, cli: type[GANCLI] = GANCLI) -> None:

@@ -345,6 +345,11 @@ def test_a_missing_or_broken_config_file_is_reported_before_anything_heavy_is_im
     assert check_config_files(["fit", "--config", "configs/nope.yaml"]) == "--config configs/nope.yaml: no such file."
     assert check_config_files(["fit", f"--config={broken}"]).startswith(f"--config {broken} is not valid YAML (line 3)")
     assert check_config_files(["fit", "--config", "{model: {k: 2}}"]) is None  # inline YAML is jsonargparse's
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("model:\n  k: 1  # café\n".encode("latin-1"))
+    assert check_config_files(["fit", "--config", str(latin)]) == (
+        f"--config {latin} is not UTF-8 text (byte 0xe9 at position 19): save it as UTF-8."
+    )
     # the real command: one line, exit 2, and torch never imported (that is what makes it fast)
     probe = "import runpy, sys; sys.argv = ['main.py', 'fit', '--config', 'configs/nope.yaml']\n"
     probe += "try:\n    runpy.run_path('main.py', run_name='__main__')\nexcept SystemExit as e:\n"

@@ -124,6 +124,8 @@ def test_a_folder_made_by_another_run_after_the_scan_is_skipped(tmp_path, monkey
         ),
         (["--trainer.max_epochs=abc"], 'error: Parser key "trainer.max_epochs"'),
         (["--no_such_option=1"], "error: unrecognized arguments: --no_such_option=1"),
+        (["--trainer.max_steps=-5"], "error: trainer.max_steps=-5: give -1 (no limit) or a number of steps >= 0."),
+        (["--trainer.max_steps=0"], "error: trainer.max_steps=0 / max_epochs=0 would train nothing"),
     ],
 )
 def test_bad_input_is_one_error_line_exit_2_and_leaves_no_run_folder(tmp_path, capsys, flags, message):
