@@ -348,7 +348,7 @@ def test_a_missing_or_broken_config_file_is_reported_before_anything_heavy_is_im
     latin = tmp_path / "latin.yaml"
     latin.write_bytes("model:\n  k: 1  # café\n".encode("latin-1"))
     assert check_config_files(["fit", "--config", str(latin)]) == (
-        f"--config {latin} is not UTF-8 text (byte 0xe9 at position 19): save it as UTF-8."
+        f"--config {latin} is not UTF-8 text (byte 0xe9 at position 20): save it as UTF-8."
     )
     # the real command: one line, exit 2, and torch never imported (that is what makes it fast)
     probe = "import runpy, sys; sys.argv = ['main.py', 'fit', '--config', 'configs/nope.yaml']\n"
