@@ -41,7 +41,15 @@ from gan_module.errors import ConfigError, DivergenceError, PreemptedError
 from gan_module.module import GAN
 from gan_module.packing import check_batch_size, packed_shape
 from gan_module.resume import changed_settings, describe, is_fixed
-from gan_module.run_layout import RunLayout, claim_run, latest_last_checkpoint, next_run, remove_if_untrained
+from gan_module.run_layout import (
+    RunBusyError,
+    RunLayout,
+    claim_run,
+    latest_last_checkpoint,
+    lock_folder,
+    next_run,
+    remove_if_untrained,
+)
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULTS = CONFIG_DIR / "defaults.yaml"
@@ -296,6 +304,11 @@ class GANCLI(LightningCLI):
             run = self._new_run_folder(root) if claim else next_run(root).root
         else:  # evaluating a trained run: beside its training logs, not over them
             run = RunLayout(ckpt_run).evaluation(subcommand).root
+        if claim and subcommand == "fit" and _is_first_process():
+            try:  # before anything is written: one writer per run folder
+                _HELD_LOCKS.append(lock_folder(Path(run)))
+            except RunBusyError as err:
+                raise ConfigError(str(err)) from None
         cfg.trainer.default_root_dir = str(run)
         if cfg.checkpoint.dirpath is None:
             cfg.checkpoint.dirpath = str(RunLayout(run).checkpoints)
@@ -376,6 +389,15 @@ def _logger_class(class_path: str) -> type:
         return object
 
 
+#: the run folders this process writes (their OS locks; released when a command ends, or by the kernel)
+_HELD_LOCKS: list = []
+
+
+def _is_first_process() -> bool:
+    """Not a process a distributed launch started besides the first (they write into the first one's folder)."""
+    return all(int(os.environ.get(v, "0") or 0) == 0 for v in ("LOCAL_RANK", "RANK", "SLURM_PROCID"))
+
+
 def _check_training_length(cfg: Namespace, subcommand: str) -> None:
     """``trainer.max_steps`` / ``max_epochs``: -1 (no limit) or a count; a fit that would train nothing says so."""
     for key in ("max_steps", "max_epochs"):
@@ -401,6 +423,8 @@ def main(args: list[str] | None = None, cli: type[GANCLI] = GANCLI) -> None:
     finally:
         if not exported_before:  # a later run in this process (tests, notebooks) picks its own folder
             os.environ.pop(RUN_DIR_ENV, None)
+        while _HELD_LOCKS:
+            _HELD_LOCKS.pop().close()
 
 
 def _run(cli: type[GANCLI], args: list[str] | None) -> None:

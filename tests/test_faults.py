@@ -19,7 +19,7 @@ from gan_module import cli
 from gan_module.checkpoint_io import partial_files
 from tests.conftest import CONFIGS
 from tests.test_cli import QUICKSTART
-from tests.test_preemption import RUN, assert_same_training_state, checkpoint
+from tests.test_preemption import RUN, assert_same_training_state, checkpoint, fit
 
 ROOT = CONFIGS.parent
 #: the quickstart's full-size networks (a 24 MB checkpoint, so a kill often lands inside a save), a save after
@@ -331,3 +331,31 @@ def test_a_malicious_classifier_cache_file_runs_nothing(tmp_path):
     with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
         dataset_classifier(digits, tmp_path / "cache")
     assert not marker.exists()
+
+
+def test_a_second_writer_into_a_live_run_is_refused_in_one_line_before_touching_it(tmp_path, capsys):
+    """`fit --ckpt_path last` into a run another fit still trains: the run folder's OS lock names the holder;
+    nothing of the run changes. The lock goes with its holder: once released, the same command resumes."""
+    from gan_module.run_layout import lock_folder
+
+    fit(tmp_path)
+    first = checkpoint(tmp_path)["epoch"]
+    run = tmp_path / "version_0"
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
+    holder = lock_folder(run)  # as the live fit would hold it
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            cli.main(
+                ["fit", "--config", QUICKSTART, *RUN, f"--trainer.default_root_dir={tmp_path}", "--ckpt_path=last"]
+            )
+        assert stopped.value.code == 2
+        errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+        assert errors == [
+            f"error: {run} is being written by process {os.getpid()}: two writers would interleave its logs and "
+            "checkpoints. Wait for that process to end (or stop it), then run the same command again."
+        ]
+        assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"} == before
+    finally:
+        holder.close()
+    fit(tmp_path, "--ckpt_path=last", "--trainer.max_epochs=3")  # free again: resumes
+    assert checkpoint(tmp_path)["epoch"] == first + 1

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from gan_module.errors import ConfigError
+from gan_module.names import ITERATIONS
 from gan_module.study import finished_results, load_study, report
 from gan_module.study import runner as study_runner
 from gan_module.study.__main__ import main as study_main
@@ -381,3 +382,73 @@ def test_a_damaged_result_or_checkpoint_is_named_in_one_line_and_that_run_done_a
     assert len(list(seed1.parent.glob("seed1.damaged-*"))) == 1  # the evidence is kept beside
     after = {r.seed: r.metrics for r in finished_results(study)}
     assert after == before  # the resumed run and the restarted one end as they first did
+
+
+# ------------------------------------------------------------------------------- one writer per study run
+def concurrency_study(tmp_path: Path) -> Path:
+    """2 seeds x 2 candidates, 60 iterations each: long enough to stop a worker mid-run."""
+    args = TINY_ARGS | {"trainer.limit_train_batches": 10, "evaluation.every_n_epochs": 3}
+    axes = {"loss": {"ns": {"decision": {"loss": "ns"}}, "lsgan": {"config": "configs/losses/lsgan.yaml"}}}
+    return write_study(tmp_path, args=args, axes=axes, budget={"iterations": 60})
+
+
+def study_process(path: Path, root: Path, *flags: str):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "gan_module.study", str(path), "--runs-root", str(root), "--no-report", *flags]
+    return subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
+
+
+def outcome(path: Path, root: Path) -> dict:
+    """What a study's runs measured, and how many times each was trained (version folders, rows per step)."""
+    study = load_study(path, root)
+    found = {}
+    for r in finished_results(study):
+        folder = root / "tiny" / r.candidate / f"seed{r.seed}"
+        rows = csv.DictReader((folder / "version_0" / "metrics.csv").open())
+        progress = [float(row[ITERATIONS]) for row in rows if row.get(ITERATIONS)]
+        found[(r.candidate, r.seed)] = (r.metrics, r.iterations, sorted(p.name for p in folder.glob("version_*")))
+        assert progress == sorted(set(progress)), "a training step logged twice: two writers"
+    return found
+
+
+def workers_alive(path: Path) -> list[str]:
+    return [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p).count(str(path))]
+
+
+def _cmdline(process: Path) -> str:
+    try:
+        return (process / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.slow
+def test_two_copies_of_a_study_and_a_sigterm_to_its_parent_give_one_uninterrupted_studys_results(tmp_path):
+    import time
+
+    path = concurrency_study(tmp_path)
+    study_main([str(path), "--runs-root", str(tmp_path / "straight"), "--no-report"])
+    expected = outcome(path, tmp_path / "straight")
+    assert len(expected) == 4 and all(v[2] == ["version_0"] for v in expected.values())
+
+    # two copies at once (two array tasks given the same index, or a second terminal): each run trained once
+    twice = tmp_path / "twice"
+    copies = [study_process(path, twice), study_process(path, twice)]
+    assert [c.wait(timeout=600) for c in copies] == [0, 0]
+    assert outcome(path, twice) == expected
+    said = "".join(c.stdout.read() for c in copies)
+    assert "another worker (process" in said  # one copy left a run to the other and waited for it
+
+    # SIGTERM to the parent only (a scheduler stopping the job): it passes it on and exits after its workers
+    stopped = tmp_path / "stopped"
+    parent = study_process(path, stopped, "--jobs", "2")
+    deadline = time.monotonic() + 300
+    while not any(stopped.glob("tiny/*/seed*/version_0/checkpoints/last.ckpt")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=300) == 143
+    assert workers_alive(path) == []  # no orphans left training
+    study_main([str(path), "--runs-root", str(stopped), "--no-report"])  # the same command again
+    assert outcome(path, stopped) == expected

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -26,7 +27,7 @@ import torch
 
 from gan_module.checkpoint_io import write_text_atomically
 from gan_module.names import EVAL, ISSUES, ITERATIONS, issue_key
-from gan_module.run_layout import RunLayout
+from gan_module.run_layout import RunBusyError, RunLayout, lock_file
 from gan_module.study.result import DIVERGED, DONE, RunResult
 from gan_module.study.spec import Candidate, Study
 
@@ -89,8 +90,20 @@ def _main(args: list[str]) -> int:
     return 0
 
 
-def run_one(study: Study, candidate: Candidate, seed: int) -> RunResult:
-    """Train and evaluate one (candidate, seed), or return its stored result when it already finished."""
+def run_one(study: Study, candidate: Candidate, seed: int, wait: bool = False) -> RunResult | None:
+    """Train and evaluate one (candidate, seed), or return its stored result when it already finished; None when
+    another worker (a second copy of the study, another array task) holds it now (``wait``: wait for it)."""
+    folder = run_folder(study, candidate, seed)
+    try:
+        lock = lock_file(folder.with_name(f".{folder.name}.lock"), folder, wait)
+    except RunBusyError as err:
+        print(f"[study {study.name}] {candidate.name} seed {seed}: another worker (process {err.holder}) trains it")
+        return None
+    with lock:
+        return _run_locked(study, candidate, seed)
+
+
+def _run_locked(study: Study, candidate: Candidate, seed: int) -> RunResult:
     folder, result_file = run_folder(study, candidate, seed), result_path(study, candidate, seed)
     stored = read_result(result_file)
     if stored is not None:
@@ -216,21 +229,33 @@ def _curve(rows: list[dict[str, str]], metric: str) -> list[tuple[int, float]]:
 
 
 def run_indices(study: Study, indices: list[int]) -> list[RunResult]:
-    """Run the given runs of ``study.runs()`` one after another in this process."""
+    """Run the given runs of ``study.runs()`` one after another in this process. A run another worker holds (a
+    second copy of the study, another array task) is left to it, and waited for at the end: every run is
+    trained once, whoever trains it."""
     runs = study.runs()
-    results = []
+    results, elsewhere = [], []
     for i in indices:
-        candidate, seed = runs[i]
         began = time.perf_counter()
-        result = run_one(study, candidate, seed)
-        summary = f"{study.rank_metric} {result.metrics.get(study.rank_metric, math.nan):.4g}"
-        print(
-            f"[study {study.name}] run {i + 1}/{len(runs)} {candidate.name} seed {seed}: {result.status}, "
-            f"{summary} ({time.perf_counter() - began:.1f} s)",
-            flush=True,
-        )
-        results.append(result)
+        result = run_one(study, *runs[i])
+        if result is None:
+            elsewhere.append(i)
+        else:
+            results.append(_said(study, i, result, time.perf_counter() - began))
+    for i in elsewhere:  # finished by its holder by now, or resumed here if the holder died
+        began = time.perf_counter()
+        results.append(_said(study, i, run_one(study, *runs[i], wait=True), time.perf_counter() - began))
     return results
+
+
+def _said(study: Study, i: int, result: RunResult, seconds: float) -> RunResult:
+    """Print one run's line of progress."""
+    summary = f"{study.rank_metric} {result.metrics.get(study.rank_metric, math.nan):.4g}"
+    print(
+        f"[study {study.name}] run {i + 1}/{len(study.runs())} {result.candidate} seed {result.seed}: "
+        f"{result.status}, {summary} ({seconds:.1f} s)",
+        flush=True,
+    )
+    return result
 
 
 def run_parallel(study: Study, jobs: int, runs_root: Path | None = None) -> None:
@@ -238,13 +263,27 @@ def run_parallel(study: Study, jobs: int, runs_root: Path | None = None) -> None
     threads = max(1, (os.cpu_count() or 1) // jobs)
     env = os.environ | {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     root = ["--runs-root", str(runs_root)] if runs_root is not None else []
+    command = [sys.executable, "-m", "gan_module.study", str(study.path), "--no-report", *root]
+    # each worker in its own session: a terminal's Ctrl-C reaches the parent only, which passes it on once
     workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "gan_module.study", str(study.path), "--shard", f"{k}/{jobs}", "--no-report", *root],
-            env=env,
-        )
-        for k in range(jobs)
+        subprocess.Popen([*command, "--shard", f"{k}/{jobs}"], env=env, start_new_session=True) for k in range(jobs)
     ]
-    codes = [w.wait() for w in workers]
+
+    def pass_on(signum: int, frame) -> None:
+        # a scheduler stopping the job signals the parent: the workers save their runs, and the parent waits
+        print(f"[study {study.name}] {signal.Signals(signum).name}: stopping the workers after their checkpoints")
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signum)
+
+    previous = {s: signal.signal(s, pass_on) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        codes = [w.wait() for w in workers]
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    stopped = [c for c in codes if c in (130, 143, -signal.SIGTERM, -signal.SIGINT)]
+    if stopped:
+        raise SystemExit(143 if 143 in stopped or -signal.SIGTERM in stopped else 130)
     if any(codes):
         raise RuntimeError(f"Study workers exited with codes {codes}; rerun the same command to resume.")
