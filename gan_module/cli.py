@@ -440,3 +440,17 @@ def _run(cli: type[GANCLI], args: list[str] | None) -> None:
     except PreemptedError as err:
         print(str(err), file=sys.stderr)
         sys.exit(err.exit_code)
+    except OSError as err:  # no space, a read-only or vanished folder, a path that is a file: the machine's fault
+        print(f"error: {_os_fault(err)}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _os_fault(err: OSError) -> str:
+    """One line: what the system refused, where, and what is safe to resume from."""
+    where = f" ({err.filename})" if err.filename else ""
+    text = f"{err.strerror or err}{where}: the command stopped."
+    run = os.environ.get(RUN_DIR_ENV)
+    last = RunLayout(Path(run)).last_checkpoint if run else None
+    if last is not None and last.is_file():
+        text += f" The last good checkpoint is {last}: fix the cause, then run the same command with --ckpt_path last."
+    return text

@@ -359,3 +359,44 @@ def test_a_second_writer_into_a_live_run_is_refused_in_one_line_before_touching_
         holder.close()
     fit(tmp_path, "--ckpt_path=last", "--trainer.max_epochs=3")  # free again: resumes
     assert checkpoint(tmp_path)["epoch"] == first + 1
+
+
+def test_a_full_disk_during_a_save_is_one_line_naming_the_last_good_checkpoint_which_resumes(
+    tmp_path, capsys, monkeypatch
+):
+    import errno
+
+    from gan_module import checkpoint_io
+
+    real, calls = checkpoint_io.write_atomically, []
+
+    def second_save_fails(target, write):
+        calls.append(target)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real(target, write)
+
+    monkeypatch.setattr(checkpoint_io, "write_atomically", second_save_fails)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["fit", "--config", QUICKSTART, *RUN, f"--trainer.default_root_dir={tmp_path}"])
+    assert stopped.value.code == 1
+    last = tmp_path / "version_0" / "checkpoints" / "last.ckpt"
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
+    assert errors == [
+        f"error: No space left on device ({last}): the command stopped. The last good checkpoint is {last}: fix the "
+        "cause, then run the same command with --ckpt_path last."
+    ]
+    assert checkpoint(tmp_path)["gan_progress"]["d_steps"] == 6  # the epoch-0 save, intact
+    monkeypatch.setattr(checkpoint_io, "write_atomically", real)
+    fit(tmp_path, "--ckpt_path=last")  # the disk has room again: the run resumes and finishes
+    assert checkpoint(tmp_path)["gan_progress"]["d_steps"] == 12
+
+
+def test_a_run_folder_under_a_file_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["fit", "--config", QUICKSTART, *RUN, f"--trainer.default_root_dir={blocker}/runs"])
+    assert stopped.value.code == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
+    assert errors == [f"error: Not a directory ({blocker}/runs): the command stopped."]
