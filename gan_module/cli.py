@@ -16,7 +16,9 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import NoReturn
 
@@ -414,6 +416,9 @@ def _check_training_length(cfg: Namespace, subcommand: str) -> None:
 def main(args: list[str] | None = None, cli: type[GANCLI] = GANCLI) -> None:
     """``python main.py ARGS``; ``cli`` is GANCLI or a subclass (the study's fit-then-test)."""
     exported_before = RUN_DIR_ENV in os.environ
+    stop_starting = threading.current_thread() is threading.main_thread()
+    if stop_starting:  # a SIGTERM before training starts ends the command as Ctrl-C would (the Preemption
+        previous = signal.signal(signal.SIGTERM, _stopped_while_starting)  # callback takes over at train start)
     try:
         _run(cli, args)
     except BaseException:
@@ -425,6 +430,13 @@ def main(args: list[str] | None = None, cli: type[GANCLI] = GANCLI) -> None:
             os.environ.pop(RUN_DIR_ENV, None)
         while _HELD_LOCKS:
             _HELD_LOCKS.pop().close()
+        if stop_starting:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped_while_starting(signum: int, frame) -> NoReturn:
+    print("SIGTERM before training started: stopping; nothing was trained, and the new run folder is removed.")
+    raise SystemExit(143)
 
 
 def _run(cli: type[GANCLI], args: list[str] | None) -> None:

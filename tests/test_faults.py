@@ -400,3 +400,22 @@ def test_a_run_folder_under_a_file_is_one_line(tmp_path, capsys):
     assert stopped.value.code == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
     assert errors == [f"error: Not a directory ({blocker}/runs): the command stopped."]
+
+
+def test_a_sigterm_while_the_run_starts_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    """After the run folder is claimed and before training starts (networks, data, checks): exit 143, no folder."""
+    real = cli.GANCLI.instantiate_classes
+
+    def signalled(self) -> None:
+        assert any(tmp_path.glob("version_*"))  # the folder is claimed by now
+        os.kill(os.getpid(), signal.SIGTERM)
+        real(self)
+
+    monkeypatch.setattr(cli.GANCLI, "instantiate_classes", signalled)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["fit", "--config", QUICKSTART, *RUN, f"--trainer.default_root_dir={tmp_path}"])
+    assert stopped.value.code == 143
+    assert "SIGTERM before training started" in capsys.readouterr().out
+    assert not any(tmp_path.glob("version_*"))
+    assert signal.getsignal(signal.SIGTERM) == before  # the command's handler is given back
