@@ -25,6 +25,7 @@ from typing import NoReturn
 import torch
 import yaml
 from jsonargparse import Namespace
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
@@ -175,6 +176,18 @@ def _config_error_behind(err: BaseException | None) -> ConfigError | None:
     return None
 
 
+def _rejected_setting(err: BaseException) -> ConfigError | None:
+    """A setting a library class rejected while the config was built (torch's ``Invalid learning rate``,
+    Lightning's exclusive checkpoint intervals, a network size of 0) as one line naming the class's reason."""
+    innermost = err
+    while innermost.__cause__ is not None:
+        innermost = innermost.__cause__
+    if not isinstance(innermost, ValueError | TypeError | RuntimeError | MisconfigurationException):
+        return None
+    reason = " ".join(str(innermost).split())
+    return ConfigError(f"a setting was rejected while building the run ({type(innermost).__name__}: {reason}).")
+
+
 class GANCLI(LightningCLI):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("parser_class", OneLineErrorParser)
@@ -266,10 +279,14 @@ class GANCLI(LightningCLI):
             )
 
     def instantiate_classes(self) -> None:
+        """Build every object of the config -- and the optimizers and schedulers, once, on the networks -- so a
+        value a constructor rejects is one line before training, whatever class rejects it."""
         try:
             super().instantiate_classes()
+            if self.config.get("subcommand") == "fit":
+                self.model.configure_optimizers()  # built and dropped: Lightning builds its own at fit start
         except Exception as err:
-            found = _config_error_behind(err)
+            found = _config_error_behind(err) or _rejected_setting(err)
             if found is None:
                 raise
             raise found from None

@@ -126,6 +126,19 @@ def test_a_folder_made_by_another_run_after_the_scan_is_skipped(tmp_path, monkey
         (["--no_such_option=1"], "error: unrecognized arguments: --no_such_option=1"),
         (["--trainer.max_steps=-5"], "error: trainer.max_steps=-5: give -1 (no limit) or a number of steps >= 0."),
         (["--trainer.max_steps=0"], "error: trainer.max_steps=0 / max_epochs=0 would train nothing"),
+        (
+            ["--model.generator_optimizer.init_args.lr=-1"],
+            "error: a setting was rejected while building the run (ValueError: Invalid learning rate: -1.0).",
+        ),
+        (
+            ["--checkpoint.every_n_train_steps=2"],
+            "error: a setting was rejected while building the run (MisconfigurationException: Combination of "
+            "parameters every_n_train_steps=2, every_n_epochs=20",
+        ),
+        (
+            ["--config", "configs/networks/dcgan.yaml", "--model.generator.init_args.base_channels=0"],
+            'error: Parser key "model.generator"',
+        ),
     ],
 )
 def test_bad_input_is_one_error_line_exit_2_and_leaves_no_run_folder(tmp_path, capsys, flags, message):

@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Sequence
 
 import torch
+from jsonargparse.typing import PositiveInt
 from torch import Tensor, nn
 
 from gan_module.networks.base import Discriminator, Generator
@@ -42,8 +43,8 @@ class DCGANGenerator(Generator):
         image_shape: Sequence[int] = (1, 28, 28),
         num_classes: int = 0,
         conditional: bool = False,
-        latent_dim: int = 100,
-        base_channels: int = 64,
+        latent_dim: PositiveInt = 100,
+        base_channels: PositiveInt = 64,
         batch_norm: bool = True,
         output: str = "tanh",
         embedding_dim: int | None = None,
@@ -95,7 +96,7 @@ class DCGANDiscriminator(Discriminator):
         image_shape: Sequence[int] = (1, 28, 28),
         num_classes: int = 0,
         conditional: bool = False,
-        base_channels: int = 64,
+        base_channels: PositiveInt = 64,
         batch_norm: bool = True,
         negative_slope: float = 0.2,
     ) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from jsonargparse.typing import PositiveInt
 from torch import Tensor, nn
 
 from gan_module.errors import ConfigError
@@ -85,8 +86,8 @@ class MLPGenerator(Generator):
         image_shape: Sequence[int] = (1, 28, 28),
         num_classes: int = 0,
         conditional: bool = False,
-        latent_dim: int = 100,
-        hidden_dims: Sequence[int] = (1200, 1200),
+        latent_dim: PositiveInt = 100,
+        hidden_dims: Sequence[PositiveInt] = (1200, 1200),
         output: str = "sigmoid",
         init_range: float | None = 0.05,
         batch_norm: bool = False,
@@ -149,7 +150,7 @@ class MaxoutDiscriminator(Discriminator):
         image_shape: Sequence[int] = (1, 28, 28),
         num_classes: int = 0,
         conditional: bool = False,
-        hidden_units: Sequence[int] = (240, 240),
+        hidden_units: Sequence[PositiveInt] = (240, 240),
         pieces: int = 5,
         input_dropout: float = 0.2,
         hidden_dropout: float = 0.5,
@@ -188,7 +189,7 @@ class MLPDiscriminator(Discriminator):
         image_shape: Sequence[int] = (1, 28, 28),
         num_classes: int = 0,
         conditional: bool = False,
-        hidden_dims: Sequence[int] = (512, 256),
+        hidden_dims: Sequence[PositiveInt] = (512, 256),
         negative_slope: float = 0.2,
         dropout: float = 0.0,
         batch_norm: bool = False,

@@ -26,6 +26,7 @@ import math
 from collections.abc import Sequence
 
 import torch.nn.functional as F
+from jsonargparse.typing import PositiveInt
 from torch import Tensor, nn
 
 from gan_module.errors import ConfigError
@@ -125,8 +126,8 @@ class ResNetGenerator(Generator):
         image_shape: Sequence[int] = (3, 32, 32),
         num_classes: int = 0,
         conditional: bool = False,
-        latent_dim: int = 128,
-        channels: int = 256,
+        latent_dim: PositiveInt = 128,
+        channels: PositiveInt = 256,
     ) -> None:
         super().__init__(image_shape, num_classes, conditional, latent_dim, output="tanh")
         image_channels, size = square_image(image_shape, "ResNet networks")
@@ -163,7 +164,7 @@ class ResNetDiscriminator(Discriminator):
         image_shape: Sequence[int] = (3, 32, 32),
         num_classes: int = 0,
         conditional: bool = False,
-        channels: int = 128,
+        channels: PositiveInt = 128,
         downsamplings: int | None = None,
         plain_blocks: int = 2,
     ) -> None:
