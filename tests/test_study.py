@@ -305,8 +305,12 @@ def test_jobs_start_workers_that_share_the_runs_and_the_cpu(tmp_path, monkeypatc
     started = []
 
     class Worker:
-        def __init__(self, command, env):
+        def __init__(self, command, env, start_new_session):
+            assert start_new_session  # the parent alone gets a terminal's Ctrl-C, and passes it on once
             started.append((command, env))
+
+        def poll(self) -> int:
+            return 0
 
         def wait(self) -> int:
             return 0
@@ -397,7 +401,9 @@ def study_process(path: Path, root: Path, *flags: str):
     import sys
 
     command = [sys.executable, "-m", "gan_module.study", str(path), "--runs-root", str(root), "--no-report", *flags]
-    return subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
+    env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # what --jobs gives: the same arithmetic
+    cwd = Path(__file__).resolve().parent.parent
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
 
 
 def outcome(path: Path, root: Path) -> dict:
@@ -429,7 +435,7 @@ def test_two_copies_of_a_study_and_a_sigterm_to_its_parent_give_one_uninterrupte
     import time
 
     path = concurrency_study(tmp_path)
-    study_main([str(path), "--runs-root", str(tmp_path / "straight"), "--no-report"])
+    assert study_process(path, tmp_path / "straight").wait(timeout=600) == 0
     expected = outcome(path, tmp_path / "straight")
     assert len(expected) == 4 and all(v[2] == ["version_0"] for v in expected.values())
 
@@ -450,5 +456,5 @@ def test_two_copies_of_a_study_and_a_sigterm_to_its_parent_give_one_uninterrupte
     parent.send_signal(signal.SIGTERM)
     assert parent.wait(timeout=300) == 143
     assert workers_alive(path) == []  # no orphans left training
-    study_main([str(path), "--runs-root", str(stopped), "--no-report"])  # the same command again
+    assert study_process(path, stopped, "--jobs", "2").wait(timeout=600) == 0  # the same command again
     assert outcome(path, stopped) == expected
