@@ -102,7 +102,6 @@ class Evaluation(L.Callback):
         self.batch_size, self.seed, self.inception_weights = batch_size, seed, inception_weights
         self.classifier_cache, self.classifier_epochs = classifier_cache, classifier_epochs
         self._state: dict | None = None  # feature networks, real statistics: built on first use, once per run
-        self.last_results: dict[str, float] = {}
 
     # ------------------------------------------------------------------ what applies, set-up once per run
     def context(self, datamodule, device: torch.device) -> EvaluationContext:
@@ -161,7 +160,6 @@ class Evaluation(L.Callback):
                 pass
         if trainer.world_size > 1:
             results = trainer.strategy.broadcast(results, src=0)
-        self.last_results = results
         return results
 
     def score(self, datamodule, samples: Tensor, device: torch.device) -> dict[str, float]:
