@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import pickle
+import re
 import secrets
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import NoReturn
 
@@ -71,10 +74,6 @@ def _check_checkpoint(path: Path) -> dict:
     file asking for anything else (a pickle that would call a function or build an object) is refused before
     any of it runs, as unsafe, not as damaged, and without torch's advice to load it with ``weights_only=False``.
     """
-    import pickle
-    import re
-    import warnings
-
     others = sorted(str(p) for p in path.parent.glob("*.ckpt") if p != path)
     instead = f" Resume from another checkpoint of the run: {', '.join(others)}." if others else ""
     if path.stat().st_size == 0:
