@@ -226,7 +226,8 @@ def endless_batches(dm: ImageDataModule) -> Iterator[tuple[Tensor, Tensor]]:
 class BareParts:
     """The bare loop's state: the networks on the device, one optimizer and scheduler per player."""
 
-    setup: Setup
+    loss: GANLoss
+    noise: Noise
     generator: nn.Module
     discriminator: nn.Module
     opt_d: torch.optim.Optimizer
@@ -260,7 +261,8 @@ def bare_parts(setup: Setup, options: Options) -> BareParts:
     )
     scaler = torch.amp.GradScaler(device.type) if options.precision == "16-mixed" else None
     return BareParts(
-        setup=setup,
+        loss=setup.loss,
+        noise=setup.noise,
         generator=gen,
         discriminator=disc,
         opt_d=opt_d,
@@ -271,6 +273,27 @@ def bare_parts(setup: Setup, options: Options) -> BareParts:
         scaler=scaler,
         device=device,
         channels_last=options.channels_last,
+    )
+
+
+def bare_parts_of(model: GAN) -> BareParts:
+    """The bare loop's state from a GAN the project's CLI built (CPU, fp32): its own networks, loss, noise,
+    optimizers and schedulers, so the loop trains exactly what ``main.py fit`` would."""
+    (opt_d, opt_g), schedulers = model.configure_optimizers()
+    scheduler_of = {id(s.optimizer): s for s in schedulers}
+    return BareParts(
+        loss=model.loss,
+        noise=model.noise,
+        generator=model.generator.train(),
+        discriminator=model.discriminator.train(),
+        opt_d=opt_d,
+        opt_g=opt_g,
+        sched_d=scheduler_of.get(id(opt_d)),
+        sched_g=scheduler_of.get(id(opt_g)),
+        autocast=nullcontext,
+        scaler=None,
+        device=torch.device("cpu"),
+        channels_last=False,
     )
 
 
@@ -289,24 +312,24 @@ def _update(optimizer: torch.optim.Optimizer, loss: Tensor, scheduler, scaler: t
 
 def bare_iteration(parts: BareParts, real: Tensor) -> None:
     """One iteration of Algorithm 1 (k = 1) on a scaled batch: the module's math and random draws, in its order."""
-    setup, gen, disc = parts.setup, parts.generator, parts.discriminator
+    gen, disc, loss, noise = parts.generator, parts.discriminator, parts.loss, parts.noise
     if parts.channels_last:
         real = real.contiguous(memory_format=torch.channels_last)
     n, latent_dim = real.shape[0], gen.latent_dim
     with parts.autocast():
         # D step: this minibatch and as many fresh fakes; G's graph is not built
         with torch.no_grad():
-            fake = gen(setup.noise.sample(n, latent_dim, parts.device))
+            fake = gen(noise.sample(n, latent_dim, parts.device))
         critique = Critique(real_logits=disc(real), fake_logits=disc(fake), real=real, fake=fake)
-        _update(parts.opt_d, setup.loss.discriminator_loss(critique), parts.sched_d, parts.scaler)
+        _update(parts.opt_d, loss.discriminator_loss(critique), parts.sched_d, parts.scaler)
         # G step on fresh noise. D's weights need no gradient here (the module's toggled_optimizer does the
         # same), which saves D's weight-gradient kernels in the backward.
         disc.requires_grad_(False)
-        fake = gen(setup.noise.sample(n, latent_dim, parts.device))
+        fake = gen(noise.sample(n, latent_dim, parts.device))
         critique = Critique(fake_logits=disc(fake), fake=fake)
-        if setup.loss.generator_needs_real:
+        if loss.generator_needs_real:
             critique.real, critique.real_logits = real, disc(real)
-        _update(parts.opt_g, setup.loss.generator_loss(critique), parts.sched_g, parts.scaler)
+        _update(parts.opt_g, loss.generator_loss(critique), parts.sched_g, parts.scaler)
         disc.requires_grad_(True)
 
 

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import Tensor
 
 from benchmarks.quiet import quiet_lightning
+from benchmarks.speed import bare_iteration, bare_parts_of
 from gan_module.names import ITERATIONS, SECONDS
 from gan_module.run_layout import RunLayout
 
@@ -123,25 +123,16 @@ def build(recipe: Recipe):
 
 
 def bare_loop(recipe: Recipe, iterations: int, warmup: int, seed: int = 0) -> float:
-    """A hand-written Algorithm 1 (k = 1) on the recipe's objects; iterations per second after ``warmup``."""
-    from gan_module.losses import Critique
+    """A hand-written Algorithm 1 (k = 1) on the recipe's objects; iterations per second after ``warmup``.
 
+    The iteration is benchmarks/speed.py's (one hand-written loop for both benchmarks); only the data path
+    differs: a random order over the in-memory training images, as a careful person would write it."""
     torch.manual_seed(seed)
     model, dm = build(recipe)
-    gen, disc, loss, noise = model.generator.train(), model.discriminator.train(), model.loss, model.noise
-    (opt_d, opt_g), schedulers = model.configure_optimizers()
-    sched = {id(s.optimizer): s for s in schedulers}
+    parts = bare_parts_of(model)
     images = dm.splits["train"].tensors[0]
-    m, latent_dim = dm.batch_size, gen.latent_dim
+    m = dm.batch_size
     per_epoch = len(images) // m
-
-    def update(optimizer: torch.optim.Optimizer, value: Tensor) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        optimizer.step()
-        if id(optimizer) in sched:
-            sched[id(optimizer)].step()
-
     order = torch.randperm(len(images))
     for i in range(warmup + iterations):
         if i == warmup:
@@ -149,17 +140,7 @@ def bare_loop(recipe: Recipe, iterations: int, warmup: int, seed: int = 0) -> fl
         b = i % per_epoch
         if b == 0 and i > 0:
             order = torch.randperm(len(images))  # a new epoch
-        real = dm.scale(images[order[b * m : (b + 1) * m]])
-        with torch.no_grad():
-            fake = gen(noise.sample(m, latent_dim, "cpu"))
-        update(opt_d, loss.discriminator_loss(Critique(real_logits=disc(real), fake_logits=disc(fake))))
-        disc.requires_grad_(False)  # G's step: no gradient for D's weights
-        fake = gen(noise.sample(m, latent_dim, "cpu"))
-        critique = Critique(fake_logits=disc(fake), fake=fake)
-        if loss.generator_needs_real:
-            critique.real, critique.real_logits = real, disc(real)
-        update(opt_g, loss.generator_loss(critique))
-        disc.requires_grad_(True)
+        bare_iteration(parts, dm.scale(images[order[b * m : (b + 1) * m]]))
     return iterations / (time.perf_counter() - start)
 
 

@@ -25,8 +25,8 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from gan_module import names
-from gan_module.checks import conditioning_classes
-from gan_module.diagnosing import Diagnosing
+from gan_module.setup_checks import agreed_classes
+from gan_module.step_diagnostics import Diagnosing
 from gan_module.ema import ExponentialMovingAverage
 from gan_module.errors import ConfigError
 from gan_module.held_out import HeldOut
@@ -66,7 +66,7 @@ class GAN(Stepping, Sampling, Diagnosing, StepLogging, HeldOut, Preparation, Run
 
     This page is Algorithm 1; the module's other parts are mixed in from rooms of their own, each owning the
     state and the hooks it touches: stepping.py (backward, divergence check, step, schedule), sampling.py
-    (noise, labels, samples), diagnosing.py (the training issues' numbers), step_log.py (writing a logged
+    (noise, labels, samples), step_diagnostics.py (the training issues' numbers), step_log.py (writing a logged
     step), held_out.py (D on held-out data: validation and test steps), preparation.py (compile, memory
     layout, checks against the data) and run_state.py (checkpoints, clock, exact resume).
 
@@ -133,7 +133,7 @@ class GAN(Stepping, Sampling, Diagnosing, StepLogging, HeldOut, Preparation, Run
         if not hasattr(generator, "latent_dim"):
             raise ConfigError(f"The generator {type(generator).__name__} must expose `latent_dim`.")
         self.automatic_optimization = False
-        self.num_classes = conditioning_classes(generator, discriminator)
+        self.num_classes = agreed_classes(generator, discriminator)
         self.generator = add_spectral_norm(generator) if generator_spectral_norm else generator
         self.discriminator = add_spectral_norm(discriminator) if discriminator_spectral_norm else discriminator
         self.loss = loss if loss is not None else NonSaturatingLoss()

@@ -1,13 +1,13 @@
 """Before training: the networks' memory layout and compilation, and the checks against the data.
 
-A part of :class:`gan_module.module.GAN` (mixed into it); the checks themselves are in gan_module/checks.py.
+A part of :class:`gan_module.module.GAN` (mixed into it); the checks themselves are in gan_module/setup_checks.py.
 """
 
 from __future__ import annotations
 
 import torch
 
-from gan_module.checks import check_networks
+from gan_module.setup_checks import check_networks
 from gan_module.errors import ConfigError
 from gan_module.packing import check_batch_size
 

@@ -19,7 +19,7 @@ from gan_module.study import finished_results, load_study, report
 from gan_module.study import runner as study_runner
 from gan_module.study.__main__ import main as study_main
 from gan_module.study.answers import answer
-from gan_module.study.check import check_configs, covering_candidates
+from gan_module.study.preflight import check_configs, covering_candidates
 from gan_module.study.leaderboard import aggregate, markdown_table
 from gan_module.study.result import RunResult
 from gan_module.study.sweep import sweep_yaml

@@ -2,7 +2,7 @@
 
 Subclasses call ``super().__init__(image_shape, num_classes, conditional, ...)`` first and build their layers
 after; the module, the callbacks and the set-up checks rely only on what these bases set. A generator of your
-own need not derive from them (any ``nn.Module`` with ``latent_dim`` works, checks.py), but then it keeps the
+own need not derive from them (any ``nn.Module`` with ``latent_dim`` works, setup_checks.py), but then it keeps the
 contract by hand.
 """
 

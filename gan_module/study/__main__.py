@@ -9,7 +9,7 @@ import sys
 from gan_module.errors import ConfigError
 from gan_module.study import finished_results, load_study, report
 from gan_module.study.across import write_across
-from gan_module.study.check import check_configs
+from gan_module.study.preflight import check_configs
 from gan_module.study.runner import run_indices, run_parallel
 from gan_module.study.sweep import sweep_yaml
 

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 
 from gan_module.study.application import describe
-from gan_module.study.measured import Criterion, by_candidate, by_seed, contexts, criteria, finite_mean
+from gan_module.study.criteria import Criterion, by_candidate, by_seed, contexts, criteria, finite_mean
 from gan_module.study.result import RunResult
 from gan_module.study.spec import DECISIONS, Study
 from gan_module.study.statistics import BETTER, Pair, compare_family, compare_rates, holm, mean_interval, rate_interval

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from gan_module.study.measured import COST, INSTABILITY, Criterion, by_candidate, by_seed, criteria
+from gan_module.study.criteria import COST, INSTABILITY, Criterion, by_candidate, by_seed, criteria
 from gan_module.study.result import RunResult
 from gan_module.study.spec import CRITERIA, DECISIONS, Study
 from gan_module.study.statistics import BETTER, Comparison, Interval, Pair, compare_family, mean_interval

@@ -1,6 +1,6 @@
 """The six claims of Motwani & Parmar (2020), each tested by comparisons between the candidates that play its roles.
 
-A claim is a list of planned comparisons -- role ``a`` against role ``b`` on one criterion (measured.py) -- each
+A claim is a list of planned comparisons -- role ``a`` against role ``b`` on one criterion (criteria.py) -- each
 with the outcome the claim predicts. Candidates play roles by their axis values (spec.py ``ROLES``; a study's
 ``roles`` maps a role to another value name). Every comparison of one report (all its datasets) is one family
 for Holm's correction (statistics.py), so the chance of any false verdict anywhere in the report's table is 5%.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gan_module.study.answers import still_moving
-from gan_module.study.measured import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria, finite_mean
+from gan_module.study.criteria import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria, finite_mean
 from gan_module.study.result import RunResult
 from gan_module.study.spec import Study
 from gan_module.study.statistics import ALPHA, BETTER, EQUIVALENT, TOO_FEW, WORSE, Comparison, Pair, compare_family

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_module.names import EVAL, ISSUES, issue_key
-from gan_module.study.measured import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria, finite_mean
+from gan_module.study.criteria import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria, finite_mean
 from gan_module.study.pareto import pareto_front
 from gan_module.study.result import RunResult
 from gan_module.study.spec import DECISIONS, Study

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from gan_module.study.measured import context_axes
+from gan_module.study.criteria import context_axes
 from gan_module.study.result import RunResult
 from gan_module.study.spec import Study
 

@@ -10,7 +10,7 @@ from gan_module.errors import ConfigError
 from gan_module.packing import pack_samples
 
 
-def conditioning_classes(generator: nn.Module, discriminator: nn.Module) -> int:
+def agreed_classes(generator: nn.Module, discriminator: nn.Module) -> int:
     """How many classes the model is conditioned on (0: unconditional); G and D must agree."""
     g_classes = getattr(generator, "num_classes", 0) or 0
     d_classes = getattr(discriminator, "num_classes", 0) or 0

@@ -1,7 +1,7 @@
 """The numbers behind the selection paper's training issues.
 
 A part of :class:`gan_module.module.GAN` (mixed into it): the ``diag/*`` numbers of a D step, computed only on
-the steps someone reads (the loggers, callbacks.TrainingDiagnostics). The maths is in gan_module/measures.py.
+the steps someone reads (the loggers, callbacks.TrainingDiagnostics). The maths is in gan_module/diagnostic_maths.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from torch import Tensor
 
 from gan_module import names
 from gan_module.losses import Critique
-from gan_module.measures import diversity_ratio
+from gan_module.diagnostic_maths import diversity_ratio
 
 #: samples of each side that the diversity diagnostic compares (see Diagnosing.loss_diagnostics)
 DIVERSITY_SAMPLES = 64
