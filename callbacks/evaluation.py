@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import lightning as L
@@ -101,6 +101,9 @@ class Evaluation(L.Callback):
         self.every_n_epochs, self.parzen_val_size = every_n_epochs, parzen_val_size
         self.batch_size, self.seed, self.inception_weights = batch_size, seed, inception_weights
         self.classifier_cache, self.classifier_epochs = classifier_cache, classifier_epochs
+        #: called as ``observer(iterations, results)`` after each evaluation while fitting (a tuning trial's
+        #: pruner listens here: gan_module/study/tuning.py)
+        self.observers: list[Callable[[int, dict[str, float]], None]] = []
         self._state: dict | None = None  # feature networks, real statistics: built on first use, once per run
 
     # ------------------------------------------------------------------ what applies, set-up once per run
@@ -252,7 +255,10 @@ class Evaluation(L.Callback):
     # ------------------------------------------------------------------ hooks
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
-            self._log(pl_module, self.evaluate(trainer, pl_module))
+            results = self.evaluate(trainer, pl_module)
+            self._log(pl_module, results)
+            for observe in self.observers:
+                observe(pl_module.iterations, results)
 
     def on_test_start(self, trainer, pl_module) -> None:
         if self.feature == "inception" and trainer.global_rank == 0:

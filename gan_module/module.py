@@ -25,8 +25,6 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from gan_module import names
-from gan_module.setup_checks import agreed_classes
-from gan_module.step_diagnostics import Diagnosing
 from gan_module.ema import ExponentialMovingAverage
 from gan_module.errors import ConfigError
 from gan_module.held_out import HeldOut
@@ -39,6 +37,8 @@ from gan_module.progress import Clock, Progress
 from gan_module.regularizers import Regularizer, check_regularizers
 from gan_module.run_state import RunState
 from gan_module.sampling import Sampling, unpack
+from gan_module.setup_checks import agreed_classes
+from gan_module.step_diagnostics import Diagnosing
 from gan_module.step_log import StepLog, StepLogging
 from gan_module.stepping import Stepping
 

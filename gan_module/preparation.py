@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import torch
 
-from gan_module.setup_checks import check_networks
 from gan_module.errors import ConfigError
 from gan_module.packing import check_batch_size
+from gan_module.setup_checks import check_networks
 
 
 class Preparation:

@@ -10,8 +10,8 @@ import torch
 from torch import Tensor
 
 from gan_module import names
-from gan_module.losses import Critique
 from gan_module.diagnostic_maths import diversity_ratio
+from gan_module.losses import Critique
 
 #: samples of each side that the diversity diagnostic compares (see Diagnosing.loss_diagnostics)
 DIVERSITY_SAMPLES = 64

@@ -14,9 +14,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from gan_module.diagnostic_maths import gradient_norm
 from gan_module.distributed import average_gradients, broadcast_state, is_distributed
 from gan_module.errors import DivergenceError
-from gan_module.diagnostic_maths import gradient_norm
 
 
 class Stepping:

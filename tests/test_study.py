@@ -19,8 +19,8 @@ from gan_module.study import finished_results, load_study, report
 from gan_module.study import runner as study_runner
 from gan_module.study.__main__ import main as study_main
 from gan_module.study.answers import answer
-from gan_module.study.preflight import check_configs, covering_candidates
 from gan_module.study.leaderboard import aggregate, markdown_table
+from gan_module.study.preflight import check_configs, covering_candidates
 from gan_module.study.result import RunResult
 from gan_module.study.sweep import sweep_yaml
 
@@ -271,8 +271,8 @@ def test_a_ci_sized_study_resumes_after_an_interruption_and_reports(tmp_path, mo
     assert interrupted > 0
 
     calls = []
-    real_main = study_runner._main
-    monkeypatch.setattr(study_runner, "_main", lambda args: calls.append(args) or real_main(args))
+    real_fit = study_runner.fit_and_test
+    monkeypatch.setattr(study_runner, "fit_and_test", lambda args: calls.append(args) or real_fit(args))
     study_main([str(path), "--runs-root", str(root)])
     # the finished runs are skipped, the interrupted one resumes from its checkpoint, the last one starts; each
     # is one call (fit, then test in the same CLI)

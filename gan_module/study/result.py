@@ -25,12 +25,14 @@ class RunResult:
     stability: dict[str, float] = field(default_factory=dict)  # issue -> share of logged steps flagged
     curve: list[tuple[int, float]] = field(default_factory=list)  # (iteration, ranking metric)
     iterations: int = 0
+    d_steps: int = 0  # D steps taken (k per iteration): the cost of a k > 1 recipe shows per D step too
     training_seconds: float = math.nan  # the fit's own clock, over every attempt, start-up excluded
     iterations_per_second: float = math.nan
     seconds_per_iteration: float = math.nan
     parameters: dict[str, int] = field(default_factory=dict)  # network -> trained weights
     samples: str | None = None  # the last sample grid's path
     run_seconds: float = math.nan  # wall clock of every attempt, start-up and test included
+    settings: dict[str, Any] = field(default_factory=dict)  # the settings tuning chose (none: the candidate's own)
 
     @property
     def diverged(self) -> bool:

@@ -30,6 +30,7 @@ from gan_module.names import EVAL, ISSUES, ITERATIONS, issue_key
 from gan_module.run_layout import RunBusyError, RunLayout, lock_file
 from gan_module.study.result import DIVERGED, DONE, RunResult
 from gan_module.study.spec import Candidate, Study
+from gan_module.study.tuning_layout import read_best
 
 #: beside each study run's ``version_0``: its numbers, once fit and test have both finished; its wall clock
 RESULT, RUN_SECONDS = "result.json", "run_seconds.json"
@@ -48,8 +49,17 @@ def run_layout(study: Study, candidate: Candidate, seed: int) -> RunLayout:
     return RunLayout.numbered(run_folder(study, candidate, seed), 0)
 
 
-def cli_args(study: Study, candidate: Candidate, seed: int) -> list[str]:
-    """The ``main.py`` arguments of one run (after the subcommand)."""
+def cli_args(
+    study: Study,
+    candidate: Candidate,
+    seed: int,
+    folder: Path | None = None,
+    settings: dict[str, Any] | None = None,
+    budget: tuple[int | None, float | None] | None = None,
+) -> list[str]:
+    """The ``main.py`` arguments of one run (after the subcommand): a reporting run by default; a tuning trial
+    gives its own ``folder``, the trial's ``settings`` (after the study's and the candidate's) and ``budget``
+    (iterations, seconds)."""
     args: list[str] = []
     for config in [*study.base, *candidate.configs]:
         args += ["--config", config]
@@ -57,13 +67,14 @@ def cli_args(study: Study, candidate: Candidate, seed: int) -> list[str]:
     # source of randomness; the study's and the candidate's settings come after and may override it
     args += [f"--seed_everything={seed}", f"--data.init_args.seed={seed}"]
     args.append("--sample_grid.at_end=true")  # the final samples, even when the budget ends between grids
-    settings = {**study.args, **dict(candidate.args)}
+    settings = {**study.args, **dict(candidate.args), **(settings or {})}
     args += [f"--{key}={_cli_value(value)}" for key, value in settings.items()]
-    args.append(f"--trainer.default_root_dir={run_folder(study, candidate, seed)}")
-    if study.iterations is not None:
-        args.append(f"--budget.max_iterations={study.iterations}")
-    if study.wall_time is not None:
-        args.append(f"--budget.max_seconds={study.wall_time}")
+    args.append(f"--trainer.default_root_dir={folder or run_folder(study, candidate, seed)}")
+    iterations, seconds = budget or (study.iterations, study.wall_time)
+    if iterations is not None:
+        args.append(f"--budget.max_iterations={iterations}")
+    if seconds is not None:
+        args.append(f"--budget.max_seconds={seconds}")
     return args
 
 
@@ -77,14 +88,14 @@ def _cli_value(value: Any) -> str:
     return str(value)
 
 
-def _main(args: list[str]) -> int:
+def fit_and_test(args: list[str], cli: type | None = None) -> int:
     """``python main.py fit ARGS`` then ``test`` of its last.ckpt, in this process; the exit code (0: done, 1: the
-    run diverged, and was not tested)."""
+    run diverged, and was not tested). ``cli``: a subclass of FitThenTestCLI (a tuning trial's)."""
     from gan_module.cli import main
     from gan_module.study.fit_then_test import FitThenTestCLI
 
     try:
-        main(["fit", *args], cli=FitThenTestCLI)
+        main(["fit", *args], cli=cli or FitThenTestCLI)
     except SystemExit as stop:
         return int(stop.code or 0)
     return 0
@@ -117,11 +128,12 @@ def _run_locked(study: Study, candidate: Candidate, seed: int) -> RunResult:
         folder.rename(damaged)
     if folder.exists() and not last.is_file():
         shutil.rmtree(folder)  # started but saved nothing: start over
-    args = cli_args(study, candidate, seed)
+    settings = tuned_settings(study, candidate)
+    args = cli_args(study, candidate, seed, settings=settings)
     timing = folder / RUN_SECONDS  # wall clock of every attempt of this run, start-up and test included
     spent = _seconds(timing)
     start = time.perf_counter()
-    code = _main([*args, *(["--ckpt_path=last"] if last.is_file() else [])])
+    code = fit_and_test([*args, *(["--ckpt_path=last"] if last.is_file() else [])])
     spent += time.perf_counter() - start
     if folder.exists():  # also before a stop: an interrupted attempt's seconds count when the run resumes
         write_text_atomically(timing, json.dumps({"seconds": spent}))
@@ -132,8 +144,20 @@ def _run_locked(study: Study, candidate: Candidate, seed: int) -> RunResult:
     result = collect(run, study, DIVERGED if code == 1 else DONE)
     result.candidate, result.seed, result.run_seconds = candidate.name, seed, spent
     result.values, result.decision = dict(candidate.values), dict(candidate.decision)
+    result.settings = settings
     write_text_atomically(result_file, json.dumps(result.to_dict(), indent=1))
     return result
+
+
+def tuned_settings(study: Study, candidate: Candidate) -> dict[str, Any]:
+    """The settings tuning chose for the candidate (nothing when the study does not tune); tuning must have
+    finished (tuning.ensure_tuned) before a reporting run starts."""
+    if study.tune is None:
+        return {}
+    best = read_best(study, candidate)
+    if best is None:
+        raise RuntimeError(f"{candidate.name}: tuning has not finished; its reporting runs wait for best.json.")
+    return dict(best["settings"])
 
 
 def read_result(path: Path) -> RunResult | None:
@@ -176,7 +200,8 @@ def collect(run: RunLayout, study: Study, status: str) -> RunResult:
         stability[issue] = sum(flags) / len(flags) if flags else math.nan
     last = run.last_checkpoint
     checkpoint = torch.load(last, map_location="cpu", weights_only=True) if last.is_file() else {}
-    iterations = int(checkpoint.get("gan_progress", {}).get("iterations", 0))
+    progress = checkpoint.get("gan_progress", {})
+    iterations, d_steps = int(progress.get("iterations", 0)), int(progress.get("d_steps", 0))
     seconds = float(checkpoint.get("training_seconds", math.nan))  # the fit's own clock, over every attempt
     samples = sorted(run.images("samples").glob("iter_*.png"))
     weights = checkpoint.get("state_dict", {})
@@ -188,6 +213,7 @@ def collect(run: RunLayout, study: Study, status: str) -> RunResult:
         stability=stability,
         curve=_curve(trained, study.rank_metric),
         iterations=iterations,
+        d_steps=d_steps,
         training_seconds=seconds,
         iterations_per_second=iterations / seconds if seconds > 0 else math.nan,
         seconds_per_iteration=seconds / iterations if iterations > 0 else math.nan,

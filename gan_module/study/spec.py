@@ -31,6 +31,8 @@ writes that down::
           args: {model.k: 5}
           decision: {loss: Wasserstein, divergence: Wasserstein-1, regularization: gradient penalty}
     exclude: [{data: grid, loss: wgan_gp}]      # optional: leave combinations out (or `include` only some)
+    tune: {trials: 12, seeds: [100, 101], ...}  # optional: tune every candidate alike first (tune_spec.py);
+                                                #   an axis value names its search space with `space: <name>`
 
 An axis may also be the path of a YAML file holding its values (``gan: configs/studies/claims/candidates.yaml``),
 so several studies share one list of candidates.
@@ -46,6 +48,7 @@ from typing import Any
 import yaml
 
 from gan_module.errors import ConfigError
+from gan_module.study.tune_spec import Tune, load_tune
 
 DECISIONS = ("architecture", "loss", "regularization", "divergence")
 _KEYS = {
@@ -66,6 +69,7 @@ _KEYS = {
     "application",
     "roles",
     "margins",
+    "tune",
 }
 #: how the leaderboard states the spread over seeds: Student's t 95% interval of the mean, sample standard
 #: deviation, or standard error of the mean
@@ -110,6 +114,7 @@ class Choice:
     configs: tuple[str, ...] = ()
     args: tuple[tuple[str, Any], ...] = ()
     decision: tuple[tuple[str, str], ...] = ()
+    space: str | None = None  # the search space its candidates are tuned in (tune_spec.py)
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,7 @@ class Candidate:
     configs: tuple[str, ...]
     args: tuple[tuple[str, Any], ...]
     decision: tuple[tuple[str, str], ...]
+    space: str | None = None  # the search space it is tuned in (None: the study's default space)
 
     def value(self, axis: str) -> str:
         return dict(self.values)[axis]
@@ -150,6 +156,7 @@ class Study:
     include: list[dict[str, str]] = field(default_factory=list)
     exclude: list[dict[str, str]] = field(default_factory=list)
     runs_root: Path = Path("runs/studies")
+    tune: Tune | None = None  # tune every candidate alike before the reporting runs (tuning.py)
 
     @property
     def objectives(self) -> dict[str, Objective]:
@@ -187,6 +194,7 @@ class Study:
                     configs=tuple(c for choice in choices for c in choice.configs),
                     args=tuple(kv for choice in choices for kv in choice.args),
                     decision=tuple(decision.items()),
+                    space=next((c.space for c in reversed(choices) if c.space), None),
                 )
             )
         return found
@@ -281,9 +289,16 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
         include=[{a: str(v) for a, v in r.items()} for r in raw.get("include") or []],
         exclude=[{a: str(v) for a, v in r.items()} for r in raw.get("exclude") or []],
         runs_root=Path(runs_root or raw.get("runs_root") or "runs/studies"),
+        tune=load_tune(raw["tune"], where, seeds) if raw.get("tune") else None,
     )
     if not study.candidates():
         raise ConfigError(f"{where}: `include`/`exclude` leave no candidate.")
+    if study.tune is not None:
+        unknown_spaces = sorted({c.space for c in study.candidates() if c.space and c.space not in study.tune.spaces})
+        if unknown_spaces:
+            raise ConfigError(
+                f"{where}: axis values name spaces {unknown_spaces}; `tune.spaces` has {sorted(study.tune.spaces)}."
+            )
     for objective in reversed([rank, *study.objectives.values()]):
         if objective.metric not in study.metrics:
             study.metrics.insert(0, objective.metric)
@@ -321,8 +336,8 @@ def _files(value: Any, where: str) -> list[str]:
 
 def _choice(spec: Any, where: str) -> Choice:
     spec = spec or {}
-    if not isinstance(spec, dict) or set(spec) - {"config", "args", "decision"}:
-        raise ConfigError(f"{where}: a value takes `config`, `args` and `decision`, got {spec!r}.")
+    if not isinstance(spec, dict) or set(spec) - {"config", "args", "decision", "space"}:
+        raise ConfigError(f"{where}: a value takes `config`, `args`, `decision` and `space`, got {spec!r}.")
     decision = spec.get("decision") or {}
     unknown = sorted(set(decision) - set(DECISIONS))
     if unknown:
@@ -331,4 +346,5 @@ def _choice(spec: Any, where: str) -> Choice:
         configs=tuple(_files(spec.get("config"), where)),
         args=tuple((str(k), v) for k, v in (spec.get("args") or {}).items()),
         decision=tuple((k, str(v)) for k, v in decision.items()),
+        space=str(spec["space"]) if spec.get("space") else None,
     )

@@ -1,0 +1,282 @@
+"""Every candidate tuned alike with Optuna before it is compared (the study file's ``tune:`` section, tune_spec.py).
+
+One Optuna study per candidate, ``<study name>/<candidate>``, in an RDB storage (tuning_layout.py): SQLite by
+default, PostgreSQL with ``--storage`` for many machines. Every worker of the study (``--jobs N``, SLURM array
+tasks, other machines) runs the same loop on the same storage:
+
+1. under the candidate's ask lock (an OS lock in the shared runs folder): fail the trials whose worker died
+   (their run's lock is free) and queue their settings again; stop once ``trials`` trials finished or were
+   pruned; else ask Optuna for a trial and take its run's lock;
+2. train the trial as an ordinary study run (``main.py fit`` then ``test``) on a tuning seed, its quality
+   metric reported to Optuna's pruner at every evaluation (:class:`TrialReporter`); a pruned trial stops
+   at the end of that epoch and is not tested; a diverged one counts as pruned;
+3. tell Optuna the tested quality, with the trial's CPU-seconds, seed and settings as user attributes.
+
+Counting under the lock makes the number of finished + pruned trials exact for every candidate, whatever the
+number of workers; a killed worker's trial is failed and retried, never counted twice, and re-running the same
+command resumes. When a candidate's trials are done its best settings go to ``best.json``; its reporting runs
+(on the study's ``seeds``, which the tuning seeds never include) train with them.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gan_module.run_layout import RunBusyError, RunLayout, lock_file
+from gan_module.study.result import DONE
+from gan_module.study.runner import cli_args, collect, fit_and_test
+from gan_module.study.spec import Candidate, Study
+from gan_module.study.tune_spec import settings_of
+from gan_module.study.tuning_layout import (
+    optuna_name,
+    read_best,
+    storage_url,
+    trial_folder,
+    tuning_folder,
+    write_best,
+)
+
+#: seconds between looks at the storage while other workers finish a candidate's last trials
+POLL_SECONDS = 2.0
+#: Optuna user attributes of a trial
+CPU_SECONDS, SEED, SETTINGS, ENDED = "cpu_seconds", "seed", "settings", "ended"
+
+
+@dataclass
+class TrialReporter:
+    """Feeds the quality metric along the learning curve to Optuna's pruner (Evaluation calls it after every
+    evaluation while fitting) and stops the fit at the end of the epoch when the pruner says so."""
+
+    trial: Any  # optuna.Trial
+    metric: str
+    pruned: bool = False
+    reported: list[tuple[int, float]] = field(default_factory=list)
+
+    def observer(self, trainer) -> Callable[[int, dict[str, float]], None]:
+        def observe(iterations: int, results: dict[str, float]) -> None:
+            value = results.get(self.metric)
+            if value is None or not math.isfinite(value) or any(i == iterations for i, _ in self.reported):
+                return
+            self.reported.append((iterations, value))
+            self.trial.report(value, step=iterations)
+            if self.trial.should_prune():
+                self.pruned = True
+                trainer.should_stop = True
+
+        return observe
+
+
+def trial_cli(reporter: TrialReporter) -> type:
+    """The study's fit-then-test CLI with the reporter attached to the Evaluation callback; a pruned trial is
+    not tested."""
+    from callbacks.evaluation import Evaluation
+    from gan_module.cli import GANCLI
+    from gan_module.study.fit_then_test import FitThenTestCLI
+
+    class TrialCLI(FitThenTestCLI):
+        def before_fit(self) -> None:
+            super().before_fit()
+            for callback in self.trainer.callbacks:
+                if isinstance(callback, Evaluation):
+                    callback.observers.append(reporter.observer(self.trainer))
+
+        def after_fit(self) -> None:
+            if reporter.pruned:
+                GANCLI.after_fit(self)  # saved, but not tested: the pruner has its number
+            else:
+                super().after_fit()
+
+    return TrialCLI
+
+
+def open_study(study: Study, candidate: Candidate, storage: str | None = None):
+    """The candidate's Optuna study in the study's storage (created on first use)."""
+    import optuna
+
+    tune = study.tune
+    url = storage_url(study, storage)
+    engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
+    if url.startswith("sqlite"):
+        study.folder.mkdir(parents=True, exist_ok=True)
+    iterations = tune.iterations or study.iterations
+    if tune.pruner == "asha":
+        pruner = optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=tune.min_iterations, reduction_factor=tune.reduction_factor
+        )
+    elif tune.pruner == "hyperband":
+        pruner = optuna.pruners.HyperbandPruner(
+            min_resource=tune.min_iterations, max_resource=iterations or "auto", reduction_factor=tune.reduction_factor
+        )
+    else:
+        pruner = optuna.pruners.NopPruner()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(
+        study_name=optuna_name(study, candidate),
+        storage=optuna.storages.RDBStorage(url, engine_kwargs=engine),
+        direction="maximize" if study.objectives["quality"].mode == "max" else "minimize",
+        pruner=pruner,
+        load_if_exists=True,
+    )
+
+
+def _sampler(study: Study, candidate: Candidate, asked: int):
+    """A sampler seeded by the study's seed, the candidate and the number of trials asked so far: a single worker
+    repeats itself exactly, and parallel workers do not propose the same settings."""
+    import optuna
+
+    tune = study.tune
+    seed = zlib.crc32(f"{tune.sampler_seed}/{candidate.name}/{asked}".encode())
+    if tune.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    startup = max(2, tune.trials // 3)  # random trials before TPE models the results
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, constant_liar=True)
+
+
+def _reap(ostudy, study: Study, candidate: Candidate) -> None:
+    """Fail the running trials whose worker died (their lock is free) and queue their settings again."""
+    import optuna
+
+    for trial in ostudy.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        folder = trial_folder(study, candidate, trial.number)
+        try:
+            lock = lock_file(folder.with_name(f".{folder.name}.lock"), folder, wait=False)
+        except RunBusyError:
+            continue  # its worker is alive
+        with lock:
+            ostudy.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+            ostudy.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
+            shutil.rmtree(folder, ignore_errors=True)
+            print(f"[tune {study.name}] {candidate.name} trial {trial.number}: its worker died; retried")
+
+
+def tune_candidate(study: Study, candidate: Candidate, storage: str | None = None) -> dict[str, Any]:
+    """Take part in the candidate's tuning until its trials are all finished or pruned; its best settings."""
+    import optuna
+
+    done = read_best(study, candidate)
+    if done is not None:
+        return done
+    states = optuna.trial.TrialState
+    ostudy = open_study(study, candidate, storage)
+    folder = tuning_folder(study, candidate)
+    while True:
+        with lock_file(folder / ".ask.lock", folder, wait=True):
+            _reap(ostudy, study, candidate)
+            trials = ostudy.get_trials(deepcopy=False)
+            finished = sum(t.state in (states.COMPLETE, states.PRUNED) for t in trials)
+            running = sum(t.state == states.RUNNING for t in trials)
+            trial = lock = None
+            if finished + running < study.tune.trials:
+                ostudy.sampler = _sampler(study, candidate, len(trials))
+                trial = ostudy.ask()
+                run = trial_folder(study, candidate, trial.number)
+                lock = lock_file(run.with_name(f".{run.name}.lock"), run, wait=True)
+        if trial is not None:
+            with lock:
+                _run_trial(ostudy, study, candidate, trial)
+        elif finished >= study.tune.trials:
+            break
+        else:
+            time.sleep(POLL_SECONDS)  # other workers' last trials: wait (and reap them if their worker dies)
+    return _choose(ostudy, study, candidate)
+
+
+def _run_trial(ostudy, study: Study, candidate: Candidate, trial) -> None:
+    import optuna
+
+    tune = study.tune
+    space = tune.space(candidate.space)
+    seed = tune.seeds[trial.number % len(tune.seeds)]
+    params = {p.name: p.suggest(trial) for p in space}
+    settings = {**tune.args, **settings_of(space, params)}
+    run = trial_folder(study, candidate, trial.number)
+    shutil.rmtree(run, ignore_errors=True)  # a retried trial number never reuses a dead run
+    budget = (tune.iterations or study.iterations, tune.wall_time or study.wall_time)
+    quality = study.objectives["quality"].metric
+    reporter = TrialReporter(trial, quality)
+    cpu, began = time.process_time(), time.perf_counter()
+    code = fit_and_test(
+        cli_args(study, candidate, seed, folder=run, settings=settings, budget=budget), cli=trial_cli(reporter)
+    )
+    if code in (130, 143):  # Ctrl-C or SIGTERM: the trial stays running until a worker finds its lock free
+        raise SystemExit(code)
+    trial.set_user_attr(CPU_SECONDS, time.process_time() - cpu)
+    trial.set_user_attr(SEED, seed)
+    trial.set_user_attr(SETTINGS, settings)
+    value = None
+    if code == 0 and not reporter.pruned:
+        value = collect(RunLayout.numbered(run, 0), study, DONE).metrics.get(quality)
+    ended = "pruned" if reporter.pruned else "diverged" if code == 1 else "unscored" if value is None else "done"
+    trial.set_user_attr(ENDED, ended)
+    if ended == "done" and math.isfinite(value):
+        ostudy.tell(trial, value)
+    else:  # stopped early by the pruner, diverged, or no score: counted, never chosen
+        ostudy.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    summary = f"{quality} {value:.4g}" if value is not None else ended
+    print(
+        f"[tune {study.name}] {candidate.name} trial {trial.number} (seed {seed}): {summary} "
+        f"({time.perf_counter() - began:.1f} s)",
+        flush=True,
+    )
+
+
+def _choose(ostudy, study: Study, candidate: Candidate) -> dict[str, Any]:
+    """Write best.json (once, whoever gets here first): the best finished trial's settings, or the candidate's
+    own settings when every trial was pruned or diverged."""
+    import optuna
+
+    best = read_best(study, candidate)
+    if best is not None:
+        return best
+    space = study.tune.space(candidate.space)
+    complete = ostudy.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if complete:
+        chosen = ostudy.best_trial
+        params = {p.name: p.decode(chosen.params[p.name]) for p in space if p.name in chosen.params}
+        best = {"trial": chosen.number, "value": chosen.value, "params": params, "settings": settings_of(space, params)}
+    else:
+        best = {"trial": None, "value": None, "params": {}, "settings": {}}
+    write_best(study, candidate, best)
+    return best
+
+
+def ensure_tuned(study: Study, candidates: list[Candidate], storage: str | None = None) -> None:
+    """Tune each candidate (taking part in its trials, or waiting for other workers' last ones) unless it is done."""
+    if study.tune is None:
+        return
+    for candidate in candidates:
+        tune_candidate(study, candidate, storage)
+
+
+def tuning_summary(study: Study, storage: str | None = None) -> list[dict[str, Any]]:
+    """Per candidate: its space, the chosen settings and their tuning score, trials finished / pruned / failed,
+    and the CPU-seconds tuning spent on it."""
+    import optuna
+
+    states = optuna.trial.TrialState
+    rows = []
+    for candidate in study.candidates():
+        best = read_best(study, candidate)
+        try:
+            trials = open_study(study, candidate, storage).get_trials(deepcopy=False)
+        except Exception:  # no storage yet: nothing tuned
+            trials = []
+        rows.append(
+            {
+                "candidate": candidate.name,
+                "space": candidate.space or study.tune.default_space or "-",
+                "params": (best or {}).get("params"),
+                "value": (best or {}).get("value"),
+                "complete": sum(t.state == states.COMPLETE for t in trials),
+                "pruned": sum(t.state == states.PRUNED for t in trials),
+                "failed": sum(t.state == states.FAIL for t in trials),
+                "cpu_seconds": sum(float(t.user_attrs.get(CPU_SECONDS, 0.0)) for t in trials),
+            }
+        )
+    return rows
