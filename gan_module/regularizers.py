@@ -120,6 +120,25 @@ class R2Penalty(R1Penalty):
     side = "fake"
 
 
+class LipschitzPenalty(Regularizer):
+    """The Loss-Sensitive GAN's Lipschitz regularization (Qi 2017, arXiv 1701.06264v1, section 5: minimise the
+    loss function's input-gradient norm directly): ``weight / 2 * (E_real + E_fake) ||grad L(x)||^2``.
+
+    LS-GAN's generalization bound holds for a Lipschitz loss function L; without a constraint L can grow
+    without limit on the real side. Penalising the gradient at both the real and the generated samples keeps
+    L flat where the margin is measured."""
+
+    uses_input_gradient = True
+
+    def __init__(self, weight: float = 1.0, every: int = 1) -> None:
+        super().__init__(weight, every)
+
+    def term(self, discriminator: Judge, critique: Critique) -> Tensor:
+        real = input_gradient_norms(discriminator, critique.real).pow(2).mean()
+        fake = input_gradient_norms(discriminator, critique.fake).pow(2).mean()
+        return 0.5 * (real + fake)
+
+
 class WeightClipping(Regularizer):
     """WGAN's weight clipping (Arjovsky et al. 2017, Algorithm 1): every D weight into [-clip, clip] after
     each D step.

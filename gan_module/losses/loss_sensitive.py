@@ -18,8 +18,8 @@ class LossSensitiveLoss(GANLoss):
     D: ``min E L(x_r) + lam * E relu(Delta(x_r, x_f) + L(x_r) - L(x_f))``, real and fake paired by index, so
     a fake must score at least the margin Delta above its real partner; G: ``min E L(x_f)``. Delta is per
     sample: ``"l1"`` the mean absolute difference over all pixels (the L1 distance normalised per pixel, as
-    in the paper's code), ``"l2"`` the mean squared difference. The paper's Lipschitz regularisation of L
-    (weight decay / gradient penalty) is not part of this loss.
+    in the paper's code), ``"l2"`` the mean squared difference. The Lipschitz condition on L is a regularizer
+    beside the loss (gan_module.regularizers.LipschitzPenalty; configs/losses/loss_sensitive.yaml adds it).
     """
 
     probabilistic = False

@@ -16,6 +16,7 @@ from gan_module.study.plots import plot_curves, plot_samples
 from gan_module.study.result import RunResult
 from gan_module.study.runner import read_result, result_path
 from gan_module.study.spec import Candidate, Study, load_study
+from gan_module.study.tuning import write_tuning
 
 __all__ = ["Candidate", "Study", "finished_results", "load_study", "report"]
 
@@ -30,8 +31,9 @@ def finished_results(study: Study) -> list[RunResult]:
     return results
 
 
-def report(study: Study) -> dict[str, Path | None]:
-    """Leaderboard (Markdown, CSV), plots, answers and the claims report from the finished runs."""
+def report(study: Study, storage: str | None = None) -> dict[str, Path | None]:
+    """Leaderboard (Markdown, CSV), plots, answers, the claims report and (for a tuned study) the tuning report
+    from the finished runs."""
     results = finished_results(study)
     rows = aggregate(study, results)
     csv_path, md_path = write_leaderboard(study, rows)
@@ -42,4 +44,5 @@ def report(study: Study) -> dict[str, Path | None]:
         "samples.png": plot_samples(study, results),
         "answers.md": write_answers(study, results),
         "claims.md": write_claims(study, results),
+        "tuning.md": write_tuning(study, storage) if study.tune is not None else None,
     }

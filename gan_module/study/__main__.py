@@ -12,6 +12,7 @@ from gan_module.study.across import write_across
 from gan_module.study.preflight import check_configs
 from gan_module.study.runner import run_indices, run_parallel
 from gan_module.study.sweep import sweep_yaml
+from gan_module.study.tuning import ensure_tuned
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -29,6 +30,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-report", action="store_true", help="do not write them after running")
     parser.add_argument("--wandb-sweep", action="store_true", help="print the W&B sweep YAML of this study")
     parser.add_argument("--runs-root", help="folder of all studies (default: runs/studies)")
+    parser.add_argument(
+        "--storage",
+        help="Optuna storage of the tuning (default: sqlite:///<runs root>/<study>/optuna.db; a PostgreSQL URL when "
+        "several machines share the study)",
+    )
     parser.add_argument(
         "--across",
         nargs="+",
@@ -53,13 +59,16 @@ def main(argv: list[str] | None = None) -> None:
         if args.index is not None:
             if not 0 <= args.index < len(runs):
                 raise ConfigError(f"--index {args.index}: the study has runs 0..{len(runs) - 1} (see --list).")
+            ensure_tuned(study, [runs[args.index][0]], args.storage)
             run_indices(study, [args.index])
         elif args.candidate is not None:
             if args.seed not in study.seeds:
                 raise ConfigError(f"--candidate needs --seed, one of the study's seeds {study.seeds}.")
+            ensure_tuned(study, [study.candidate(args.candidate)], args.storage)
             run_indices(study, [runs.index((study.candidate(args.candidate), args.seed))])
         elif args.shard is not None:
             k, n = (int(x) for x in args.shard.split("/"))
+            ensure_tuned(study, study.candidates(), args.storage)  # every worker takes part in every tuning
             run_indices(study, list(range(k, len(runs), n)))
         elif not args.report:
             if args.jobs < 1:
@@ -67,12 +76,13 @@ def main(argv: list[str] | None = None) -> None:
             if len(finished_results(study)) < len(runs):
                 check_configs(study)  # a typo in one axis value fails now, not after hours of other runs
             if args.jobs > 1:
-                run_parallel(study, args.jobs, args.runs_root)
+                run_parallel(study, args.jobs, args.runs_root, args.storage)
             else:
+                ensure_tuned(study, study.candidates(), args.storage)
                 run_indices(study, list(range(len(runs))))
         single = args.index is not None or args.candidate is not None or args.shard is not None
         if args.report or not (single or args.no_report):
-            for name, path in report(study).items():
+            for name, path in report(study, args.storage).items():
                 if path is not None:
                     print(f"{name}: {path}")
             if args.across:

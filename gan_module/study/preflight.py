@@ -17,18 +17,31 @@ from gan_module.errors import ConfigError
 from gan_module.metrics.registry import logged_names
 from gan_module.study.runner import cli_args
 from gan_module.study.spec import Candidate, Study
+from gan_module.study.tune_spec import settings_of
 
 
 def covering_candidates(study: Study) -> list[tuple[Candidate, list[tuple[str, str]]]]:
-    """Few candidates that between them use every value of every axis, each with the values it adds."""
+    """Few candidates that between them use every value of every axis (and, in a tuned study, every search
+    space), each with the values it adds."""
     covered: set[tuple[str, str]] = set()
+    spaces: set[str | None] = set()
     chosen = []
     for candidate in study.candidates():
         new = [value for value in candidate.values if value not in covered]
-        if new:
+        new_space = study.tune is not None and candidate.space not in spaces
+        if new or new_space:
             covered |= set(new)
-            chosen.append((candidate, new))
+            spaces.add(candidate.space)
+            chosen.append((candidate, new or list(candidate.values)))
     return chosen
+
+
+def _trial_settings(study: Study, candidate: Candidate) -> dict:
+    """A tuning trial's settings at one point of the candidate's space: its keys must parse too."""
+    if study.tune is None:
+        return {}
+    space = study.tune.space(candidate.space)
+    return {**study.tune.args, **settings_of(space, {p.name: p.example() for p in space})}
 
 
 def check_configs(study: Study) -> None:
@@ -41,10 +54,18 @@ def check_configs(study: Study) -> None:
         out, err = io.StringIO(), io.StringIO()
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                main(["fit", *cli_args(study, candidate, study.seeds[0]), "--print_config"])
+                main(
+                    [
+                        "fit",
+                        *cli_args(study, candidate, study.seeds[0], settings=_trial_settings(study, candidate)),
+                        "--print_config",
+                    ]
+                )
         except SystemExit as stop:
             if stop.code:
                 suspects = ", ".join(f"axes.{axis}.{value}" for axis, value in new)
+                if study.tune is not None:
+                    suspects += f", tune.spaces.{candidate.space or study.tune.default_space}"
                 raise ConfigError(
                     f"Study file {study.path}: candidate {candidate.name} does not compose into a valid main.py "
                     f"config; check {suspects} (or `base`, `args`): {_reason(err.getvalue())}"

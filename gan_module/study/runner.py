@@ -284,11 +284,12 @@ def _said(study: Study, i: int, result: RunResult, seconds: float) -> RunResult:
     return result
 
 
-def run_parallel(study: Study, jobs: int, runs_root: Path | None = None) -> None:
+def run_parallel(study: Study, jobs: int, runs_root: Path | None = None, storage: str | None = None) -> None:
     """``jobs`` worker processes, each running every ``jobs``-th run, with the CPU threads shared out."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
     env = os.environ | {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     root = ["--runs-root", str(runs_root)] if runs_root is not None else []
+    root += ["--storage", storage] if storage is not None else []
     command = [sys.executable, "-m", "gan_module.study", str(study.path), "--no-report", *root]
     # each worker in its own session: a terminal's Ctrl-C reaches the parent only, which passes it on once
     workers = [

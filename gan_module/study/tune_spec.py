@@ -14,6 +14,8 @@ non-saturating GAN. So a study may tune every candidate alike (gan_module/study/
       pruner: {name: asha, min_iterations: 500, reduction_factor: 3}   # asha (default), hyperband or none
       spaces: configs/studies/tune/spaces.yaml   # named search spaces (or the mapping itself)
       default_space: adam                 # a candidate without `space:` searches this one
+      common:                             # parameters added to every space (this study's own settings)
+        ema_decay: {keys: [model.ema.init_args.decay], choices: [0.99, 0.999]}
 
 An axis value names its space with ``space: <name>`` (the last axis value naming one wins). A space maps a
 parameter name to where its value goes and what it may be::
@@ -43,7 +45,7 @@ from gan_module.errors import ConfigError
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("asha", "hyperband", "none")
-_KEYS = {"trials", "seeds", "budget", "args", "sampler", "pruner", "spaces", "default_space"}
+_KEYS = {"trials", "seeds", "budget", "args", "sampler", "pruner", "spaces", "default_space", "common"}
 _PARAM_KEYS = {"keys", "low", "high", "log", "int", "choices", "template"}
 #: the placeholder a parameter's ``template`` holds for the sampled value
 PLACEHOLDER = "$"
@@ -93,6 +95,7 @@ class Tune:
     seeds: list[int]
     spaces: dict[str, tuple[Parameter, ...]]
     default_space: str | None = None
+    common: tuple[Parameter, ...] = ()  # in every space, and all a candidate without a space tunes
     iterations: int | None = None
     wall_time: float | None = None
     args: dict[str, Any] = field(default_factory=dict)
@@ -103,9 +106,9 @@ class Tune:
     reduction_factor: int = 3
 
     def space(self, name: str | None) -> tuple[Parameter, ...]:
-        """The parameters of a candidate's space (``name`` None: the default space; no default: nothing tuned)."""
+        """The parameters of a candidate's space (``name`` None: the default space; no default: ``common`` only)."""
         name = name or self.default_space
-        return self.spaces[name] if name else ()
+        return self.spaces[name] if name else self.common
 
 
 def settings_of(space: tuple[Parameter, ...], params: dict[str, Any]) -> dict[str, Any]:
@@ -149,6 +152,9 @@ def load_tune(raw: Any, where: str, reporting_seeds: list[int]) -> Tune:
     if int(pruner.get("reduction_factor", 3)) < 2 or int(pruner.get("min_iterations", 100)) < 1:
         raise ConfigError(f"{where}.pruner needs reduction_factor >= 2 and min_iterations >= 1, got {pruner!r}.")
     spaces = _spaces(raw.get("spaces") or {}, where)
+    common = dict(raw.get("common") or {})
+    added = tuple(_parameter(str(n), spec, f"{where}.common.{n}") for n, spec in common.items())
+    spaces = {name: (*(p for p in params if p.name not in common), *added) for name, params in spaces.items()}
     default = raw.get("default_space")
     if default is not None and default not in spaces:
         raise ConfigError(f"{where}.default_space {default!r} is not one of the spaces {sorted(spaces)}.")
@@ -157,6 +163,7 @@ def load_tune(raw: Any, where: str, reporting_seeds: list[int]) -> Tune:
         seeds=seeds,
         spaces=spaces,
         default_space=default,
+        common=added,
         iterations=budget.get("iterations"),
         wall_time=budget.get("wall_time"),
         args=dict(raw.get("args") or {}),

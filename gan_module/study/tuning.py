@@ -26,6 +26,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gan_module.run_layout import RunBusyError, RunLayout, lock_file
@@ -280,3 +281,37 @@ def tuning_summary(study: Study, storage: str | None = None) -> list[dict[str, A
             }
         )
     return rows
+
+
+def write_tuning(study: Study, storage: str | None = None) -> Path:
+    """``tuning.md``: per candidate, what tuning chose and what it cost (every candidate had the same trials)."""
+    tune = study.tune
+    lines = [
+        f"# Tuning of {study.name}",
+        "",
+        f"{tune.trials} trials per candidate ({tune.sampler} sampler, seed {tune.sampler_seed}; {tune.pruner} pruner "
+        f"from {tune.min_iterations} iterations, factor {tune.reduction_factor}) on tuning seeds {tune.seeds}, "
+        f"scored by {study.objectives['quality'].metric}; the reporting runs (seeds {study.seeds}) use each "
+        "candidate's chosen settings. Browse the trials: "
+        f"`optuna-dashboard {storage_url(study, storage)}`.",
+        "",
+        "| candidate | space | chosen settings | tuning score | trials done | pruned | failed | tuning CPU-s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in tuning_summary(study, storage):
+        params = ", ".join(f"{k}={_short(v)}" for k, v in (row["params"] or {}).items()) or "(its own: none chosen)"
+        if row["params"] is None:
+            params = "(not finished)"
+        value = "-" if row["value"] is None else f"{row['value']:.4g}"
+        lines.append(
+            f"| {row['candidate']} | {row['space']} | {params} | {value} | {row['complete']} | {row['pruned']} | "
+            f"{row['failed']} | {row['cpu_seconds']:.0f} |"
+        )
+    path = study.folder / "tuning.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
