@@ -2,8 +2,9 @@
 
 The module computes the underlying numbers (``pl_module.diagnostics``: gradient norms, mean D outputs, D
 accuracy, sample diversity) on the D steps that are logged (``diag/*`` every ``log_every_n_steps``) and on those
-this callback reads (every ``every_n_steps``); this callback keeps the last ``window`` values and flags an issue
-while its condition has held over the whole window:
+this callback reads (every ``every_n_steps``; by default the logged ones, so the diagnostics cost nothing on the
+other steps, while the non-finite check still runs on every step); this callback keeps the readings of the
+last ``window`` D steps and flags an issue while its condition has held over the whole window:
 
 - mode collapse: fakes far less varied than reals, ``diversity`` (mean pairwise distance of fakes / of reals)
   below ``collapse_diversity``;
@@ -27,6 +28,7 @@ appears in the progress bar, and the onset of each issue is a warning in the log
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from statistics import median
 
@@ -56,8 +58,10 @@ class TrainingDiagnostics(L.Callback):
     """Flags mode collapse, vanishing gradients, unstable training and non-convergence while training.
 
     Args:
-        every_n_steps: read the numbers every n-th D step (each read waits for the GPU); 0 turns this off.
-        window: consecutive readings a condition must hold for (and the length of the statistics' history).
+        every_n_steps: read the numbers every n-th D step (each read waits for the GPU); 0 turns this off; None
+            (the default): on the logged steps, every ``trainer.log_every_n_steps``.
+        window: D steps a condition must hold for (and the span of the statistics' history), read every
+            ``every_n_steps``: at least 2 readings.
         collapse_diversity: diversity ratio under which samples count as collapsed.
         vanishing_ratio: G gradient norm, relative to its early median, under which it counts as vanished.
         confident_accuracy: D accuracy above which D counts as confident.
@@ -67,7 +71,7 @@ class TrainingDiagnostics(L.Callback):
 
     def __init__(
         self,
-        every_n_steps: int = 1,
+        every_n_steps: int | None = None,
         window: int = 200,
         collapse_diversity: float = 0.2,
         vanishing_ratio: float = 0.01,
@@ -75,7 +79,7 @@ class TrainingDiagnostics(L.Callback):
         spike_factor: float = 10.0,
         pinned_margin: float = 0.01,
     ) -> None:
-        if every_n_steps < 0 or window < 2:
+        if (every_n_steps is not None and every_n_steps < 0) or window < 2:
             raise ConfigError(
                 f"TrainingDiagnostics needs every_n_steps >= 0 and window >= 2, got {every_n_steps}, {window}."
             )
@@ -83,16 +87,24 @@ class TrainingDiagnostics(L.Callback):
         self.collapse_diversity, self.vanishing_ratio = collapse_diversity, vanishing_ratio
         self.confident_accuracy, self.spike_factor = confident_accuracy, spike_factor
         self.pinned_margin = pinned_margin
-        self.history: dict[str, deque[float]] = {key: deque(maxlen=window) for key in _WATCHED}
+        self.history: dict[str, deque[float]] = self._histories()
         self.early_grad_g: float | None = None
         self.probabilistic_d = True  # set from the module's loss in setup
         self.active = dict.fromkeys(ISSUES, False)
         self.steps_flagged = dict.fromkeys(ISSUES, 0)
 
+    @property
+    def readings(self) -> int:
+        """Readings in a window: ``window`` D steps read every ``every_n_steps``."""
+        return max(2, math.ceil(self.window / max(self.every_n_steps or 1, 1)))
+
+    def _histories(self) -> dict[str, deque[float]]:
+        return {key: deque(maxlen=self.readings) for key in _WATCHED}
+
     # ----------------------------------------------------------------- conditions
     def _full(self, key: str) -> deque[float] | None:
         values = self.history[key]  # read as it is (no copy): this runs on every watched D step
-        return values if len(values) == self.window else None
+        return values if len(values) == self.readings else None
 
     def conditions(self) -> dict[str, bool]:
         """Which issues hold over the current window (all False until the window is full)."""
@@ -118,6 +130,9 @@ class TrainingDiagnostics(L.Callback):
     # ----------------------------------------------------------------- hooks
     def setup(self, trainer, pl_module, stage: str) -> None:
         self.probabilistic_d = getattr(getattr(pl_module, "loss", None), "probabilistic", True)
+        if self.every_n_steps is None:  # the logged steps: the module computes their numbers anyway
+            self.every_n_steps = max(int(getattr(trainer, "log_every_n_steps", 1)), 1)
+            self.history = self._histories()
         if self.every_n_steps and hasattr(pl_module, "request_diagnostics"):
             pl_module.request_diagnostics(self.every_n_steps)  # the module computes them only when read
 
@@ -129,13 +144,13 @@ class TrainingDiagnostics(L.Callback):
             if key in numbers:
                 self.history[key].append(float(numbers[key]))
         grad_g = self.history[GRAD_NORM_G]
-        if self.early_grad_g is None and len(grad_g) == self.window:
+        if self.early_grad_g is None and len(grad_g) == self.readings:
             self.early_grad_g = median(grad_g)
         flags = self.conditions()
         for issue, on in flags.items():
             if on and not self.active[issue]:
                 rank_zero_warn(f"Training issue detected at iteration {pl_module.iterations}: {_DESCRIPTIONS[issue]}")
-            self.steps_flagged[issue] += int(on)
+            self.steps_flagged[issue] += int(on) * self.every_n_steps  # each reading stands for n D steps
             self.active[issue] = on
         if is_logging_step(trainer):  # what the loggers keep (steps_flagged counts every step)
             pl_module.step_log.add({issue_key(name): float(on) for name, on in flags.items()})

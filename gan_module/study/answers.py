@@ -11,17 +11,24 @@ answered on its own, and ends with the GAN the study's application profile picks
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from gan_module.study.application import describe
-from gan_module.study.criteria import Criterion, by_candidate, by_seed, contexts, criteria, finite_mean
+from gan_module.study.criteria import Criterion, by_candidate, by_seed, contexts, criteria
+from gan_module.study.learning import FEW, MIN_POINTS, NOT_STARTED, SHORT, STILL_LEARNING, curve_state
 from gan_module.study.result import RunResult
 from gan_module.study.spec import DECISIONS, Study
-from gan_module.study.statistics import BETTER, Pair, compare_family, compare_rates, holm, mean_interval, rate_interval
+from gan_module.study.statistics import (
+    BETTER,
+    MIN_SEEDS,
+    Pair,
+    compare_family,
+    compare_rates,
+    holm,
+    mean_interval,
+    rate_interval,
+)
 
-#: a candidate still improving by more than this share of the best score over the last quarter of training
-STILL_MOVING = 0.05
 QUESTIONS = {
     "architecture": "Which architecture?",
     "loss": "Which loss?",
@@ -102,33 +109,24 @@ def divergence(runs: list[RunResult]) -> list[str]:
 
 
 def still_moving(runs: list[RunResult], quality: Criterion) -> str:
-    """How much each candidate's quality still moved over the last quarter of its learning curve (mean over seeds):
-    a ranking taken while the leaders still improve ranks how fast they learn, not where they end."""
-    moved: dict[str, float] = {}
+    """Each candidate's learning-curve state (learning.py): a ranking taken while some still learn ranks how fast
+    they learn, not where they end, and says nothing of a candidate that has not started."""
+    states: dict[str, list[str]] = {}
     for name, group in by_candidate(runs).items():
-        changes = []
-        for run in group:
-            curve = [value for _, value in run.curve if math.isfinite(value)]
-            if len(curve) >= 4:
-                change = curve[-1] - curve[(3 * len(curve)) // 4 - 1]
-                changes.append(change if quality.higher_is_better else -change)
-        if changes:
-            moved[name] = math.fsum(changes) / len(changes)
-    if not moved:
-        return "no learning curves (set evaluation.every_n_epochs to record them)."
-    means = [finite_mean(by_seed(g, quality).values()) for g in by_candidate(runs).values()]
-    means = [m for m in means if math.isfinite(m)]
-    scale = abs(max(means) if quality.higher_is_better else min(means)) if means else 0.0  # the best score
-    ordered = sorted(moved, key=moved.get, reverse=True)
-    still = [name for name in ordered if moved[name] > STILL_MOVING * scale]
-    text = "improvement of the quality metric over the last quarter of training (mean over seeds): "
-    text += ", ".join(f"{name} {moved[name]:+.3g}" for name in ordered[:5])
-    if still:
+        states.setdefault(curve_state(group, quality.higher_is_better, quality.margin), []).append(name)
+    if set(states) <= {SHORT, FEW}:
         return (
-            f"{text}. {len(still)} of {len(moved)} candidates improved by more than {STILL_MOVING:.0%} of the best "
-            "score: a longer budget may change the ranking."
+            f"no learning curves to read (each run needs {MIN_POINTS} evaluations and each candidate "
+            f"{MIN_SEEDS} seeds: set evaluation.every_n_epochs)."
         )
-    return f"{text}. None moved by more than {STILL_MOVING:.0%} of the best score: the ranking has settled."
+    parts = [f"{state}: {', '.join(names)}" for state, names in states.items()]
+    text = "quality learning curves -- " + "; ".join(parts) + "."
+    if STILL_LEARNING in states or NOT_STARTED in states:
+        text += (
+            " Final values are compared only between settled candidates; the others by the area under their "
+            "curves, and a candidate that has not started gets no verdict: a longer budget may change the ranking."
+        )
+    return text
 
 
 def _like_for_like(runs: list[RunResult], decision: str, quality: Criterion) -> list[Pair]:

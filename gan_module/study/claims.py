@@ -25,7 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gan_module.study.answers import still_moving
-from gan_module.study.criteria import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria, finite_mean
+from gan_module.study.criteria import (
+    COST,
+    DIVERSITY,
+    INSTABILITY,
+    QUALITY,
+    by_candidate,
+    by_seed,
+    contexts,
+    criteria,
+    finite_mean,
+)
+from gan_module.study.learning import NOT_STARTED, STILL_LEARNING, area_under_curve, curve_state
 from gan_module.study.result import RunResult
 from gan_module.study.spec import Study
 from gan_module.study.statistics import ALPHA, BETTER, EQUIVALENT, TOO_FEW, WORSE, Comparison, Pair, compare_family
@@ -40,7 +51,7 @@ SUPPORTED, REFUTED, NOT_DETECTABLE = (
     "refuted at this budget",
     "not detectable at this budget",
 )
-QUALITY, DIVERSITY, WORST_QUALITY = "quality", "diversity", "worst quality"
+WORST_QUALITY = "worst quality"
 NOT_TESTED = "not tested"
 ACROSS = "across the datasets"
 
@@ -119,6 +130,7 @@ class Evidence:
     a: str  # the candidates that played the roles
     b: str
     comparison: Comparison
+    basis: str = ""  # what was compared when not the final values (learning curves still rising)
 
     @property
     def outcome(self) -> str:
@@ -188,8 +200,21 @@ def _pair(study: Study, results: list[RunResult], runs: list[RunResult], claim: 
         margin = criterion.margin if test.expect in (EQUAL, NOT_BETTER) else None
         if test.expect in (EQUAL, NOT_BETTER) and margin is None:
             return [f"an equivalence margin for {criterion.label} (`margins` in the study file)"]
+        if test.criterion == QUALITY and ra and rb:
+            states = {name: curve_state(group, higher, criterion.margin) for name, group in ((a, ra), (b, rb))}
+            late = [name for name, state in states.items() if state == NOT_STARTED]
+            if late:
+                return [
+                    f"a budget at which {name} starts learning (its quality curve stays at its first level)"
+                    for name in late
+                ]
+            learning = [name for name, state in states.items() if state == STILL_LEARNING]
+            if learning:  # a final value taken mid-climb ranks speed: compare the whole curves instead
+                x, y = ({r.seed: area_under_curve(r) for r in group} for group in (ra, rb))
+                basis = f"area under the quality curve ({', '.join(learning)} still learning)"
+                return Pair(x, y, (a, b), higher, margin), basis
     lacking = [f"role `{role}`" for role, name in ((test.a, a), (test.b, b)) if not name]
-    return lacking or Pair(x, y, (a, b), higher, margin)
+    return lacking or (Pair(x, y, (a, b), higher, margin), "")
 
 
 def verdicts(study: Study, results: list[RunResult]) -> dict[str, dict[int, tuple[str, list[str]]]]:
@@ -200,7 +225,7 @@ def verdicts(study: Study, results: list[RunResult]) -> dict[str, dict[int, tupl
     if len(sections) > 1:
         sections.append((ACROSS, results, [c for c in CLAIMS if c.across_contexts]))
     lacking: dict[tuple[str, int], list[str]] = {}
-    planned: list[tuple[str, Claim, Test, Pair]] = []
+    planned: list[tuple[str, Claim, Test, Pair, str]] = []
     for title, runs, claims in sections:
         for claim in claims:
             for test in claim.tests:
@@ -209,17 +234,20 @@ def verdicts(study: Study, results: list[RunResult]) -> dict[str, dict[int, tupl
                     missing = lacking.setdefault((title, claim.number), [])
                     missing.extend(f for f in found if f not in missing)
                 else:
-                    planned.append((title, claim, test, found))
+                    planned.append((title, claim, test, *found))
     planned = [p for p in planned if (p[0], p[1].number) not in lacking]
-    judged = compare_family([pair for *_, pair in planned])
+    judged = compare_family([pair for *_, pair, _ in planned])
     evidence: dict[tuple[str, int], list[Evidence]] = {}
-    for (title, claim, test, pair), comparison in zip(planned, judged, strict=True):
-        evidence.setdefault((title, claim.number), []).append(Evidence(test, *pair.names, comparison))
+    for (title, claim, test, pair, basis), comparison in zip(planned, judged, strict=True):
+        evidence.setdefault((title, claim.number), []).append(Evidence(test, *pair.names, comparison, basis))
     found: dict[str, dict[int, tuple[str, list[str]]]] = {title: {} for title, _, _ in sections}
     for (title, number), missing in lacking.items():
         found[title][number] = (NOT_TESTED, [f"the study lacks {', '.join(missing)}"])
     for (title, number), items in evidence.items():
-        lines = [f"{e.a} vs {e.b}, {e.test.criterion}: {e.outcome} -- {e.comparison}" for e in items]
+        lines = [
+            f"{e.a} vs {e.b}, {e.test.criterion}{f' by {e.basis}' if e.basis else ''}: {e.outcome} -- {e.comparison}"
+            for e in items
+        ]
         found[title][number] = (claim_verdict(items), lines)
     return found
 

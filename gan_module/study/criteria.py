@@ -24,6 +24,7 @@ from gan_module.names import UNSETTLED
 from gan_module.study.result import RunResult
 from gan_module.study.spec import Study
 
+QUALITY, DIVERSITY = "quality", "diversity"  # the study objectives' roles (Study.objectives)
 COST = "cost"
 INSTABILITY = "instability"
 #: instability's default equivalence margin: 5 points of the share of flagged steps

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from gan_module.names import EVAL, ISSUES, issue_key
-from gan_module.study.criteria import COST, INSTABILITY, by_candidate, by_seed, contexts, criteria, finite_mean
+from gan_module.study.criteria import COST, INSTABILITY, QUALITY, by_candidate, by_seed, contexts, criteria, finite_mean
+from gan_module.study.learning import area_under_curve, curve_state, iterations_to, seconds_to
 from gan_module.study.pareto import pareto_front
 from gan_module.study.result import RunResult
 from gan_module.study.spec import DECISIONS, Study
@@ -35,7 +36,7 @@ def aggregate(study: Study, results: list[RunResult]) -> list[Row]:
     """One row per candidate with results, best first by ``rank_by`` (diverged or unscored candidates last)."""
     grouped = by_candidate(results)
     front = pareto(study, results)
-    cost = criteria(study)[COST]
+    cost, quality = criteria(study)[COST], criteria(study)[QUALITY]
     rows = []
     for candidate in study.candidates():
         runs = grouped.get(candidate.name)
@@ -55,6 +56,18 @@ def aggregate(study: Study, results: list[RunResult]) -> list[Row]:
         row["run_seconds"] = mean_std([r.run_seconds for r in runs])[0]
         row["iterations_per_second"] = mean_std([r.iterations_per_second for r in runs])[0]
         row["seconds_per_iteration"] = mean_std([cost.of(r) for r in runs])[0]
+        row["seconds_per_d_step"] = mean_std([r.training_seconds / r.d_steps if r.d_steps else math.nan for r in runs])[
+            0
+        ]
+        row["curve"] = curve_state(runs, quality.higher_is_better, quality.margin)
+        row["auc"] = mean_std([area_under_curve(r) for r in runs])[0]
+        if study.threshold is not None:
+            reached = [iterations_to(r, study.threshold, quality.higher_is_better) for r in runs]
+            row["reached"] = sum(math.isfinite(x) for x in reached)
+            row["iterations_to_threshold"] = statistics.median(reached) if reached else math.nan
+            row["seconds_to_threshold"] = statistics.median(
+                [seconds_to(r, study.threshold, quality.higher_is_better) for r in runs]
+            )
         row["parameters"] = sum(runs[0].parameters.values()) or math.nan
         row["pareto"] = candidate.name in front
         rows.append(row)
@@ -99,11 +112,19 @@ def write_leaderboard(study: Study, rows: list[Row]) -> tuple[Path, Path]:
 def markdown_table(study: Study, rows: list[Row]) -> str:
     direction = "higher" if study.rank_mode == "max" else "lower"
     header = ["#", "candidate", *[m.removeprefix(EVAL) for m in study.metrics]]
-    header += ["collapse", "vanishing", "unstable", "non-conv.", "diverged", "s/run", "it/s", "Pareto"]
+    header += ["curve", "AUC"] + (["it to threshold", "s to threshold"] if study.threshold is not None else [])
+    header += ["collapse", "vanishing", "unstable", "non-conv.", "diverged", "s/run", "it/s", "ms/D step", "Pareto"]
     lines = [
         f"Ranked by {study.rank_metric} ({direction} is better); mean {_SPREAD_NAMES[study.spread]} over seeds; "
         "issue columns: share of logged steps the diagnostic flagged; diverged: runs that diverged, exact 95% "
-        "interval of the rate; Pareto: on the front of "
+        "interval of the rate; curve: the quality curve's state (learning.py: final values rank only settled "
+        "candidates); AUC: its mean level over the budget"
+        + (
+            f"; to threshold: median over seeds of the first evaluation at {study.threshold:g} (n/seeds reached it)"
+            if study.threshold is not None
+            else ""
+        )
+        + "; ms/D step: training time per discriminator step; Pareto: on the front of "
         f"{' / '.join(c.label for r, c in criteria(study).items() if r != INSTABILITY)} in its dataset.",
         "",
         "| " + " | ".join(header) + " |",
@@ -112,11 +133,18 @@ def markdown_table(study: Study, rows: list[Row]) -> str:
     for row in rows:
         cells = [str(row["rank"]), row["candidate"]]
         cells += [_spread(study, row, m) for m in study.metrics]
+        cells += [row["curve"], _number(row["auc"])]
+        if study.threshold is not None:
+            cells += [
+                f"{_number(row['iterations_to_threshold'])} ({row['reached']}/{row['seeds']})",
+                _number(row["seconds_to_threshold"]),
+            ]
         cells += [_share(row[issue_key(issue)]) for issue in ISSUES]
         cells += [
             str(rate_interval(row["diverged"], row["seeds"])),
             f"{row['run_seconds']:.1f}",
             f"{row['iterations_per_second']:.0f}",
+            _number(1000 * row["seconds_per_d_step"]),
             "yes" if row["pareto"] else "",
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -134,6 +162,10 @@ def _spread(study: Study, row: Row, metric: str) -> str:
         low, high = row[f"{metric} low"], row[f"{metric} high"]
         return f"{mean:.3g} [{low:.3g}, {high:.3g}]" if math.isfinite(low) else f"{mean:.3g}"
     return f"{mean:.3g} ± {row[f'{metric} {study.spread}']:.2g}"
+
+
+def _number(value: float) -> str:
+    return "–" if not math.isfinite(value) else f"{value:.3g}"
 
 
 def _share(value: float) -> str:

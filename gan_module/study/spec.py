@@ -31,6 +31,8 @@ writes that down::
           args: {model.k: 5}
           decision: {loss: Wasserstein, divergence: Wasserstein-1, regularization: gradient penalty}
     exclude: [{data: grid, loss: wgan_gp}]      # optional: leave combinations out (or `include` only some)
+    threshold: 0.5                              # optional: a quality level; reports say how many iterations and
+                                                #   seconds each candidate took to reach it (learning.py)
     tune: {trials: 12, seeds: [100, 101], ...}  # optional: tune every candidate alike first (tune_spec.py);
                                                 #   an axis value names its search space with `space: <name>`
 
@@ -70,6 +72,7 @@ _KEYS = {
     "roles",
     "margins",
     "tune",
+    "threshold",
 }
 #: how the leaderboard states the spread over seeds: Student's t 95% interval of the mean, sample standard
 #: deviation, or standard error of the mean
@@ -157,6 +160,7 @@ class Study:
     exclude: list[dict[str, str]] = field(default_factory=list)
     runs_root: Path = Path("runs/studies")
     tune: Tune | None = None  # tune every candidate alike before the reporting runs (tuning.py)
+    threshold: float | None = None  # a quality level: iterations and seconds to reach it (learning.py)
 
     @property
     def objectives(self) -> dict[str, Objective]:
@@ -290,6 +294,7 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
         exclude=[{a: str(v) for a, v in r.items()} for r in raw.get("exclude") or []],
         runs_root=Path(runs_root or raw.get("runs_root") or "runs/studies"),
         tune=load_tune(raw["tune"], where, seeds) if raw.get("tune") else None,
+        threshold=_threshold(raw.get("threshold"), where),
     )
     if not study.candidates():
         raise ConfigError(f"{where}: `include`/`exclude` leave no candidate.")
@@ -303,6 +308,12 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
         if objective.metric not in study.metrics:
             study.metrics.insert(0, objective.metric)
     return study
+
+
+def _threshold(value: Any, where: str) -> float | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ConfigError(f"{where}: `threshold` is a level of the quality metric (a number), got {value!r}.")
+    return None if value is None else float(value)
 
 
 def _objective(value: Any, where: str, default_mode: str = "max") -> Objective:

@@ -103,8 +103,6 @@ def open_study(study: Study, candidate: Candidate, storage: str | None = None):
     tune = study.tune
     url = storage_url(study, storage)
     engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
-    if url.startswith("sqlite"):
-        study.folder.mkdir(parents=True, exist_ok=True)
     iterations = tune.iterations or study.iterations
     if tune.pruner == "asha":
         pruner = optuna.pruners.SuccessiveHalvingPruner(
@@ -117,13 +115,15 @@ def open_study(study: Study, candidate: Candidate, storage: str | None = None):
     else:
         pruner = optuna.pruners.NopPruner()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(
-        study_name=optuna_name(study, candidate),
-        storage=optuna.storages.RDBStorage(url, engine_kwargs=engine),
-        direction="maximize" if study.objectives["quality"].mode == "max" else "minimize",
-        pruner=pruner,
-        load_if_exists=True,
-    )
+    # workers starting together would race to create the storage's tables and the study: one at a time
+    with lock_file(study.folder / ".optuna.lock", study.folder, wait=True):
+        return optuna.create_study(
+            study_name=optuna_name(study, candidate),
+            storage=optuna.storages.RDBStorage(url, engine_kwargs=engine),
+            direction="maximize" if study.objectives["quality"].mode == "max" else "minimize",
+            pruner=pruner,
+            load_if_exists=True,
+        )
 
 
 def _sampler(study: Study, candidate: Candidate, asked: int):

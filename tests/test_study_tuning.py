@@ -1,0 +1,350 @@
+"""gan_module/study/tune_spec.py, tuning.py, learning.py: the tune section, equal tuning with Optuna (exact trial
+counts, resume after a killed worker, the chosen settings in the reporting runs, PostgreSQL), curve labels."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from gan_module.errors import ConfigError
+from gan_module.study import finished_results, load_study
+from gan_module.study.__main__ import main as study_main
+from gan_module.study.learning import (
+    NOT_STARTED,
+    SETTLED,
+    SHORT,
+    STILL_LEARNING,
+    area_under_curve,
+    curve_state,
+    iterations_to,
+)
+from gan_module.study.result import RunResult
+from gan_module.study.tune_spec import load_tune, settings_of
+from gan_module.study.tuning import tune_candidate, tuning_summary
+from gan_module.study.tuning_layout import optuna_name, read_best, storage_url, trial_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+SPACES = "configs/studies/tune/spaces.yaml"
+QUALITY = "eval/modes_500_high_quality"
+
+
+@pytest.fixture(autouse=True)
+def from_the_repository(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def tuned_study(tmp_path: Path, trials: int = 3, seeds=(0,), **tune) -> Path:
+    """A tiny tuned study on the ring: one candidate, a few iterations per run, evaluated every 2 iterations."""
+    spec = {
+        "name": "tuned",
+        "base": ["configs/mixtures/base.yaml"],
+        "seeds": list(seeds),
+        "budget": {"iterations": 6},
+        "rank_by": {"metric": QUALITY, "mode": "max"},
+        "args": {
+            "trainer.limit_train_batches": 2,
+            "trainer.limit_val_batches": 0,
+            "trainer.max_epochs": 100,
+            "evaluation.metrics": ["modes"],
+            "evaluation.num_samples": 500,
+            "evaluation.every_n_epochs": 1,
+            "sample_grid.every_n_epochs": 0,
+            "interpolation.every_n_epochs": 0,
+            "trainer.enable_progress_bar": False,
+            "trainer.enable_model_summary": False,
+        },
+        "tune": {
+            "trials": trials,
+            "seeds": [100, 101],
+            "sampler": {"name": "random", "seed": 1},
+            "pruner": {"name": "none"},
+            "spaces": SPACES,
+            "default_space": "adam",
+            **tune,
+        },
+        "axes": {"gan": {"ns": {"decision": {"loss": "non-saturating"}}}},
+    }
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def counts(study, storage: str | None = None) -> dict[str, int]:
+    (row,) = tuning_summary(study, storage)
+    return {k: row[k] for k in ("complete", "pruned", "failed")}
+
+
+# ------------------------------------------------------------------------------------------------ the section
+def test_the_tune_section_reads_spaces_extends_templates_and_common_parameters():
+    raw = {
+        "trials": 4,
+        "seeds": [100],
+        "spaces": SPACES,
+        "default_space": "adam",
+        "common": {"ema_decay": {"keys": ["model.ema.init_args.decay"], "choices": [0.99, 0.999]}},
+    }
+    tune = load_tune(raw, "Study file x", reporting_seeds=[0, 1])
+    wgan = {p.name: p for p in tune.space("wgan_gp")}
+    assert set(wgan) == {"lr_g", "lr_d", "beta1", "penalty_weight", "k", "ema_decay"}  # extends, twice, + common
+    assert wgan["beta1"].settings(0.5) == {
+        "model.generator_optimizer.init_args.betas": [0.5, 0.9],  # wgan_gp's own beta1 replaces adam's
+        "model.discriminator_optimizer.init_args.betas": [0.5, 0.9],
+    }
+    penalty = wgan["penalty_weight"].settings(3.0)["model.regularizers"]
+    assert penalty == [{"class_path": "gan_module.regularizers.GradientPenalty", "init_args": {"weight": 3.0}}]
+    assert [p.name for p in tune.space(None)] == ["lr_g", "lr_d", "beta1", "ema_decay"]  # the default space
+    params = {"lr_g": 1e-3, "k": 5}
+    assert settings_of(tune.space("wgan_gp"), params) == {
+        "model.generator_optimizer.init_args.lr": 1e-3,
+        "model.k": 5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"seeds": [0, 100]}, r"share \[0\]"),  # a tuning seed that is also reported
+        ({"trials": 0}, "trials must be an integer >= 1"),
+        ({"sampler": {"name": "grid"}}, "sampler"),
+        ({"pruner": {"name": "median"}}, "pruner"),
+        ({"default_space": "nope"}, "default_space 'nope'"),
+        ({"spaces": {"a": {"lr": {"keys": ["x"], "low": 1.0, "high": 0.5}}}}, "`low` < `high`"),
+        ({"spaces": {"a": {"extends": "b"}, "b": {"extends": "a"}}}, "extends itself"),
+        ({"spaces": {"a": {"lr": {"keys": ["x"], "low": 0.0, "high": 1.0, "log": True}}}}, "low > 0"),
+    ],
+)
+def test_a_bad_tune_section_is_one_clear_error(change, message):
+    raw = {"trials": 2, "seeds": [100], "spaces": SPACES} | change
+    with pytest.raises(ConfigError, match=message):
+        load_tune(raw, "Study file x", reporting_seeds=[0])
+
+
+def test_an_axis_value_naming_an_unknown_space_stops_the_study_file(tmp_path):
+    path = tuned_study(tmp_path)
+    spec = yaml.safe_load(path.read_text())
+    spec["axes"]["gan"]["ns"]["space"] = "adamw"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match=r"spaces \['adamw'\]"):
+        load_study(path)
+
+
+def test_a_space_key_that_main_py_rejects_stops_the_study_before_any_trial(tmp_path, capsys):
+    path = tuned_study(tmp_path, spaces={"adam": {"lr": {"keys": ["model.lrr"], "low": 1e-4, "high": 1e-3}}})
+    with pytest.raises(SystemExit) as stopped:
+        study_main([str(path), "--runs-root", str(tmp_path / "runs")])
+    assert stopped.value.code == 2
+    assert "tune.spaces.adam" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "tuned" / "tuning").exists()
+
+
+# ------------------------------------------------------------------------------------------------ tuning
+def test_tuning_runs_exactly_the_trials_then_reports_with_the_chosen_settings_and_resumes_without_repeats(tmp_path):
+    path, root = tuned_study(tmp_path, trials=3), tmp_path / "runs"
+    study_main([str(path), "--runs-root", str(root)])
+    study = load_study(path, root)
+    (candidate,) = study.candidates()
+    assert counts(study) == {"complete": 3, "pruned": 0, "failed": 0}
+    best = read_best(study, candidate)
+    loaded = optuna.load_study(study_name="tuned/ns", storage=storage_url(study))
+    assert best["trial"] == loaded.best_trial.number and best["value"] == pytest.approx(loaded.best_value)
+    assert best["settings"]["model.generator_optimizer.init_args.lr"] == pytest.approx(best["params"]["lr_g"])
+    # trials ran on the tuning seeds, never on the reporting seed
+    assert sorted(t.user_attrs["seed"] for t in loaded.trials) == [100, 100, 101]
+    assert all(t.user_attrs["cpu_seconds"] > 0 for t in loaded.trials)
+    (result,) = finished_results(study)
+    assert result.seed == 0 and result.settings == best["settings"]  # the reporting run trained with them
+    config = yaml.safe_load((root / "tuned" / "ns" / "seed0" / "version_0" / "config.yaml").read_text())
+    assert config["model"]["generator_optimizer"]["init_args"]["lr"] == pytest.approx(best["params"]["lr_g"])
+    table = (root / "tuned" / "tuning.md").read_text()
+    assert "| ns | adam | lr_g=" in table and "| 3 | 0 | 0 |" in table
+    mtimes = {p: p.stat().st_mtime for p in (root / "tuned").rglob("*.json")}
+    study_main([str(path), "--runs-root", str(root)])  # the same command again: nothing is repeated
+    assert counts(study) == {"complete": 3, "pruned": 0, "failed": 0}
+    assert {p: p.stat().st_mtime for p in mtimes} == mtimes
+
+
+def test_a_trial_whose_worker_died_is_failed_and_retried_with_its_settings_never_counted_twice(tmp_path):
+    path, root = tuned_study(tmp_path, trials=2), tmp_path / "runs"
+    study = load_study(path, root)
+    (candidate,) = study.candidates()
+    from gan_module.study.tuning import open_study
+
+    dead = open_study(study, candidate).ask({"lr_g": optuna.distributions.FloatDistribution(1e-4, 3e-3, log=True)})
+    trial_folder(study, candidate, dead.number).mkdir(parents=True)  # it had started; its lock is free now
+    tune_candidate(study, candidate)
+    trials = optuna.load_study(study_name=optuna_name(study, candidate), storage=storage_url(study)).trials
+    states = [t.state for t in trials]
+    assert states.count(optuna.trial.TrialState.FAIL) == 1 and counts(study)["complete"] == 2
+    retry = next(t for t in trials if t.user_attrs.get("retry_of") == dead.number)
+    assert retry.params["lr_g"] == pytest.approx(dead.params["lr_g"])  # the same settings, tried again
+
+
+def test_the_pruner_stops_a_trial_at_an_evaluation_and_the_trial_is_not_tested(tmp_path):
+    path = tuned_study(tmp_path, trials=3, pruner={"name": "asha", "min_iterations": 2, "reduction_factor": 2})
+    root = tmp_path / "runs"
+    study = load_study(path, root)
+    (candidate,) = study.candidates()
+
+    class AlwaysPrune(optuna.pruners.BasePruner):
+        def prune(self, study, trial) -> bool:
+            return trial.number == 1 and len(trial.intermediate_values) >= 1
+
+    from gan_module.study import tuning
+
+    real_open = tuning.open_study
+
+    def with_pruner(*args, **kwargs):
+        opened = real_open(*args, **kwargs)
+        opened.pruner = AlwaysPrune()
+        return opened
+
+    tuning.open_study, saved = with_pruner, tuning.open_study
+    try:
+        tune_candidate(study, candidate)
+    finally:
+        tuning.open_study = saved
+    assert counts(study) == {"complete": 2, "pruned": 1, "failed": 0}
+    pruned = trial_folder(study, candidate, 1) / "version_0"
+    assert (pruned / "checkpoints" / "last.ckpt").is_file() and not (pruned / "test").exists()
+    assert read_best(study, candidate)["trial"] in (0, 2)  # a finished trial is chosen, never the pruned one
+
+
+def _kill_all_when(ready, pattern: str, process: subprocess.Popen) -> None:
+    """SIGKILL the study's parent and every worker (all name ``pattern``, the study file) once ``ready()``."""
+    deadline = time.time() + 240
+    while time.time() < deadline and not ready():
+        time.sleep(0.2)
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+    for pid in [process.pid, *(int(p) for p in found)]:
+        with contextlib.suppress(ProcessLookupError):  # gone already
+            os.kill(pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_kill_9_half_way_then_the_same_command_finishes_without_repeating_trials_or_runs(tmp_path):
+    path, root = tuned_study(tmp_path, trials=4, seeds=(0, 1)), tmp_path / "runs"
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    command = [sys.executable, "-m", "gan_module.study", str(path), "--jobs", "2", "--runs-root", str(root)]
+    command += ["--storage", storage, "--no-report"]
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    study = load_study(path, root)
+    (candidate,) = study.candidates()
+
+    def some_trial_done() -> bool:
+        found = list((root / "tuned" / "tuning" / "ns").glob("trial*/version_0/test"))
+        return bool(found)
+
+    _kill_all_when(some_trial_done, str(path), first)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[done.stderr.find("Traceback") :][:3000]  # the first worker's fault
+    assert counts(study, storage)["complete"] + counts(study, storage)["pruned"] == 4  # exact, whatever was killed
+    assert len(finished_results(study)) == 2
+    assert read_best(study, candidate) is not None
+
+
+def _postgres_bin() -> Path | None:
+    initdb = shutil.which("initdb")
+    return Path(initdb).resolve().parent if initdb else None
+
+
+@pytest.fixture
+def postgres(tmp_path):
+    """A PostgreSQL server of its own, in a temporary folder (initdb + pg_ctl), on a free local port."""
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL's initdb is not installed (apt install postgresql): the PostgreSQL test needs it")
+    pytest.importorskip("psycopg", reason="the psycopg driver is not installed (pip install 'psycopg[binary]')")
+    # in /tmp itself: pytest's own temporary folders are private to their owner, and as root the server runs as
+    # another user
+    holder = Path(tempfile.mkdtemp(prefix="gan-postgres-"))
+    holder.chmod(0o755)
+    data = holder / "pg"
+    data.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        if subprocess.run(["id", "postgres"], capture_output=True).returncode != 0:
+            pytest.skip("running as root without a `postgres` user to start the server as")
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(data, "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = lambda *args: subprocess.run([*as_user, *args], check=True, capture_output=True)  # noqa: E731
+    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
+    # the server's output to a log file: a server holding the pipes of subprocess.run would keep it waiting
+    log = data / "server.log"
+    run(
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(log),
+        "-o",
+        f"-p {port} -k {data} -h 127.0.0.1",
+        "-w",
+        "start",
+    )
+    try:
+        run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "optuna")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/optuna"
+    finally:
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(holder, ignore_errors=True)
+
+
+def test_two_workers_share_a_postgresql_storage_and_run_exactly_the_trials(tmp_path, postgres):
+    path, root = tuned_study(tmp_path, trials=4), tmp_path / "runs"
+    command = [sys.executable, "-m", "gan_module.study", str(path), "--runs-root", str(root), "--storage", postgres]
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    workers = [  # two SLURM-like array tasks, each the same reporting run's worker
+        subprocess.Popen([*command, "--index", "0"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    for worker in workers:
+        _, err = worker.communicate(timeout=400)
+        assert worker.returncode == 0, err[-2000:]
+    study = load_study(path, root)
+    assert counts(study, postgres) == {"complete": 4, "pruned": 0, "failed": 0}
+    loaded = optuna.load_study(study_name="tuned/ns", storage=postgres)
+    assert len(loaded.trials) == 4 and len(finished_results(study)) == 1
+    assert not (root / "tuned" / "optuna.db").exists()  # nothing went to the default SQLite file
+
+
+# ------------------------------------------------------------------------------------------------ curves
+def _runs(curves: dict[int, list[float]]) -> list[RunResult]:
+    return [
+        RunResult("c", seed, curve=[(100 * (i + 1), v) for i, v in enumerate(values)], seconds_per_iteration=0.01)
+        for seed, values in curves.items()
+    ]
+
+
+def test_curves_are_read_as_not_started_still_learning_or_settled():
+    flat = {s: [0.01 + 0.001 * ((i + s) % 3) for i in range(10)] for s in range(5)}
+    assert curve_state(_runs(flat), margin=0.05) == NOT_STARTED
+    rising = {s: [0.05 * i + 0.01 * s for i in range(10)] for s in range(5)}
+    assert curve_state(_runs(rising), margin=0.05) == STILL_LEARNING
+    plateau = {s: [min(0.1 * i, 0.6) + 0.01 * ((i * 7 + s) % 3) for i in range(10)] for s in range(5)}
+    assert curve_state(_runs(plateau), margin=0.05) == SETTLED
+    assert curve_state(_runs({s: v[:5] for s, v in rising.items()}), margin=0.05) == SHORT
+
+
+def test_the_area_under_the_curve_and_the_iterations_to_a_threshold():
+    (run,) = _runs({0: [0.0, 0.5, 1.0]})  # at iterations 100, 200, 300
+    assert area_under_curve(run) == pytest.approx(0.5)
+    (early,) = _runs({0: [1.0, 1.0, 1.0]})
+    assert area_under_curve(early) == pytest.approx(1.0)  # same end, reached sooner: a larger area
+    assert iterations_to(run, 0.5) == 200 and iterations_to(run, 2.0) == float("inf")
+    assert iterations_to(run, 0.4, higher_is_better=False) == 100
