@@ -200,8 +200,10 @@ def test_the_answers_say_whether_the_ranking_has_settled_within_the_budget(tmp_p
     line = next(x for x in answer(study, results).splitlines() if "Is the budget enough?" in x)
     assert verdict in line
     assert verdict in report(study, results).split("## all runs")[1]  # claims.md reads it beside the verdicts
-    if rise_until == 8:  # the best (RaLSGAN, 0.9) rose by a quarter of its final score over the last quarter
-        assert "ralsgan +0.2" in line
+    if rise_until == 8:  # every curve still rose by a quarter of its final score over the last quarter
+        assert "still learning: ns, lsgan" in line and "by area under the quality curve" in report(study, results)
+    else:
+        assert "settled: ns, lsgan" in line and "by area under" not in report(study, results)
 
 
 def write_runs(study, results: list[dict]) -> None:

@@ -37,12 +37,14 @@ def report(study: Study, storage: str | None = None) -> dict[str, Path | None]:
     results = finished_results(study)
     rows = aggregate(study, results)
     csv_path, md_path = write_leaderboard(study, rows)
-    return {
+    written = {
         "leaderboard.md": md_path,
         "leaderboard.csv": csv_path,
         "curves.png": plot_curves(study, results),
         "samples.png": plot_samples(study, results),
         "answers.md": write_answers(study, results),
         "claims.md": write_claims(study, results),
-        "tuning.md": write_tuning(study, storage) if study.tune is not None else None,
     }
+    if study.tune is not None:
+        written["tuning.md"] = write_tuning(study, storage)
+    return written

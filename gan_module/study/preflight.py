@@ -18,64 +18,68 @@ from gan_module.metrics.registry import logged_names
 from gan_module.study.runner import cli_args
 from gan_module.study.spec import Candidate, Study
 from gan_module.study.tune_spec import settings_of
+from gan_module.study.tuning_layout import trial_metric
 
 
 def covering_candidates(study: Study) -> list[tuple[Candidate, list[tuple[str, str]]]]:
-    """Few candidates that between them use every value of every axis (and, in a tuned study, every search
-    space), each with the values it adds."""
+    """Few candidates that between them use every value of every axis, each with the values it adds."""
     covered: set[tuple[str, str]] = set()
-    spaces: set[str | None] = set()
     chosen = []
     for candidate in study.candidates():
         new = [value for value in candidate.values if value not in covered]
-        new_space = study.tune is not None and candidate.space not in spaces
-        if new or new_space:
+        if new:
             covered |= set(new)
-            spaces.add(candidate.space)
-            chosen.append((candidate, new or list(candidate.values)))
+            chosen.append((candidate, new))
     return chosen
 
 
-def _trial_settings(study: Study, candidate: Candidate) -> dict:
-    """A tuning trial's settings at one point of the candidate's space: its keys must parse too."""
-    if study.tune is None:
-        return {}
-    space = study.tune.space(candidate.space)
-    return {**study.tune.args, **settings_of(space, {p.name: p.example() for p in space})}
+def _parsed_evaluation(study: Study, candidate: Candidate, settings: dict, suspects: str) -> dict:
+    """``main.py fit ... --print_config`` of one candidate (parsing only): its evaluation settings, or one
+    ConfigError naming ``suspects`` and the parser's complaint."""
+    from gan_module.cli import main  # Lightning's import cost only when a study actually runs
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main(["fit", *cli_args(study, candidate, study.seeds[0], settings=settings), "--print_config"])
+    except SystemExit as stop:
+        if stop.code:
+            raise ConfigError(
+                f"Study file {study.path}: candidate {candidate.name} does not compose into a valid main.py "
+                f"config; check {suspects}: {_reason(err.getvalue())}"
+            ) from None
+    return yaml.safe_load(out.getvalue())["evaluation"]
 
 
 def check_configs(study: Study) -> None:
-    """Parse the composed config of enough candidates to try every axis value; raise on the first that fails,
-    then on a ``rank_by``/``metrics`` name that a candidate's evaluation settings would not log."""
-    from gan_module.cli import main  # Lightning's import cost only when a study actually runs
-
+    """Parse the composed config of enough candidates to try every axis value (and, in a tuned study, a trial in
+    every search space); raise on the first that fails, then on a ``rank_by``/``metrics`` name (or the trials'
+    ``tune.metric``) that a candidate's evaluation settings would not log."""
     evaluations = []
     for candidate, new in covering_candidates(study):
-        out, err = io.StringIO(), io.StringIO()
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                main(
-                    [
-                        "fit",
-                        *cli_args(study, candidate, study.seeds[0], settings=_trial_settings(study, candidate)),
-                        "--print_config",
-                    ]
-                )
-        except SystemExit as stop:
-            if stop.code:
-                suspects = ", ".join(f"axes.{axis}.{value}" for axis, value in new)
-                if study.tune is not None:
-                    suspects += f", tune.spaces.{candidate.space or study.tune.default_space}"
-                raise ConfigError(
-                    f"Study file {study.path}: candidate {candidate.name} does not compose into a valid main.py "
-                    f"config; check {suspects} (or `base`, `args`): {_reason(err.getvalue())}"
-                ) from None
-        evaluations.append((candidate, yaml.safe_load(out.getvalue())["evaluation"]))
+        suspects = ", ".join(f"axes.{axis}.{value}" for axis, value in new) + " (or `base`, `args`)"
+        evaluations.append((candidate, _parsed_evaluation(study, candidate, {}, suspects)))
+    trials = []
+    if study.tune is not None:
+        tune, seen = study.tune, set()
+        for candidate in study.candidates():
+            name = candidate.space or tune.default_space
+            if name in seen:
+                continue
+            seen.add(name)
+            space = tune.space(candidate.space)
+            settings = {**tune.args, **settings_of(space, {p.name: p.example() for p in space})}
+            suspects = f"tune.spaces.{name}, tune.common or tune.args"
+            trials.append((candidate, _parsed_evaluation(study, candidate, settings, suspects)))
     for candidate, evaluation in evaluations:  # once every value parses: a parse error names the value first
-        check_metric_names(study, candidate, evaluation)
+        check_metric_names(study, candidate, evaluation, study.metrics)
+    for candidate, evaluation in trials:
+        check_metric_names(study, candidate, evaluation, [trial_metric(study)], "tune.metric")
 
 
-def check_metric_names(study: Study, candidate: Candidate, evaluation: dict) -> None:
+def check_metric_names(
+    study: Study, candidate: Candidate, evaluation: dict, names: list[str], key: str = "rank_by/metrics"
+) -> None:
     """``rank_by`` and ``metrics`` must be names this candidate's evaluation settings log: a study ranking on a
     name that no run produces would rank every run as unscored, without an error."""
     produced = logged_names(
@@ -84,11 +88,12 @@ def check_metric_names(study: Study, candidate: Candidate, evaluation: dict) -> 
         feature=evaluation["feature"],
         real_split=evaluation["real_split"],
     )
-    for name in study.metrics:  # the rank metric is among them
+    for name in names:
         if name not in produced:
             nearest = difflib.get_close_matches(name, produced, n=1, cutoff=0.0)
             raise ConfigError(
-                f"Study file {study.path}: candidate {candidate.name} never logs {name} with its evaluation settings "
+                f"Study file {study.path} ({key}): candidate {candidate.name} never logs {name} with its evaluation "
+                "settings "
                 f"(num_samples {evaluation['num_samples']}, feature {evaluation['feature']}, real_split "
                 f"{evaluation['real_split']}); did you mean {nearest[0] if nearest else 'one of ' + str(produced)}?"
             )

@@ -293,7 +293,7 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
         include=[{a: str(v) for a, v in r.items()} for r in raw.get("include") or []],
         exclude=[{a: str(v) for a, v in r.items()} for r in raw.get("exclude") or []],
         runs_root=Path(runs_root or raw.get("runs_root") or "runs/studies"),
-        tune=load_tune(raw["tune"], where, seeds) if raw.get("tune") else None,
+        tune=load_tune(_tune_section(raw["tune"], where), where, seeds) if raw.get("tune") else None,
         threshold=_threshold(raw.get("threshold"), where),
     )
     if not study.candidates():
@@ -308,6 +308,17 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
         if objective.metric not in study.metrics:
             study.metrics.insert(0, objective.metric)
     return study
+
+
+def _tune_section(raw: Any, where: str) -> Any:
+    """``tune:`` as written, or read from the file it names (``tune: FILE``), or that file's section updated with
+    this one's keys (``tune: {from: FILE, ...}``): several studies share one tuning protocol."""
+    if isinstance(raw, str):
+        raw = {"from": raw}
+    if not isinstance(raw, dict) or "from" not in raw:
+        return raw
+    shared = yaml.safe_load(Path(_files(raw["from"], f"{where}: tune.from")[0]).read_text()) or {}
+    return {**shared, **{k: v for k, v in raw.items() if k != "from"}}
 
 
 def _threshold(value: Any, where: str) -> float | None:

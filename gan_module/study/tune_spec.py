@@ -10,6 +10,8 @@ non-saturating GAN. So a study may tune every candidate alike (gan_module/study/
                                           #   seeds[i % len(seeds)]
       budget: {iterations: 1500}          # a trial's budget (default: the study's)
       args: {evaluation.real_split: val}  # settings of tuning trials only (score trials on held-out data)
+      metric: eval/fid_classifier_2k_val  # what trials are scored by (default: the study's quality metric),
+                                          #   in the study's quality direction
       sampler: {name: tpe, seed: 0}       # tpe (default) or random; seeded
       pruner: {name: asha, min_iterations: 500, reduction_factor: 3}   # asha (default), hyperband or none
       spaces: configs/studies/tune/spaces.yaml   # named search spaces (or the mapping itself)
@@ -45,7 +47,7 @@ from gan_module.errors import ConfigError
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("asha", "hyperband", "none")
-_KEYS = {"trials", "seeds", "budget", "args", "sampler", "pruner", "spaces", "default_space", "common"}
+_KEYS = {"trials", "seeds", "budget", "args", "metric", "sampler", "pruner", "spaces", "default_space", "common"}
 _PARAM_KEYS = {"keys", "low", "high", "log", "int", "choices", "template"}
 #: the placeholder a parameter's ``template`` holds for the sampled value
 PLACEHOLDER = "$"
@@ -99,6 +101,7 @@ class Tune:
     iterations: int | None = None
     wall_time: float | None = None
     args: dict[str, Any] = field(default_factory=dict)
+    metric: str | None = None  # trials' score (None: the study's quality metric)
     sampler: str = "tpe"
     sampler_seed: int = 0
     pruner: str = "asha"
@@ -167,6 +170,7 @@ def load_tune(raw: Any, where: str, reporting_seeds: list[int]) -> Tune:
         iterations=budget.get("iterations"),
         wall_time=budget.get("wall_time"),
         args=dict(raw.get("args") or {}),
+        metric=str(raw["metric"]) if raw.get("metric") else None,
         sampler=sampler.get("name", "tpe"),
         sampler_seed=int(sampler.get("seed", 0)),
         pruner=pruner.get("name", "asha"),

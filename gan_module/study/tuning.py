@@ -39,6 +39,7 @@ from gan_module.study.tuning_layout import (
     read_best,
     storage_url,
     trial_folder,
+    trial_metric,
     tuning_folder,
     write_best,
 )
@@ -199,7 +200,7 @@ def _run_trial(ostudy, study: Study, candidate: Candidate, trial) -> None:
     run = trial_folder(study, candidate, trial.number)
     shutil.rmtree(run, ignore_errors=True)  # a retried trial number never reuses a dead run
     budget = (tune.iterations or study.iterations, tune.wall_time or study.wall_time)
-    quality = study.objectives["quality"].metric
+    quality = trial_metric(study)
     reporter = TrialReporter(trial, quality)
     cpu, began = time.process_time(), time.perf_counter()
     code = fit_and_test(
@@ -291,7 +292,7 @@ def write_tuning(study: Study, storage: str | None = None) -> Path:
         "",
         f"{tune.trials} trials per candidate ({tune.sampler} sampler, seed {tune.sampler_seed}; {tune.pruner} pruner "
         f"from {tune.min_iterations} iterations, factor {tune.reduction_factor}) on tuning seeds {tune.seeds}, "
-        f"scored by {study.objectives['quality'].metric}; the reporting runs (seeds {study.seeds}) use each "
+        f"scored by {trial_metric(study)}; the reporting runs (seeds {study.seeds}) use each "
         "candidate's chosen settings. Browse the trials: "
         f"`optuna-dashboard {storage_url(study, storage)}`.",
         "",

@@ -35,6 +35,11 @@ def optuna_name(study: Study, candidate: Candidate) -> str:
     return f"{study.name}/{candidate.name}"
 
 
+def trial_metric(study: Study) -> str:
+    """The metric tuning trials are scored and pruned by: ``tune.metric``, else the study's quality metric."""
+    return study.tune.metric or study.objectives["quality"].metric
+
+
 def read_best(study: Study, candidate: Candidate) -> dict[str, Any] | None:
     """The candidate's chosen settings (``{"params", "settings", "value", "trial"}``), or None before tuning ends."""
     path = tuning_folder(study, candidate) / BEST
