@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning as L
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from gan_module import GAN, ConfigError
@@ -14,6 +17,7 @@ from gan_module.networks.normalization import add_spectral_norm
 from gan_module.regularizers import (
     DRAGANPenalty,
     GradientPenalty,
+    LipschitzPenalty,
     R1Penalty,
     R2Penalty,
     WeightClipping,
@@ -21,6 +25,7 @@ from gan_module.regularizers import (
 )
 from tests.conftest import IndexedDataModule
 
+ROOT = Path(__file__).resolve().parent.parent
 SHAPE = (2, 3, 4)  # (C, H, W): norms must run over all three
 
 
@@ -89,6 +94,22 @@ def test_r1_and_r2_are_half_the_squared_gradient_norm_on_real_and_on_fake():
     r2 = 0.5 * (d.a * fake).flatten(1).pow(2).sum(1).mean()
     assert R1Penalty(weight=3.0).penalty(d, critique, 0).item() == pytest.approx(3 * r1.item(), rel=1e-6)
     assert R2Penalty(weight=3.0).penalty(d, critique, 0).item() == pytest.approx(3 * r2.item(), rel=1e-6)
+
+
+def test_the_loss_sensitive_lipschitz_penalty_is_half_the_squared_gradient_norm_on_real_and_on_fake():
+    d, real, fake = Quadratic(), images(), images(seed=1)
+    critique = Critique(fake_logits=torch.zeros(5), real=real, fake=fake)
+    both = 0.5 * ((d.a * real).flatten(1).pow(2).sum(1).mean() + (d.a * fake).flatten(1).pow(2).sum(1).mean())
+    assert LipschitzPenalty(weight=2.0).penalty(d, critique, 0).item() == pytest.approx(2 * both.item(), rel=1e-6)
+    flat = nn.Linear(int(torch.tensor(SHAPE).prod()), 1)
+    nn.init.zeros_(flat.weight)  # a constant loss function: Lipschitz with constant 0, nothing to penalise
+    flat_d = lambda x: flat(x.flatten(1)).squeeze(1)  # noqa: E731
+    assert LipschitzPenalty().penalty(flat_d, critique, 0).item() == 0.0
+
+
+def test_the_shipped_loss_sensitive_recipe_regularises_its_loss_function():
+    recipe = yaml.safe_load((ROOT / "configs" / "losses" / "loss_sensitive.yaml").read_text())
+    assert [r["class_path"] for r in recipe["model"]["regularizers"]] == ["gan_module.regularizers.LipschitzPenalty"]
 
 
 def test_penalty_gradient_reaches_the_discriminator_weights():

@@ -348,3 +348,38 @@ def test_the_area_under_the_curve_and_the_iterations_to_a_threshold():
     assert area_under_curve(early) == pytest.approx(1.0)  # same end, reached sooner: a larger area
     assert iterations_to(run, 0.5) == 200 and iterations_to(run, 2.0) == float("inf")
     assert iterations_to(run, 0.4, higher_is_better=False) == 100
+
+
+def test_a_shared_tune_protocol_is_read_from_its_file_and_keys_beside_it_override(tmp_path):
+    path = tuned_study(tmp_path)
+    spec = yaml.safe_load(path.read_text())
+    spec["tune"] = {"from": "configs/studies/tune/claims.yaml", "trials": 2}
+    spec["threshold"] = 0.5
+    path.write_text(yaml.safe_dump(spec))
+    study = load_study(path)
+    assert study.tune.trials == 2 and study.tune.seeds == [100, 101]  # the override, and the file's own
+    assert [p.name for p in study.tune.space(None)][-1] == "ema_decay" and study.threshold == 0.5
+    spec["threshold"] = "half"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match="`threshold` is a level"):
+        load_study(path)
+
+
+def test_the_leaderboard_shows_each_candidates_curve_state_area_threshold_and_cost_per_d_step(tmp_path):
+    from gan_module.study.leaderboard import aggregate, markdown_table
+
+    path = tuned_study(tmp_path, seeds=(0, 1, 2))
+    spec = yaml.safe_load(path.read_text())
+    spec["threshold"] = 0.5
+    spec["rank_by"] = {"metric": QUALITY, "mode": "max"}
+    path.write_text(yaml.safe_dump(spec))
+    study = load_study(path)
+    runs = _runs({s: [0.1 * i + 0.01 * s for i in range(10)] for s in range(3)})  # still rising at the end
+    for run in runs:
+        run.candidate, run.metrics = "ns", {QUALITY: run.curve[-1][1]}
+        run.training_seconds, run.iterations, run.d_steps = 10.0, 1000, 5000
+    (row,) = aggregate(study, runs)
+    assert row["curve"] == STILL_LEARNING and row["seconds_per_d_step"] == pytest.approx(0.002)
+    assert row["iterations_to_threshold"] == 600 and row["reached"] == 3  # 0.5 first reached at the 6th point
+    table = markdown_table(study, [row])
+    assert "| still learning |" in table and "600 (3/3)" in table and "| 2 |" in table  # 2 ms per D step
