@@ -317,7 +317,7 @@ def _tune_section(raw: Any, where: str) -> Any:
         raw = {"from": raw}
     if not isinstance(raw, dict) or "from" not in raw:
         return raw
-    shared = yaml.safe_load(Path(_files(raw["from"], f"{where}: tune.from")[0]).read_text()) or {}
+    shared = _tune_section(yaml.safe_load(Path(_files(raw["from"], f"{where}: tune.from")[0]).read_text()) or {}, where)
     return {**shared, **{k: v for k, v in raw.items() if k != "from"}}
 
 
