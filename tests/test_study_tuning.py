@@ -169,6 +169,9 @@ def test_tuning_runs_exactly_the_trials_then_reports_with_the_chosen_settings_an
     assert config["model"]["generator_optimizer"]["init_args"]["lr"] == pytest.approx(best["params"]["lr_g"])
     table = (root / "tuned" / "tuning.md").read_text()
     assert "| ns | adam | lr_g=" in table and "| 3 | 0 | 0 |" in table
+    recipe = (root / "tuned" / "recipes.md").read_text()  # the full recipe: configs, settings, the tuned ones
+    assert "`configs/mixtures/base.yaml`" in recipe and "- `trainer.limit_train_batches`: `2`" in recipe
+    assert f"- tuned `model.generator_optimizer.init_args.lr`: `{best['params']['lr_g']:.4g}`" in recipe
     mtimes = {p: p.stat().st_mtime for p in (root / "tuned").rglob("*.json")}
     study_main([str(path), "--runs-root", str(root)])  # the same command again: nothing is repeated
     assert counts(study) == {"complete": 3, "pruned": 0, "failed": 0}

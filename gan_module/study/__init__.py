@@ -13,6 +13,7 @@ from gan_module.study.answers import write_answers
 from gan_module.study.claims import write_claims
 from gan_module.study.leaderboard import aggregate, write_leaderboard
 from gan_module.study.plots import plot_curves, plot_samples
+from gan_module.study.recipes import write_recipes
 from gan_module.study.result import RunResult
 from gan_module.study.runner import read_result, result_path
 from gan_module.study.spec import Candidate, Study, load_study
@@ -44,6 +45,7 @@ def report(study: Study, storage: str | None = None) -> dict[str, Path | None]:
         "samples.png": plot_samples(study, results),
         "answers.md": write_answers(study, results),
         "claims.md": write_claims(study, results),
+        "recipes.md": write_recipes(study),
     }
     if study.tune is not None:
         written["tuning.md"] = write_tuning(study, storage)

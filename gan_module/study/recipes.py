@@ -1,0 +1,47 @@
+"""``recipes.md``: every candidate's full recipe as its reporting runs trained it, so a reader sees what each
+verdict is about: the config files in order, the study's and the candidate's settings, and the settings tuning
+chose (tuning.py). Run ``python main.py fit`` with these (and ``--seed_everything=S``) to train one again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gan_module.study.spec import Study
+from gan_module.study.tuning_layout import read_best
+
+
+def write_recipes(study: Study) -> Path:
+    lines = [
+        f"# Recipes of {study.name}",
+        "",
+        "Each candidate's reporting runs: config files (in order), then settings (the study's, the candidate's, and"
+        + (" the tuned ones, which win)." if study.tune is not None else ") -- the candidates were not tuned."),
+        "",
+    ]
+    for candidate in study.candidates():
+        settings: dict[str, Any] = {**study.args, **dict(candidate.args)}
+        tuned = read_best(study, candidate) if study.tune is not None else None
+        lines.append(f"## {candidate.name}")
+        lines.append("")
+        lines.append(f"- configs: {', '.join(f'`{c}`' for c in (*study.base, *candidate.configs))}")
+        lines += [f"- `{key}`: `{_text(value)}`" for key, value in settings.items()]
+        if study.tune is not None:
+            if tuned is None:
+                lines.append("- tuned: (tuning not finished)")
+            else:
+                lines += [f"- tuned `{key}`: `{_text(value)}`" for key, value in tuned["settings"].items()]
+                if not tuned["settings"]:
+                    lines.append("- tuned: nothing (every trial was pruned or diverged: its own settings)")
+        lines.append("")
+    path = study.folder / "recipes.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)
