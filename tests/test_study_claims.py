@@ -321,3 +321,17 @@ def test_an_equality_claim_needs_a_margin_in_the_metrics_units(tmp_path):
     assert f"Margins: {fid} ±5, {DIVERSITY} ±0.05, share of steps flagged unstable or non-converging ±0.05." in text
     with pytest.raises(ConfigError, match="`margins` maps a metric"):
         claims_study(tmp_path, margins={fid: -1})
+
+
+def test_a_candidate_that_has_not_started_learning_gets_no_verdict(tmp_path):
+    study = claims_study(tmp_path, axes={"gan": "configs/studies/claims/candidates.yaml"})
+    results = fabricate(study, {"ring": RING})
+    for run in results:  # every candidate climbs to its final value by the 4th of 8 evaluations ...
+        final = run.metrics[QUALITY]
+        run.curve = [(100 * i, final * min(1.0, i / 4)) for i in range(1, 9)]
+        if run.values["gan"] == "ns":  # ... but the baseline stays at its first level
+            run.curve = [(100 * i, 0.01 * (1 + (i + run.seed) % 2)) for i in range(1, 9)]
+    found = verdicts(study, results)["all runs"]
+    verdict, lines = found[1]  # claim 1 compares four losses with ns
+    assert verdict == "not tested" and "a budget at which ns starts learning" in lines[0]
+    assert found[2][0] != "not tested"  # claim 2 does not involve ns

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gan_module.study.application import describe
 from gan_module.study.criteria import Criterion, by_candidate, by_seed, contexts, criteria
-from gan_module.study.learning import FEW, MIN_POINTS, NOT_STARTED, SHORT, STILL_LEARNING, curve_state
+from gan_module.study.learning import FEW, MIN_POINTS, NOT_STARTED, SHORT, STILL_LEARNING, curve_pair, curve_state
 from gan_module.study.result import RunResult
 from gan_module.study.spec import DECISIONS, Study
 from gan_module.study.statistics import (
@@ -76,7 +76,7 @@ def _answer_one(runs: list[RunResult], decision: str, quality: Criterion) -> str
     ordered += unscored  # every run diverged: compared at the worst value observed, i.e. ranked last
     best = ordered[0]
     pairs = [Pair(values[best], values[label], (best, label), quality.higher_is_better) for label in ordered[1:]]
-    like = _like_for_like(runs, decision, quality)
+    like, bases, skipped = _like_for_like(runs, decision, quality)
     family = compare_family(pairs + like)
     text = f"**{best}** ({'; '.join(f'{label} {intervals[label]}' for label in ordered)})."
     text += " " + "; ".join(f"{c.a} vs {c.b}: {c}" for c in family[: len(pairs)]) + "."
@@ -87,7 +87,9 @@ def _answer_one(runs: list[RunResult], decision: str, quality: Criterion) -> str
     text += f" Diverged or unscored: {', '.join(unscored)}." if unscored else ""
     if family[len(pairs) :]:
         text += " Like for like (candidates differing in this decision only): "
-        text += "; ".join(f"{c.a} vs {c.b}: {c}" for c in family[len(pairs) :]) + "."
+        text += "; ".join(f"{c.a} vs {c.b}{basis}: {c}" for c, basis in zip(family[len(pairs) :], bases, strict=True))
+        text += "."
+    text += f" Not compared, a candidate has not started learning: {'; '.join(skipped)}." if skipped else ""
     return text
 
 
@@ -129,26 +131,35 @@ def still_moving(runs: list[RunResult], quality: Criterion) -> str:
     return text
 
 
-def _like_for_like(runs: list[RunResult], decision: str, quality: Criterion) -> list[Pair]:
-    """Pairs of candidates whose *other* decision labels are all equal: their difference is this decision's.
+def _like_for_like(runs: list[RunResult], decision: str, quality: Criterion) -> tuple[list[Pair], list[str], list[str]]:
+    """Pairs of candidates whose *other* decision labels are all equal: their difference is this decision's;
+    with what each compares when not the final values (learning.py: curves still rising), and the pairs left
+    out because a candidate has not started learning.
 
     The groups above mix everything else a label comes with (the "none" regularization group holds every
     unregularized loss); candidates differing in this decision only isolate its effect.
     """
     sets: dict[tuple[str, ...], dict[str, list[RunResult]]] = {}
+    pairs, bases, skipped = [], [], []
     for run in runs:
         if run.decision.get(decision):
             others = tuple(run.decision.get(d, "") for d in DECISIONS if d != decision)
             sets.setdefault(others, {}).setdefault(run.candidate, []).append(run)
-    pairs = []
     for candidates in sets.values():
         names = list(candidates)
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
                 if candidates[a][0].decision[decision] != candidates[b][0].decision[decision]:
-                    a_values, b_values = by_seed(candidates[a], quality), by_seed(candidates[b], quality)
-                    pairs.append(Pair(a_values, b_values, (a, b), quality.higher_is_better))
-    return pairs
+                    final = by_seed(candidates[a], quality), by_seed(candidates[b], quality)
+                    pair, basis = curve_pair(
+                        candidates[a], candidates[b], final, (a, b), quality.higher_is_better, None, quality.margin
+                    )
+                    if pair is None:
+                        skipped.append(f"{a} vs {b} ({basis} not started)")
+                    else:
+                        pairs.append(pair)
+                        bases.append(f" by {basis}" if basis else "")
+    return pairs, bases, skipped
 
 
 def write_answers(study: Study, results: list[RunResult]) -> Path:

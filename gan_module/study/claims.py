@@ -36,7 +36,7 @@ from gan_module.study.criteria import (
     criteria,
     finite_mean,
 )
-from gan_module.study.learning import NOT_STARTED, STILL_LEARNING, area_under_curve, curve_state
+from gan_module.study.learning import curve_pair
 from gan_module.study.result import RunResult
 from gan_module.study.spec import Study
 from gan_module.study.statistics import ALPHA, BETTER, EQUIVALENT, TOO_FEW, WORSE, Comparison, Pair, compare_family
@@ -201,18 +201,10 @@ def _pair(study: Study, results: list[RunResult], runs: list[RunResult], claim: 
         if test.expect in (EQUAL, NOT_BETTER) and margin is None:
             return [f"an equivalence margin for {criterion.label} (`margins` in the study file)"]
         if test.criterion == QUALITY and ra and rb:
-            states = {name: curve_state(group, higher, criterion.margin) for name, group in ((a, ra), (b, rb))}
-            late = [name for name, state in states.items() if state == NOT_STARTED]
-            if late:
-                return [
-                    f"a budget at which {name} starts learning (its quality curve stays at its first level)"
-                    for name in late
-                ]
-            learning = [name for name, state in states.items() if state == STILL_LEARNING]
-            if learning:  # a final value taken mid-climb ranks speed: compare the whole curves instead
-                x, y = ({r.seed: area_under_curve(r) for r in group} for group in (ra, rb))
-                basis = f"area under the quality curve ({', '.join(learning)} still learning)"
-                return Pair(x, y, (a, b), higher, margin), basis
+            pair, basis = curve_pair(ra, rb, (x, y), (a, b), higher, margin, criterion.margin)
+            if pair is None:
+                return [f"a budget at which {basis} starts learning (its quality curve stays at its first level)"]
+            return pair, basis
     lacking = [f"role `{role}`" for role, name in ((test.a, a), (test.b, b)) if not name]
     return lacking or (Pair(x, y, (a, b), higher, margin), "")
 

@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from gan_module.study.result import RunResult
-from gan_module.study.statistics import BETTER, MIN_SEEDS, compare_seeds
+from gan_module.study.statistics import BETTER, MIN_SEEDS, Pair, compare_seeds
 
 NOT_STARTED, STILL_LEARNING, SETTLED = "not started", "still learning", "settled"
 SHORT = "curve too short"  # fewer than MIN_POINTS evaluations: the final values are all there is
@@ -88,3 +88,30 @@ def iterations_to(run: RunResult, threshold: float, higher_is_better: bool = Tru
 def seconds_to(run: RunResult, threshold: float, higher_is_better: bool = True) -> float:
     """:func:`iterations_to` in training seconds, at the run's measured seconds per iteration."""
     return iterations_to(run, threshold, higher_is_better) * run.seconds_per_iteration
+
+
+def curve_pair(
+    a: list[RunResult],
+    b: list[RunResult],
+    final: tuple[dict[int, float], dict[int, float]],
+    names: tuple[str, str],
+    higher_is_better: bool,
+    margin: float | None = None,
+    metric_margin: float | None = None,
+) -> tuple[Pair | None, str]:
+    """What to compare two candidates' quality by, and why: their ``final`` values (by seed) when neither still
+    learns; the area under their curves when one does; nothing (None, naming who) when one has not started.
+    ``margin``: the comparison's equivalence margin; ``metric_margin``: the metric's own, for the curve states."""
+    states = {
+        name: curve_state(runs, higher_is_better, metric_margin) for name, runs in zip(names, (a, b), strict=True)
+    }
+    late = [name for name, state in states.items() if state == NOT_STARTED]
+    if late:
+        return None, " and ".join(late)
+    learning = [name for name, state in states.items() if state == STILL_LEARNING]
+    if learning:  # a final value taken mid-climb ranks speed: compare the whole curves instead
+        x, y = ({r.seed: area_under_curve(r) for r in runs} for runs in (a, b))
+        return Pair(
+            x, y, names, higher_is_better, margin
+        ), f"area under the quality curve ({', '.join(learning)} still learning)"
+    return Pair(*final, names, higher_is_better, margin), ""
