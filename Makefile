@@ -37,7 +37,8 @@ gpu-check: install
 study-mixtures: install
 	$(BIN)/python -m gan_module.study configs/studies/mixtures.yaml --jobs 2
 
-## The six claims of Motwani & Parmar (2020) on the 2-D mixtures: 14 candidates x ring/grid x 5 seeds (docs/study.md).
+## The six claims of Motwani & Parmar (2020) on the 2-D mixtures: 14 candidates x ring/grid, each tuned alike (8 Optuna
+## trials), then 8 seeds (about 90 minutes on 2 CPU cores; docs/study.md).
 study-claims: install
 	$(BIN)/python -m gan_module.study configs/studies/claims_mixtures.yaml --jobs 2
 
