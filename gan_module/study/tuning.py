@@ -265,9 +265,11 @@ def tuning_summary(study: Study, storage: str | None = None) -> list[dict[str, A
     rows = []
     for candidate in study.candidates():
         best = read_best(study, candidate)
-        try:
-            trials = open_study(study, candidate, storage).get_trials(deepcopy=False)
-        except Exception:  # no storage yet: nothing tuned
+        try:  # read only: a report never creates a candidate's Optuna study
+            trials = optuna.load_study(
+                study_name=optuna_name(study, candidate), storage=storage_url(study, storage)
+            ).get_trials(deepcopy=False)
+        except KeyError:  # not tuned yet
             trials = []
         rows.append(
             {
