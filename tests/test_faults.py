@@ -220,7 +220,11 @@ def test_inception_features_without_weights_offline_fail_before_the_test_loop(tm
     monkeypatch.setattr(torchmetrics.image, "FrechetInceptionDistance", offline)
     monkeypatch.setattr(GAN, "test_step", lambda self, batch, batch_idx: steps.append(batch_idx))
     last = tmp_path / "version_0" / "checkpoints" / "last.ckpt"
-    inception = ["--evaluation.feature=inception", "--evaluation.metrics=[fid]"]
+    inception = [
+        "--evaluation.feature=inception",
+        "--evaluation.metrics=[fid]",
+        "--evaluation.inception_weights=download",
+    ]
     with pytest.raises(SystemExit) as stopped:
         cli.main(["test", "--config", QUICKSTART, *SMALL, *inception, f"--ckpt_path={last}"])
     assert stopped.value.code == 2

