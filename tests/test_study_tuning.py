@@ -386,3 +386,25 @@ def test_the_leaderboard_shows_each_candidates_curve_state_area_threshold_and_co
     assert row["iterations_to_threshold"] == 600 and row["reached"] == 3  # 0.5 first reached at the 6th point
     table = markdown_table(study, [row])
     assert "| still learning |" in table and "600 (3/3)" in table and "| 2 |" in table  # 2 ms per D step
+
+
+def test_the_leaderboard_shows_the_worst_seed_and_the_share_of_seeds_reaching_each_target(tmp_path):
+    from gan_module.study.leaderboard import aggregate, markdown_table
+
+    path = tuned_study(tmp_path, seeds=(0, 1, 2))
+    spec = yaml.safe_load(path.read_text())
+    spec["targets"] = [{"metric": QUALITY, "at_least": 0.5, "where": {"gan": "ns"}}]
+    path.write_text(yaml.safe_dump(spec))
+    study = load_study(path)
+    assert QUALITY in study.metrics and study.targets[0].label == "modes_500_high_quality >= 0.5 (ns)"
+    runs = [RunResult("ns", seed, metrics={QUALITY: value}) for seed, value in ((0, 0.9), (1, 0.4), (2, 0.7))]
+    (row,) = aggregate(study, runs)
+    assert (row["worst"], row["worst_seed"]) == (0.4, 1) and row[study.targets[0].label] == 2
+    assert "| 0.4 (seed 1) | 2/3 [" in markdown_table(study, [row])
+    runs[2].metrics = {}  # a diverged seed is the worst, and reaches nothing
+    (row,) = aggregate(study, runs)
+    assert row["worst_seed"] == 2 and row[study.targets[0].label] == 1
+    spec["targets"] = [{"metric": QUALITY, "at_least": 0.5, "where": {"gan": "wgan"}}]
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match="`targets` names axis values that do not exist"):
+        load_study(path)

@@ -51,6 +51,10 @@ def aggregate(study: Study, results: list[RunResult]) -> list[Row]:
             row[metric + " se"] = row[metric + " std"] / math.sqrt(max(sum(math.isfinite(v) for v in values), 1))
             interval = mean_interval(values)
             row[metric + " low"], row[metric + " high"] = interval.low, interval.high
+        row["worst"], row["worst_seed"] = worst_seed(runs, study.rank_metric, study.rank_mode == "max")
+        for target in study.targets:  # a seed that diverged reaches nothing
+            reached = sum(target.reached(r.metrics.get(target.metric, math.nan)) for r in runs)
+            row[target.label] = reached if target.applies(candidate) else None
         for issue in ISSUES:
             row[issue_key(issue)] = mean_std([r.stability.get(issue, math.nan) for r in runs])[0]
         row["run_seconds"] = mean_std([r.run_seconds for r in runs])[0]
@@ -83,6 +87,16 @@ def aggregate(study: Study, results: list[RunResult]) -> list[Row]:
     return rows
 
 
+def worst_seed(runs: list[RunResult], metric: str, higher_is_better: bool) -> tuple[float, int]:
+    """The worst seed's value of ``metric`` and the seed (a diverged or unscored run is the worst: NaN)."""
+    values = {r.seed: r.metrics.get(metric, math.nan) for r in runs}
+    unscored = [seed for seed, v in values.items() if not math.isfinite(v)]
+    if unscored:
+        return math.nan, min(unscored)
+    seed = (min if higher_is_better else max)(values, key=values.get)
+    return values[seed], seed
+
+
 def pareto(study: Study, results: list[RunResult]) -> set[str]:
     """Candidates on the front of quality, diversity and cost (means over seeds) within their context."""
     used = [c for role, c in criteria(study).items() if role != INSTABILITY]
@@ -111,11 +125,13 @@ def write_leaderboard(study: Study, rows: list[Row]) -> tuple[Path, Path]:
 
 def markdown_table(study: Study, rows: list[Row]) -> str:
     direction = "higher" if study.rank_mode == "max" else "lower"
-    header = ["#", "candidate", *[m.removeprefix(EVAL) for m in study.metrics]]
+    header = ["#", "candidate", *[m.removeprefix(EVAL) for m in study.metrics], "worst seed"]
+    header += [f"seeds with {t.label}" for t in study.targets]
     header += ["curve", "AUC"] + (["it to threshold", "s to threshold"] if study.threshold is not None else [])
     header += ["collapse", "vanishing", "unstable", "non-conv.", "diverged", "s/run", "it/s", "ms/D step", "Pareto"]
     lines = [
         f"Ranked by {study.rank_metric} ({direction} is better); mean {_SPREAD_NAMES[study.spread]} over seeds; "
+        "worst seed: its value of the ranking metric; seeds with a target: how many reached it, exact 95% interval; "
         "issue columns: share of logged steps the diagnostic flagged; diverged: runs that diverged, exact 95% "
         "interval of the rate; curve: the quality curve's state (learning.py: final values rank only settled "
         "candidates); AUC: its mean level over the budget"
@@ -133,6 +149,11 @@ def markdown_table(study: Study, rows: list[Row]) -> str:
     for row in rows:
         cells = [str(row["rank"]), row["candidate"]]
         cells += [_spread(study, row, m) for m in study.metrics]
+        worst = "diverged" if not math.isfinite(row["worst"]) else f"{row['worst']:.3g}"
+        cells.append(f"{worst} (seed {row['worst_seed']})")
+        cells += [
+            "–" if row[t.label] is None else str(rate_interval(row[t.label], row["seeds"])) for t in study.targets
+        ]
         cells += [row["curve"], _number(row["auc"])]
         if study.threshold is not None:
             cells += [

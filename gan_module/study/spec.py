@@ -31,6 +31,8 @@ writes that down::
           args: {model.k: 5}
           decision: {loss: Wasserstein, divergence: Wasserstein-1, regularization: gradient penalty}
     exclude: [{data: grid, loss: wgan_gp}]      # optional: leave combinations out (or `include` only some)
+    targets: [{metric: eval/modes_2500_captured_any, at_least: 24}]   # optional: levels each seed should reach;
+                                                #   the leaderboard shows the share of seeds that do
     threshold: 0.5                              # optional: a quality level; reports say how many iterations and
                                                 #   seconds each candidate took to reach it (learning.py)
     tune: {trials: 12, seeds: [100, 101], ...}  # optional: tune every candidate alike first (tune_spec.py);
@@ -73,6 +75,7 @@ _KEYS = {
     "margins",
     "tune",
     "threshold",
+    "targets",
 }
 #: how the leaderboard states the spread over seeds: Student's t 95% interval of the mean, sample standard
 #: deviation, or standard error of the mean
@@ -108,6 +111,27 @@ class Objective:
 
     metric: str
     mode: str = "max"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A level one seed's final value must reach (``at_least`` or ``at_most``), e.g. 24 of the grid's 25 modes."""
+
+    metric: str
+    value: float
+    at_least: bool = True
+    where: tuple[tuple[str, str], ...] = ()  # only the candidates with these axis values (the grid, say)
+
+    @property
+    def label(self) -> str:
+        scope = "".join(f" ({value})" for _, value in self.where)
+        return f"{self.metric.removeprefix('eval/')} {'>=' if self.at_least else '<='} {self.value:g}{scope}"
+
+    def applies(self, candidate: Candidate) -> bool:
+        return all(dict(candidate.values).get(axis) == value for axis, value in self.where)
+
+    def reached(self, value: float) -> bool:
+        return value >= self.value if self.at_least else value <= self.value
 
 
 @dataclass(frozen=True)
@@ -161,6 +185,7 @@ class Study:
     runs_root: Path = Path("runs/studies")
     tune: Tune | None = None  # tune every candidate alike before the reporting runs (tuning.py)
     threshold: float | None = None  # a quality level: iterations and seconds to reach it (learning.py)
+    targets: list[Target] = field(default_factory=list)  # levels a seed must reach: share of seeds reaching each
 
     @property
     def objectives(self) -> dict[str, Objective]:
@@ -295,9 +320,14 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
         runs_root=Path(runs_root or raw.get("runs_root") or "runs/studies"),
         tune=load_tune(_tune_section(raw["tune"], where), where, seeds) if raw.get("tune") else None,
         threshold=_threshold(raw.get("threshold"), where),
+        targets=_targets(raw.get("targets"), where),
     )
     if not study.candidates():
         raise ConfigError(f"{where}: `include`/`exclude` leave no candidate.")
+    for target in study.targets:
+        bad = {a: v for a, v in target.where if a not in axes or v not in axes[a]}
+        if bad:
+            raise ConfigError(f"{where}: `targets` names axis values that do not exist: {bad}.")
     if study.tune is not None:
         unknown_spaces = sorted({c.space for c in study.candidates() if c.space and c.space not in study.tune.spaces})
         if unknown_spaces:
@@ -307,6 +337,7 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
     for objective in reversed([rank, *study.objectives.values()]):
         if objective.metric not in study.metrics:
             study.metrics.insert(0, objective.metric)
+    study.metrics += [t.metric for t in study.targets if t.metric not in study.metrics]  # checked before training
     return study
 
 
@@ -319,6 +350,30 @@ def _tune_section(raw: Any, where: str) -> Any:
         return raw
     shared = _tune_section(yaml.safe_load(Path(_files(raw["from"], f"{where}: tune.from")[0]).read_text()) or {}, where)
     return {**shared, **{k: v for k, v in raw.items() if k != "from"}}
+
+
+def _targets(raw: Any, where: str) -> list[Target]:
+    """``targets: [{metric: <name>, at_least: 24, where: {data: grid}}, {metric: <name>, at_most: 0.04}]``."""
+    found = []
+    for item in raw or []:
+        bound = (
+            {k: v for k, v in (item or {}).items() if k in ("at_least", "at_most")} if isinstance(item, dict) else {}
+        )
+        if (
+            not isinstance(item, dict)
+            or set(item) - {"metric", "at_least", "at_most", "where"}
+            or not isinstance(item.get("where") or {}, dict)
+            or "metric" not in item
+            or len(bound) != 1
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in bound.values())
+        ):
+            raise ConfigError(
+                f"{where}: `targets` is a list of {{metric: <name>, at_least: <number>}} (or at_most), got {item!r}."
+            )
+        ((kind, value),) = bound.items()
+        where_ = tuple((str(a), str(v)) for a, v in (item.get("where") or {}).items())
+        found.append(Target(str(item["metric"]), float(value), kind == "at_least", where_))
+    return found
 
 
 def _threshold(value: Any, where: str) -> float | None:
