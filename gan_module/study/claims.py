@@ -36,7 +36,7 @@ from gan_module.study.criteria import (
     criteria,
     finite_mean,
 )
-from gan_module.study.learning import curve_pair
+from gan_module.study.learning import NOT_STARTED, curve_pair, curve_state
 from gan_module.study.result import RunResult
 from gan_module.study.spec import Study
 from gan_module.study.statistics import ALPHA, BETTER, EQUIVALENT, TOO_FEW, WORSE, Comparison, Pair, compare_family
@@ -185,12 +185,30 @@ def _worst_quality(study: Study, results: list[RunResult], role: str) -> tuple[s
     return " / ".join(names), worst
 
 
+def _not_started(study: Study, results: list[RunResult], roles: tuple[str, ...]) -> list[str]:
+    """The candidates playing ``roles`` in any context whose quality curve has not left its first level."""
+    quality = criteria(study)[QUALITY]
+    late = []
+    for _, runs in contexts(study, results):
+        for role in roles:
+            name, playing = _players(study, runs, role)
+            if playing and curve_state(playing, quality.higher_is_better, quality.margin) == NOT_STARTED:
+                late.append(name)
+    return late
+
+
 def _pair(study: Study, results: list[RunResult], runs: list[RunResult], claim: Claim, test: Test):
     """The comparison one test plans (a margin where the claim says "equal" or "not better"), or the list of
     what the study lacks for it."""
     if claim.across_contexts:
         (a, x), (b, y) = _worst_quality(study, results, test.a), _worst_quality(study, results, test.b)
         higher, margin = True, None
+        late = _not_started(study, results, (test.a, test.b))
+        if late:  # its worst dataset would measure how late it starts, not how it generalises
+            return [
+                f"a budget at which {name} starts learning (its quality curve stays at its first level)"
+                for name in late
+            ]
     else:
         criterion = criteria(study).get(test.criterion)
         if criterion is None:
