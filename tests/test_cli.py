@@ -74,6 +74,12 @@ def data_files(mnist_root, fashion_mnist_root, cifar10_root, tfd_path) -> dict[s
     """Flags pointing each DataModule at its tiny real-format files."""
     return {
         "datamodules.MNISTDataModule": [f"--data.init_args.root={mnist_root}", "--data.init_args.val_size=100"],
+        "datamodules.StackedMNISTDataModule": [
+            f"--data.init_args.root={mnist_root}",
+            "--data.init_args.val_size=100",
+            "--data.init_args.num_train=300",
+            "--data.init_args.num_test=50",
+        ],
         "datamodules.FashionMNISTDataModule": [
             f"--data.init_args.root={fashion_mnist_root}",
             "--data.init_args.system_dir=null",
