@@ -151,6 +151,9 @@ def _reap(ostudy, study: Study, candidate: Candidate) -> None:
         except RunBusyError:
             continue  # its worker is alive
         with lock:
+            running = {t.number for t in ostudy.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))}
+            if trial.number not in running:
+                continue  # its worker finished it (and let go of its lock) since the list was read
             ostudy.tell(trial.number, state=optuna.trial.TrialState.FAIL)
             ostudy.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
             shutil.rmtree(folder, ignore_errors=True)
