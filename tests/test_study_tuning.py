@@ -408,3 +408,28 @@ def test_the_leaderboard_shows_the_worst_seed_and_the_share_of_seeds_reaching_ea
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises(ConfigError, match="`targets` names axis values that do not exist"):
         load_study(path)
+
+
+def test_the_reaper_leaves_a_trial_that_finished_between_reading_the_list_and_taking_its_lock(tmp_path):
+    from gan_module.study.tuning import _reap, open_study
+
+    study = load_study(tuned_study(tmp_path), tmp_path / "runs")
+    (candidate,) = study.candidates()
+    opened = open_study(study, candidate)
+    trial = opened.ask()
+    stale = opened.get_trials(deepcopy=True)  # read while it runs ...
+    opened.tell(trial, 0.5)  # ... then its worker finishes it and lets go of its lock
+
+    class StaleFirstRead:
+        def __init__(self, real):
+            self.real, self.reads = real, 0
+
+        def get_trials(self, deepcopy=False, states=None):
+            self.reads += 1
+            return stale if self.reads == 1 else self.real.get_trials(deepcopy=deepcopy, states=states)
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    _reap(StaleFirstRead(opened), study, candidate)  # raised "Cannot tell a COMPLETE trial" before the fix
+    assert [t.state for t in opened.get_trials()] == [optuna.trial.TrialState.COMPLETE]
