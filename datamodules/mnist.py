@@ -79,11 +79,13 @@ class MNISTDataModule(ImageDataModule):
         path = idx_source(self.raw_folder, name)
         data, shape, offset = read_idx(path)
         expected = self.checksums.get(name)
-        if expected and shape == OFFICIAL_SHAPES[name] and hashlib.md5(data).hexdigest() != expected:
-            raise ConfigError(
-                f"{path} has the official {name}'s size but not its content (md5 {hashlib.md5(data).hexdigest()}, "
-                f"expected {expected}): the copy is damaged or altered; get the file again from {self.source_hint}."
-            )
+        if expected and shape == OFFICIAL_SHAPES[name]:
+            found = hashlib.md5(data).hexdigest()
+            if found != expected:
+                raise ConfigError(
+                    f"{path} has the official {name}'s size but not its content (md5 {found}, expected {expected}): "
+                    f"the copy is damaged or altered; get the file again from {self.source_hint}."
+                )
         return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).reshape(shape)
 
     def _check_files(self) -> None:

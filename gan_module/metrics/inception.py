@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from gan_module.checkpoint_io import write_atomically
 from gan_module.errors import ConfigError
 
 OFFICIAL_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -116,10 +117,8 @@ def offline_weights() -> Path | None:
     converted = convert_fid_helper(source)
     if tensors_digest(converted) != CONVERTED_SHA256:
         raise ConfigError(f"The Inception weights converted from {source} do not match the recorded checksum.")
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    temporary = cached.with_suffix(".tmp")
-    torch.save(converted, temporary)
-    temporary.replace(cached)  # atomic: a concurrent run never reads half a file
+    # a temporary file of this process's own, then renamed: concurrent runs converting at once never clash
+    write_atomically(cached, lambda file: torch.save(converted, file))
     return cached
 
 

@@ -36,7 +36,8 @@ def aggregate(study: Study, results: list[RunResult]) -> list[Row]:
     """One row per candidate with results, best first by ``rank_by`` (diverged or unscored candidates last)."""
     grouped = by_candidate(results)
     front = pareto(study, results)
-    cost, quality = criteria(study)[COST], criteria(study)[QUALITY]
+    judged = criteria(study)
+    cost, quality = judged[COST], judged[QUALITY]
     rows = []
     for candidate in study.candidates():
         runs = grouped.get(candidate.name)
