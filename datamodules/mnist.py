@@ -3,7 +3,6 @@ official 10,000 test digits as the test split)."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import ClassVar
 
@@ -11,7 +10,7 @@ import torch
 import torchvision
 
 from datamodules.base import ImageArrays, ImageDataModule
-from datamodules.idx import idx_source, read_idx
+from datamodules.idx import idx_source, read_idx_tensor
 from gan_module.errors import ConfigError
 
 RAW_FILES = [
@@ -76,17 +75,8 @@ class MNISTDataModule(ImageDataModule):
         return ImageArrays(train_x.unsqueeze(1), train_y.long(), test_x.unsqueeze(1), test_y.long())
 
     def _read(self, name: str) -> torch.Tensor:
-        path = idx_source(self.raw_folder, name)
-        data, shape, offset = read_idx(path)
-        expected = self.checksums.get(name)
-        if expected and shape == OFFICIAL_SHAPES[name]:
-            found = hashlib.md5(data).hexdigest()
-            if found != expected:
-                raise ConfigError(
-                    f"{path} has the official {name}'s size but not its content (md5 {found}, expected {expected}): "
-                    f"the copy is damaged or altered; get the file again from {self.source_hint}."
-                )
-        return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).reshape(shape)
+        official = (OFFICIAL_SHAPES[name], self.checksums[name]) if name in self.checksums else None
+        return read_idx_tensor(idx_source(self.raw_folder, name), official, self.source_hint)
 
     def _check_files(self) -> None:
         missing = [name for name in RAW_FILES if idx_source(self.raw_folder, name) is None]

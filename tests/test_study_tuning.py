@@ -22,6 +22,7 @@ from gan_module.errors import ConfigError
 from gan_module.study import finished_results, load_study
 from gan_module.study.__main__ import main as study_main
 from gan_module.study.learning import (
+    FELL_BACK,
     NOT_STARTED,
     SETTLED,
     SHORT,
@@ -342,6 +343,16 @@ def test_curves_are_read_as_not_started_still_learning_or_settled():
     plateau = {s: [min(0.1 * i, 0.6) + 0.01 * ((i * 7 + s) % 3) for i in range(10)] for s in range(5)}
     assert curve_state(_runs(plateau), margin=0.05) == SETTLED
     assert curve_state(_runs({s: v[:5] for s, v in rising.items()}), margin=0.05) == SHORT
+    # learned, then collapsed: it started (its half-way read is far above its first), and its end is what a user
+    # of this budget gets
+    fell = {s: [0.01, 0.2, 0.4, 0.6, 0.7, 0.7, 0.5, 0.3, 0.1, 0.02 + 0.01 * s] for s in range(5)}
+    assert curve_state(_runs(fell), margin=0.05) == FELL_BACK
+    assert curve_state(_runs({s: [0.0] * 10 for s in range(5)}), margin=0.05) == NOT_STARTED  # no noise at all
+    # FID-like, lower is better: a flat noisy curve has not started, a falling one has
+    noisy = {s: [300 + 3 * ((i * 5 + s) % 4) for i in range(10)] for s in range(5)}
+    assert curve_state(_runs(noisy), higher_is_better=False, margin=25) == NOT_STARTED
+    falling = {s: [300 - 30 * min(i, 6) + s for i in range(10)] for s in range(5)}
+    assert curve_state(_runs(falling), higher_is_better=False, margin=25) == SETTLED
 
 
 def test_the_area_under_the_curve_and_the_iterations_to_a_threshold():

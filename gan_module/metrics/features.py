@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from gan_module.checkpoint_io import write_atomically
 from gan_module.errors import ConfigError
 from gan_module.metrics.classifier import DatasetClassifier, train_classifier
 
@@ -73,8 +74,6 @@ def dataset_classifier(
     model = train_classifier(x, y, datamodule.num_classes, epochs=epochs)
     test_x, test_y = datamodule.split_images("test").to(device), datamodule.splits["test"].tensors[1]
     accuracy = model.accuracy(test_x, test_y) if (test_y >= 0).all() else float("nan")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"state_dict": model.cpu().state_dict(), "test_accuracy": accuracy}, tmp)
-    tmp.replace(path)  # atomic: a concurrent run never reads half a file
+    saved = {"state_dict": model.cpu().state_dict(), "test_accuracy": accuracy}
+    write_atomically(path, lambda file: torch.save(saved, file))  # a concurrent run never reads half a file
     return model.to(device).eval(), accuracy

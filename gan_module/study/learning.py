@@ -5,8 +5,12 @@ ends; one taken before a slow starter has left its initial level says nothing ab
 candidate is labelled from its runs' curves of the quality metric (``RunResult.curve``: the ranking metric at
 every evaluation while fitting, which should be at least :data:`MIN_POINTS` points):
 
-- **not started**: its last value is not detectably better than its first (paired over seeds, the metric's
-  equivalence margin as the smallest change that counts): no verdict is drawn about it;
+- **not started**: none of its values at a quarter, half, three quarters and the end of the budget is
+  detectably better than its first (paired over seeds, the metric's equivalence margin as the smallest change
+  that counts): no verdict is drawn about it. Reading the quarters, not only the end, keeps a candidate that
+  learned and then fell back from reading as one that never started;
+- **fell back**: it started, and its last value is detectably worse than its best quarter: the final value is
+  what a user of this budget gets, so it is compared like a settled one;
 - **still learning**: its last value is detectably better than its value three quarters of the way through:
   the last quarter's change exceeds the seed noise;
 - **settled**: otherwise.
@@ -26,6 +30,7 @@ from gan_module.study.result import RunResult
 from gan_module.study.statistics import BETTER, MIN_SEEDS, Pair, compare_seeds
 
 NOT_STARTED, STILL_LEARNING, SETTLED = "not started", "still learning", "settled"
+FELL_BACK = "fell back"
 SHORT = "curve too short"  # fewer than MIN_POINTS evaluations: the final values are all there is
 FEW = "too few seeds"
 #: evaluations a run's curve needs for the labels above (the study's evaluation.every_n_epochs sets them)
@@ -37,7 +42,8 @@ def _points(run: RunResult) -> list[tuple[int, float]]:
 
 
 def curve_state(runs: list[RunResult], higher_is_better: bool = True, margin: float | None = None) -> str:
-    """The label of one candidate's runs (one per seed): not started, still learning, settled, or why none."""
+    """The label of one candidate's runs (one per seed): not started, fell back, still learning, settled, or why
+    none."""
     curves = {r.seed: _points(r) for r in runs if not r.diverged}
     curves = {seed: c for seed, c in curves.items() if c}
     if len(curves) < MIN_SEEDS:
@@ -46,13 +52,30 @@ def curve_state(runs: list[RunResult], higher_is_better: bool = True, margin: fl
         return SHORT
     first = {seed: c[0][1] for seed, c in curves.items()}
     last = {seed: c[-1][1] for seed, c in curves.items()}
-    started = compare_seeds(last, first, higher_is_better, margin=None).verdict == BETTER
-    if not started or (margin is not None and _mean_change(last, first, higher_is_better) < margin):
+    best = {seed: _best_quarter(c, higher_is_better) for seed, c in curves.items()}
+    if not _detectably(best, first, higher_is_better, margin):
         return NOT_STARTED
+    if _detectably(best, last, higher_is_better, margin):
+        return FELL_BACK
     three_quarters = {seed: _value_at(c, 0.75) for seed, c in curves.items()}
-    if compare_seeds(last, three_quarters, higher_is_better, margin=None).verdict == BETTER:
+    if _detectably(last, three_quarters, higher_is_better, margin=None):
         return STILL_LEARNING
     return SETTLED
+
+
+def _detectably(a: dict[int, float], b: dict[int, float], higher_is_better: bool, margin: float | None) -> bool:
+    """``a`` better than ``b`` over the seeds (paired), and by at least ``margin`` on average when one is set."""
+    if all(a[seed] == b[seed] for seed in a):  # no change at all (a curve whose best read is its last)
+        return False
+    better = compare_seeds(a, b, higher_is_better, margin=None).verdict == BETTER
+    return better and (margin is None or _mean_change(a, b, higher_is_better) >= margin)
+
+
+def _best_quarter(curve: list[tuple[int, float]], higher_is_better: bool) -> float:
+    """The best of the curve's values at a quarter, half, three quarters and the end of its iterations: four
+    reads, so the noise of a flat curve barely lifts it (a maximum over every evaluation would)."""
+    values = [_value_at(curve, fraction) for fraction in (0.25, 0.5, 0.75, 1.0)]
+    return max(values) if higher_is_better else min(values)
 
 
 def _mean_change(last: dict[int, float], first: dict[int, float], higher_is_better: bool) -> float:
