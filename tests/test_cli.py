@@ -31,6 +31,9 @@ NETWORK_DATASETS = {
     "conditional": ["mnist", "fashion_mnist", "cifar10", "mixtures"],  # TFD's unlabelled faces have no classes
 }
 
+# Fragments written for one recipe, composed over it rather than over their folder's base.yaml.
+COMPOSED_OVER = {"mnist/full_data.yaml": "mnist/offline_best.yaml"}
+
 
 def config_sets() -> list[tuple[str, ...]]:
     """Every shipped config as users compose it: a dataset's own files after its base.yaml, each loss on the
@@ -48,6 +51,8 @@ def config_sets() -> list[tuple[str, ...]]:
             sets.append(("mnist/base.yaml", str(rel)))
         elif folder == "networks":
             sets += [(f"{dataset}/base.yaml", str(rel)) for dataset in NETWORK_DATASETS[path.stem]]
+        elif str(rel) in COMPOSED_OVER:
+            sets.append((COMPOSED_OVER[str(rel)], str(rel)))
         elif rel.name == "base.yaml" or not (path.parent / "base.yaml").is_file() or names_its_data(path):
             sets.append((str(rel),))  # a base, the quickstart, or a standalone paper config
         else:
