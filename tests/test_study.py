@@ -329,7 +329,8 @@ def test_jobs_start_workers_that_share_the_runs_and_the_cpu(tmp_path, monkeypatc
 def test_shipped_studies_expand_and_their_sweeps_are_current(path):
     study = load_study(path.relative_to(ROOT))
     if "smoke" not in path.stem:  # a smoke study only checks the machinery
-        assert len(study.candidates()) >= 4 and len(study.seeds) >= 3
+        # a contest (>= 4 candidates) or one recipe's seed distribution (>= 10 seeds, its worst seed meaningful)
+        assert len(study.seeds) >= 3 and (len(study.candidates()) >= 4 or len(study.seeds) >= 10)
     sweep = path.with_suffix(".sweep.yaml")
     assert sweep.read_text() == sweep_yaml(study), f"regenerate {sweep.name} with --wandb-sweep"
 
