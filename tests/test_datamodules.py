@@ -24,9 +24,7 @@ from datamodules import (
 from datamodules.base import EVAL_BATCH_FACTOR, ResumableSampler
 from datamodules.mnist import OFFICIAL_SHAPES, RAW_FILES
 from gan_module import ConfigError
-from tests.conftest import IndexedDataModule, offline_digits, real_digits, write_idx
-
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+from tests.conftest import SHARED_MNIST, IndexedDataModule, needs_shared_mnist, offline_digits, real_digits, write_idx
 
 
 def test_mnist_paper_split_train_then_validation_then_official_test(mnist_root):
@@ -100,7 +98,7 @@ def test_a_file_of_the_official_size_with_other_content_is_one_line(tmp_path):
         MNISTDataModule(root=str(tmp_path)).setup()
 
 
-@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="the official MNIST files are not in ../shared/data/mnist")
+@needs_shared_mnist
 def test_the_official_digits_load_with_the_papers_split_and_their_checksums(tmp_path):
     dm = MNISTDataModule(root=str(SHARED_MNIST))  # gzipped, flat, read-only
     dm.setup()
