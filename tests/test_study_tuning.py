@@ -4,6 +4,7 @@ counts, resume after a killed worker, the chosen settings in the reporting runs,
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import shutil
 import signal
@@ -419,6 +420,32 @@ def test_the_leaderboard_shows_the_worst_seed_and_the_share_of_seeds_reaching_ea
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises(ConfigError, match="`targets` names axis values that do not exist"):
         load_study(path)
+
+
+def test_every_runs_row_is_written_with_whether_that_seed_reached_each_target(tmp_path):
+    from gan_module.study.result import DIVERGED
+    from gan_module.study.seeds import write_runs
+
+    path = tuned_study(tmp_path, seeds=(0, 1, 2))
+    spec = yaml.safe_load(path.read_text())
+    spec["targets"] = [{"metric": QUALITY, "at_least": 0.5}]
+    path.write_text(yaml.safe_dump(spec))
+    study = load_study(path, tmp_path / "runs")
+    runs = [RunResult("ns", seed, metrics={QUALITY: value}) for seed, value in ((2, 0.7), (0, 0.9), (1, 0.4))]
+    runs.append(RunResult("ns", 3, status=DIVERGED))
+    csv_path, md_path = write_runs(study, runs)
+    with open(csv_path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    label = study.targets[0].label
+    assert [(r["seed"], r["status"], r[label]) for r in rows] == [
+        ("0", "done", "yes"),
+        ("1", "done", "no"),
+        ("2", "done", "yes"),
+        ("3", DIVERGED, "no"),
+    ]
+    assert float(rows[1][QUALITY]) == 0.4 and rows[3][QUALITY] == "nan"
+    table = md_path.read_text()
+    assert "| ns | 1 | done | 0.4 | no |" in table and "| ns | 3 | diverged | – | no |" in table
 
 
 def test_the_reaper_leaves_a_trial_that_finished_between_reading_the_list_and_taking_its_lock(tmp_path):

@@ -1,7 +1,7 @@
 """The selection study (Motwani & Parmar 2020): train a grid of candidate GANs under one budget and rank them.
 
 ``python -m gan_module.study configs/studies/mixtures.yaml`` -- see spec.py for the study file, runner.py for
-how runs execute and resume, leaderboard.py, plots.py, answers.py and claims.py for what is written (with
+how runs execute and resume, leaderboard.py, seeds.py, plots.py, answers.py and claims.py for what is written (with
 statistics.py, pareto.py and application.py behind them).
 """
 
@@ -16,6 +16,7 @@ from gan_module.study.plots import plot_curves, plot_samples
 from gan_module.study.recipes import write_recipes
 from gan_module.study.result import RunResult
 from gan_module.study.runner import read_result, result_path
+from gan_module.study.seeds import write_runs
 from gan_module.study.spec import Candidate, Study, load_study
 from gan_module.study.tuning import write_tuning
 
@@ -38,9 +39,12 @@ def report(study: Study, storage: str | None = None) -> dict[str, Path | None]:
     results = finished_results(study)
     rows = aggregate(study, results)
     csv_path, md_path = write_leaderboard(study, rows)
+    runs_csv, runs_md = write_runs(study, results, order=[row["candidate"] for row in rows])
     written = {
         "leaderboard.md": md_path,
         "leaderboard.csv": csv_path,
+        "runs.md": runs_md,
+        "runs.csv": runs_csv,
         "curves.png": plot_curves(study, results),
         "samples.png": plot_samples(study, results),
         "answers.md": write_answers(study, results),
