@@ -335,3 +335,16 @@ def test_a_candidate_that_has_not_started_learning_gets_no_verdict(tmp_path):
     verdict, lines = found[1]  # claim 1 compares four losses with ns
     assert verdict == "not tested" and "a budget at which ns starts learning" in lines[0]
     assert found[2][0] != "not tested"  # claim 2 does not involve ns
+
+
+def test_the_control_reads_the_same_model_tuned_twice_as_the_noise_floor_of_the_verdicts(tmp_path):
+    from gan_module.study.claims import AGAINST, AS_CLAIMED, CONTROL_READINGS, control
+
+    study = claims_study(tmp_path, axes={"gan": "configs/studies/claims/candidates.yaml"})
+    alike = control(study, fabricate(study, {"ring": {}}))["all runs"]  # fgan_js and ns: both 0.5
+    assert alike.startswith("fgan_js vs ns: " + CONTROL_READINGS[AS_CLAIMED])
+    apart = control(study, fabricate(study, {"ring": {"fgan_js": 0.7}}))["all runs"]  # one tuning 0.2 luckier
+    assert apart.startswith("fgan_js vs ns: " + CONTROL_READINGS[AGAINST]) and "(+0.2" in apart
+    assert "The control (f-GAN JS trains" in report(study, fabricate(study, {"ring": {}}))
+    study = claims_study(tmp_path, axes={"gan": "configs/studies/claims/candidates.yaml"}, exclude=[{"gan": "fgan_js"}])
+    assert control(study, fabricate(study, {"ring": {}}))["all runs"] == "not measured: the study lacks role `fgan_js`"

@@ -122,6 +122,20 @@ CLAIMS = (
 )
 
 
+# The control: f-GAN with the Jensen-Shannon pair trains the non-saturating GAN's arithmetic (losses/fgan.py: its D
+# and G losses equal the 2014 GAN's up to constants), so when a study tunes both, the gap between them is the
+# noise of the tuning and the seeds alone -- the floor under every verdict of that study. Not a claim: its own
+# family, outside the claims' Holm correction.
+CONTROL = Test("fgan_js", "ns", QUALITY, EQUAL)
+_CONTROL_CLAIM = Claim(0, "one model tuned twice", (CONTROL,))
+CONTROL_READINGS = {
+    AS_CLAIMED: "equivalent within the margin: tuning and seeds move one model less than the margin",
+    AGAINST: "different beyond the margin: tuning and seeds alone moved one model this far, so a verdict "
+    "of a smaller effect (or one involving either of them) measures tuning luck as much as the losses",
+    UNDETERMINED: "neither shown equal nor different: at these seeds the noise of tuning is not bounded",
+}
+
+
 @dataclass(frozen=True)
 class Evidence:
     """One planned comparison, as measured."""
@@ -262,6 +276,22 @@ def verdicts(study: Study, results: list[RunResult]) -> dict[str, dict[int, tupl
     return found
 
 
+def control(study: Study, results: list[RunResult]) -> dict[str, str]:
+    """Per context, the control's reading: f-GAN JS against the non-saturating GAN, the same model tuned twice."""
+    readings = {}
+    for title, runs in contexts(study, results):
+        found = _pair(study, results, runs, _CONTROL_CLAIM, CONTROL)
+        if isinstance(found, list):
+            readings[title] = f"not measured: the study lacks {', '.join(found)}"
+            continue
+        pair, basis = found
+        (comparison,) = compare_family([pair])
+        evidence = Evidence(CONTROL, *pair.names, comparison, basis)
+        on = f" by {basis}" if basis else ""
+        readings[title] = f"{evidence.a} vs {evidence.b}{on}: {CONTROL_READINGS[evidence.outcome]} -- {comparison}"
+    return readings
+
+
 def report(study: Study, results: list[RunResult]) -> str:
     """claims.md: the verdicts at a glance, then per section each claim's comparisons and outcomes."""
     found = verdicts(study, results)
@@ -292,10 +322,12 @@ def report(study: Study, results: list[RunResult]) -> str:
         cells = [found[s].get(claim.number, ("", []))[0] or "--" for s in sections]
         lines.append(f"| {claim.number}. {claim.text} | " + " | ".join(cells) + " |")
     budgets = {title: still_moving(runs, criteria(study)[QUALITY]) for title, runs in contexts(study, results)}
+    noise = control(study, results)
     for section in sections:
         lines += ["", f"## {section}", ""]
         if section in budgets:  # a verdict read beside how settled the ranking was when it was taken
             lines += [f"Is the budget enough? {budgets[section]}", ""]
+            lines += [f"The control (f-GAN JS trains the non-saturating GAN's arithmetic): {noise[section]}", ""]
         for number, (verdict, evidence_lines) in sorted(found[section].items()):
             how = CLAIMS[number - 1].how
             lines.append(f"**Claim {number}: {verdict}.**" + (f" Tested: {how}." if how else ""))
