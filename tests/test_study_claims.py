@@ -338,13 +338,15 @@ def test_a_candidate_that_has_not_started_learning_gets_no_verdict(tmp_path):
 
 
 def test_the_control_reads_the_same_model_tuned_twice_as_the_noise_floor_of_the_verdicts(tmp_path):
-    from gan_module.study.claims import AGAINST, AS_CLAIMED, CONTROL_READINGS, control
+    from gan_module.study.claims import AGAINST, AS_CLAIMED, CONTROL_READINGS, DETECTABLE, control
 
     study = claims_study(tmp_path, axes={"gan": "configs/studies/claims/candidates.yaml"})
     alike = control(study, fabricate(study, {"ring": {}}))["all runs"]  # fgan_js and ns: both 0.5
     assert alike.startswith("fgan_js vs ns: " + CONTROL_READINGS[AS_CLAIMED])
     apart = control(study, fabricate(study, {"ring": {"fgan_js": 0.7}}))["all runs"]  # one tuning 0.2 luckier
     assert apart.startswith("fgan_js vs ns: " + CONTROL_READINGS[AGAINST]) and "(+0.2" in apart
+    near = control(study, fabricate(study, {"ring": {"fgan_js": 0.555}}))["all runs"]  # shown, not beyond 0.05
+    assert near.startswith("fgan_js vs ns: " + CONTROL_READINGS[DETECTABLE]) and "(+0.05" in near
     assert "The control (f-GAN JS trains" in report(study, fabricate(study, {"ring": {}}))
     study = claims_study(tmp_path, axes={"gan": "configs/studies/claims/candidates.yaml"}, exclude=[{"gan": "fgan_js"}])
     assert control(study, fabricate(study, {"ring": {}}))["all runs"] == "not measured: the study lacks role `fgan_js`"

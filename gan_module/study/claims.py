@@ -127,12 +127,15 @@ CLAIMS = (
 # noise of the tuning and the seeds alone -- the floor under every verdict of that study. Not a claim: its own
 # family, outside the claims' Holm correction.
 CONTROL = Test("fgan_js", "ns", QUALITY, EQUAL)
+DETECTABLE = "detectable"  # the control's fourth reading: a difference shown, its size not shown beyond the margin
 _CONTROL_CLAIM = Claim(0, "one model tuned twice", (CONTROL,))
 CONTROL_READINGS = {
     AS_CLAIMED: "equivalent within the margin: tuning and seeds move one model less than the margin",
     AGAINST: "different beyond the margin: tuning and seeds alone moved one model this far, so a verdict "
     "of a smaller effect (or one involving either of them) measures tuning luck as much as the losses",
     UNDETERMINED: "neither shown equal nor different: at these seeds the noise of tuning is not bounded",
+    DETECTABLE: "detectably different, though not shown beyond the margin: tuning and seeds alone moved one "
+    "model by this much, so a verdict of an effect this small measures tuning luck as much as the losses",
 }
 
 
@@ -287,8 +290,11 @@ def control(study: Study, results: list[RunResult]) -> dict[str, str]:
         pair, basis = found
         (comparison,) = compare_family([pair])
         evidence = Evidence(CONTROL, *pair.names, comparison, basis)
+        reading = evidence.outcome
+        if reading == UNDETERMINED and comparison.verdict in (BETTER, WORSE):
+            reading = DETECTABLE
         on = f" by {basis}" if basis else ""
-        readings[title] = f"{evidence.a} vs {evidence.b}{on}: {CONTROL_READINGS[evidence.outcome]} -- {comparison}"
+        readings[title] = f"{evidence.a} vs {evidence.b}{on}: {CONTROL_READINGS[reading]} -- {comparison}"
     return readings
 
 
