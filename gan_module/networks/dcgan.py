@@ -27,7 +27,7 @@ from gan_module.networks.conditioning import (
     projected,
     require_labels,
 )
-from gan_module.networks.layers import output_activation, square_image, stages_for
+from gan_module.networks.layers import BinomialBlur, output_activation, square_image, stages_for
 
 
 class DCGANGenerator(Generator):
@@ -36,6 +36,8 @@ class DCGANGenerator(Generator):
     ``base_channels`` is the width of the last stage; earlier stages double it. A conditional G uses
     class-conditional batch norm in place of every batch norm; with ``batch_norm: false`` it concatenates a label
     embedding to z instead (``embedding_dim``: ``None`` learns one of z's size, 0 uses one-hot labels).
+    ``blur_output: true`` ends G with a fixed 3x3 binomial blur (layers.BinomialBlur): D judges, and a user gets,
+    the smoothed samples.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class DCGANGenerator(Generator):
         batch_norm: bool = True,
         output: str = "tanh",
         embedding_dim: int | None = None,
+        blur_output: bool = False,
     ) -> None:
         super().__init__(image_shape, num_classes, conditional, latent_dim, output)
         channels, size = square_image(image_shape)
@@ -70,6 +73,7 @@ class DCGANGenerator(Generator):
             blocks += [nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1)]
             blocks += [norm(w_out), nn.ReLU()]
         blocks += [nn.Conv2d(widths[-1], channels, 3, padding=1), output_activation(output)]
+        blocks += [BinomialBlur(channels)] if blur_output else []
         self.blocks = ConditionalSequential(*blocks)
         self.widths = widths
 
