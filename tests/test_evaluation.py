@@ -82,6 +82,17 @@ def test_the_classifier_is_trained_once_and_then_read_from_the_cache(digits, tmp
         assert torch.equal(a, b)
 
 
+def test_each_value_range_gets_its_own_classifier(digits, tmp_path):
+    # one cache entry for both ranges once made a [0, 1] classifier judge a tanh model's [-1, 1] samples
+    minus_one_one = offline_digits(value_range=(-1, 1))
+    assert dataset_key(minus_one_one) != dataset_key(digits)
+    unit, _ = dataset_classifier(digits, tmp_path, epochs=1)
+    signed, accuracy = dataset_classifier(minus_one_one, tmp_path, epochs=1)
+    assert len(list(tmp_path.glob("*.pt"))) == 2 and accuracy > 0.8
+    x, y = minus_one_one.split_images("test"), minus_one_one.split_labels("test")
+    assert signed.accuracy(x, y) == pytest.approx(accuracy) and unit.accuracy(x, y) < accuracy - 0.2
+
+
 def test_metrics_that_do_not_apply_are_skipped(digits):
     callback = Evaluation(metrics=["fid", "modes", "parzen"])
     assert callback.active_metrics(digits) == ["fid", "parzen"]

@@ -42,11 +42,14 @@ class ClassifierFeatures(nn.Module):
 
 
 def dataset_key(datamodule, split: str = "train") -> str:
-    """A cache key naming the dataset and split, plus a digest of its contents (a changed split retrains)."""
+    """A cache key naming the dataset and split, plus a digest of its contents and of the range its images are
+    scaled to (a changed split retrains). The classifier learns the images as the model sees them
+    (``split_images``), so a classifier trained on [0, 1] pixels misreads [-1, 1] samples: each range gets its own."""
     datamodule.setup()
     images, labels = datamodule.splits[split].tensors
     digest = hashlib.sha1()
     digest.update(str((tuple(images.shape), str(images.dtype))).encode())
+    digest.update(str(tuple(float(v) for v in datamodule.value_range)).encode())
     digest.update(images[:: max(1, len(images) // 256)].contiguous().numpy().tobytes())  # a strided sample
     digest.update(labels.numpy().tobytes())
     return f"{type(datamodule).__name__}-{split}-{len(images)}-{digest.hexdigest()[:12]}"
