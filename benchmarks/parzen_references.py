@@ -58,7 +58,8 @@ def sample_rows(checkpoint: str, datamodule: ImageDataModule, seed: int = 0) -> 
 
     module = GAN.load_from_checkpoint(checkpoint, map_location="cpu")
     samples = Evaluation(num_samples=PAPER_CENTRES).generate(module)  # read at call time: tests shrink it
-    return edited_rows(datamodule.to_unit_interval(samples).clamp(0, 1).double(), datamodule, seed)
+    low, high = module.generator.output_range  # the model's range, which a user's --root data need not share
+    return edited_rows(((samples - low) / (high - low)).clamp(0, 1).double(), datamodule, seed)
 
 
 def edited_rows(centres: Tensor, datamodule: ImageDataModule, seed: int = 0) -> dict[str, ParzenResult]:

@@ -129,7 +129,9 @@ def test_parzen_references_of_a_checkpoint_score_the_samples_evaluation_scores(t
     from benchmarks import parzen_references
     from tests.test_cli import QUICKSTART, SMALL
 
-    common = ["--config", QUICKSTART, *SMALL, f"--data.init_args.root={tmp_path}"]
+    # a tanh model: the benchmark's data (--root, [0, 1]) and the model's range differ, as a user's may
+    tanh = ["--model.generator.init_args.output=tanh", "--data.init_args.value_range=[-1,1]"]
+    common = ["--config", QUICKSTART, *SMALL, *tanh, f"--data.init_args.root={tmp_path}"]
     run_cli("fit", *common, f"--trainer.default_root_dir={tmp_path / 'runs'}", "--trainer.max_epochs=1")
     ckpt = tmp_path / "runs" / "version_0" / "checkpoints" / "last.ckpt"
     monkeypatch.setattr(parzen_references, "PAPER_CENTRES", 2000)  # fewer samples: seconds, not a minute
