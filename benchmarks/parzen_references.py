@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from datamodules import MlxtendMNISTDataModule, MNISTDataModule
-from datamodules.base import ImageDataModule
+from datamodules.base import ImageDataModule, to_unit_interval
 from gan_module.metrics.base import EvaluationContext
 from gan_module.metrics.parzen import ParzenResult, parzen_estimate
 from gan_module.networks.layers import BinomialBlur
@@ -52,14 +52,14 @@ def reference_rows(datamodule: ImageDataModule, centres: int | None = None, seed
 
 def sample_rows(checkpoint: str, datamodule: ImageDataModule, seed: int = 0) -> dict[str, ParzenResult]:
     """The same rows with a trained generator's samples as the centres: the ``PAPER_CENTRES`` samples that
-    ``evaluation`` draws (the same seeded noise and labels), mapped to [0, 1] as the data is."""
+    ``evaluation`` draws (the same seeded noise and labels), mapped to [0, 1] from the generator's output range."""
     from callbacks.evaluation import Evaluation
     from gan_module.module import GAN
 
     module = GAN.load_from_checkpoint(checkpoint, map_location="cpu")
     samples = Evaluation(num_samples=PAPER_CENTRES).generate(module)  # read at call time: tests shrink it
-    low, high = module.generator.output_range  # the model's range, which a user's --root data need not share
-    return edited_rows(((samples - low) / (high - low)).clamp(0, 1).double(), datamodule, seed)
+    # the model's range, which the benchmark's data module (built from --root alone) need not share
+    return edited_rows(to_unit_interval(samples, module.generator.output_range).double(), datamodule, seed)
 
 
 def edited_rows(centres: Tensor, datamodule: ImageDataModule, seed: int = 0) -> dict[str, ParzenResult]:

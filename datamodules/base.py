@@ -20,6 +20,12 @@ from gan_module.errors import ConfigError
 from gan_module.resume import next_batch
 
 
+def to_unit_interval(images: Tensor, value_range: Sequence[float]) -> Tensor:
+    """Floats in ``value_range`` (a data module's, or a generator's ``output_range``) -> [0, 1]."""
+    low, high = value_range
+    return ((images - low) / (high - low)).clamp(0.0, 1.0)
+
+
 @dataclass
 class ImageArrays:
     """A dataset as loaded: samples (uint8 images (N, C, H, W) or float points (N, D)) and int64 labels (N,).
@@ -211,8 +217,7 @@ class ImageDataModule(L.LightningDataModule):
 
     def to_unit_interval(self, images: Tensor) -> Tensor:
         """Floats in ``value_range`` -> [0, 1], for saving and showing images."""
-        low, high = self.value_range
-        return ((images - low) / (high - low)).clamp(0.0, 1.0)
+        return to_unit_interval(images, self.value_range)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         images, labels = batch
