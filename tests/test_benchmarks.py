@@ -146,6 +146,24 @@ def test_parzen_references_of_a_checkpoint_score_the_samples_evaluation_scores(t
     assert rows["their mean image, once per centre"].mean < rows["as they are"].mean
 
 
+def test_parzen_references_fid_of_real_digits_is_near_zero_and_a_missing_checkpoint_is_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    from benchmarks import parzen_references
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # the classifier and statistics caches under ~/.cache
+    monkeypatch.setattr(parzen_references, "FID_FEATURE", "classifier")  # Inception: minutes on this CPU
+    monkeypatch.setattr(parzen_references, "EDITS", {"real": parzen_references.EDITS["as they are"]})
+    parzen_references.main(["--root", str(tmp_path / "data"), "--fid"])
+    printed = capsys.readouterr().out.splitlines()[-1]
+    assert printed.startswith("eval/fid_classifier_4k_test of the centres as they are: ")
+    assert 0 < float(printed.split(": ")[1]) < 10  # training against test digits: near 0 (500 test digits)
+    assert list((tmp_path / ".cache" / "gan-selection" / "real-statistics").glob("fid-*.pt"))
+    with pytest.raises(SystemExit):
+        parzen_references.main(["--checkpoint", str(tmp_path / "missing.ckpt")])
+    assert "missing.ckpt: no such file" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 @needs_shared_mnist
 def test_parzen_ceiling_of_real_digits_on_the_full_data_is_the_published_243(monkeypatch, capsys):

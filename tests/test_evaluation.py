@@ -28,7 +28,9 @@ def classifier_cache(tmp_path_factory):
 
 
 def evaluate(data, images, cache, **kwargs) -> dict[str, float]:
-    """The callback's scores of ``images`` standing in for a generator's samples: the samples are known exactly."""
+    """The callback's scores of ``images`` standing in for a generator's samples: the samples are known exactly.
+    Real statistics are computed afresh unless ``statistics_cache`` is given."""
+    kwargs.setdefault("statistics_cache", None)
     callback = Evaluation(num_samples=len(images), batch_size=250, classifier_cache=str(cache), **kwargs)
     return callback.score(data, images, torch.device("cpu"))
 
@@ -136,6 +138,7 @@ def test_the_test_subcommand_prints_and_logs_the_metrics_of_a_checkpoint(tmp_pat
         "--evaluation.num_samples=500",
         "--evaluation.metrics=[fid,parzen,classes]",
         f"--evaluation.classifier_cache={classifier_cache}",
+        f"--evaluation.statistics_cache={classifier_cache}",
     )
     printed = capsys.readouterr().out
     for name in ("eval/fid_classifier_500_test", "eval/parzen_500_test", "eval/classes_500_kl", "test/loss_d"):
@@ -144,6 +147,7 @@ def test_the_test_subcommand_prints_and_logs_the_metrics_of_a_checkpoint(tmp_pat
     header, values = logged[0].split(","), logged[-1].split(",")
     fid = float(values[header.index("eval/fid_classifier_500_test")])
     assert fid > 1  # three training steps in: far from the data
+    assert len(list(classifier_cache.glob("fid-*.pt"))) == 1  # the option reaches the cache from the CLI
 
 
 def tiny_gan(image_shape=(2,)):
@@ -274,3 +278,36 @@ def test_a_metric_is_one_class_named_in_yaml_by_its_import_path(digits, classifi
     ]
     with pytest.raises(ConfigError, match=r"unknown 'tests\.test_evaluation\.Nope'"):
         Evaluation(metrics=["tests.test_evaluation.Nope"])
+
+
+def test_real_statistics_are_computed_once_then_read_from_the_cache(digits, classifier_cache, tmp_path, monkeypatch):
+    from gan_module.metrics.distribution import _FeatureMetric
+
+    samples, metrics = digits.split_images("val"), ["fid", "kid"]
+    first = evaluate(digits, samples, classifier_cache, metrics=metrics, statistics_cache=str(tmp_path))
+    assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["fid", "kid"]  # whole files, no temporary
+
+    def no_real_images(self, context):
+        raise AssertionError("the real split was featurised again")
+
+    monkeypatch.setattr(_FeatureMetric, "_feed_real", no_real_images)
+    again = evaluate(digits, samples, classifier_cache, metrics=metrics, statistics_cache=str(tmp_path))
+    fid = "eval/fid_classifier_500_test"
+    assert again[fid] == pytest.approx(first[fid], rel=1e-9) and first[fid] > 0.1
+    kid = "eval/kid_classifier_500_test"  # its subsets are drawn at random: equal up to that draw
+    assert again[kid] == pytest.approx(first[kid], rel=1e-3)
+    with pytest.raises(AssertionError, match="featurised again"):  # statistics_cache null: computed every run
+        evaluate(digits, samples, classifier_cache, metrics=metrics)
+
+
+def test_real_statistics_are_keyed_by_feature_network_and_split(digits, tmp_path):
+    from gan_module.metrics.classifier import DatasetClassifier
+    from gan_module.metrics.real_statistics import statistics_file
+
+    torch.manual_seed(0)
+    one, other = (DatasetClassifier(digits.image_shape, 10) for _ in range(2))  # e.g. a retrained classifier
+    test_file = statistics_file(tmp_path, "fid", one, digits, "test")
+    assert test_file == statistics_file(tmp_path, "fid", one, digits, "test")
+    assert test_file != statistics_file(tmp_path, "fid", other, digits, "test")
+    assert test_file != statistics_file(tmp_path, "fid", one, digits, "val")
+    assert test_file != statistics_file(tmp_path, "kid", one, digits, "test")

@@ -39,6 +39,8 @@ class EvaluationContext:
     inception_weights: str | None = None
     classifier_cache: str | Path = DEFAULT_CACHE
     classifier_epochs: int = 3
+    #: folder of the cached real statistics of FID and KID (gan_module/metrics/real_statistics.py); None: none
+    statistics_cache: str | Path | None = None
     _classifier: tuple[Any, float] | None = field(default=None, repr=False)
 
     @property

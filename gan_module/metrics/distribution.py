@@ -5,7 +5,8 @@
 - ``is``: Inception score exp(E KL(p(y|x) || p(y))) of the samples alone (Salimans et al. 2016).
 
 The feature network is ``evaluation.feature``: Inception-v3 (torch-fidelity weights) or the dataset classifier
-(gan_module/metrics/features.py); it is part of each name. Real statistics are computed once per run.
+(gan_module/metrics/features.py); it is part of each name. Real statistics are computed once per dataset, split
+and feature network, and cached (``evaluation.statistics_cache``, gan_module/metrics/real_statistics.py).
 
 All three are fed the samples batch by batch (:meth:`_FeatureMetric.update`), never as one tensor. FID keeps only
 running sums (a mean and a covariance of the features), so any number of samples fits in memory; KID keeps every
@@ -24,6 +25,7 @@ from gan_module.errors import ConfigError
 from gan_module.metrics.base import EvaluationContext, EvaluationMetric, register
 from gan_module.metrics.features import ClassifierFeatures
 from gan_module.metrics.inception import INSTALL, InceptionFeatures
+from gan_module.metrics.real_statistics import load_or_compute, statistics_file
 
 #: the most samples KID and IS take: they hold a feature row per sample (2,048 floats with Inception: 100,000
 #: samples are 0.8 GB, and KID's compute copies them once more)
@@ -77,9 +79,16 @@ class _FeatureMetric(EvaluationMetric):
 
     def prepare(self, context: EvaluationContext) -> None:
         self.metric = _built(lambda: self.build(context), context).to(context.device)
-        if self.compares_real:  # once per run; reset() keeps them (reset_real_features=False)
-            for batch in context.datamodule.split_images(context.real_split).split(context.batch_size):
-                self.metric.update(_inception_input(batch.to(context.device), context), real=True)
+        if self.compares_real:  # once per run, or once per cache; reset() keeps them (reset_real_features=False)
+            path = None
+            if context.statistics_cache is not None:
+                network, data = self.metric.inception, context.datamodule
+                path = statistics_file(context.statistics_cache, self.key, network, data, context.real_split)
+            load_or_compute(self.metric, path, lambda: self._feed_real(context), context.device)
+
+    def _feed_real(self, context: EvaluationContext) -> None:
+        for batch in context.datamodule.split_images(context.real_split).split(context.batch_size):
+            self.metric.update(_inception_input(batch.to(context.device), context), real=True)
 
     def reset(self, context: EvaluationContext) -> None:
         """Forget the samples of the last evaluation (the real split's statistics stay)."""
