@@ -153,11 +153,14 @@ def test_parzen_references_fid_of_real_digits_is_near_zero_and_a_missing_checkpo
 
     monkeypatch.setenv("HOME", str(tmp_path))  # the classifier and statistics caches under ~/.cache
     monkeypatch.setattr(parzen_references, "FID_FEATURE", "classifier")  # Inception: minutes on this CPU
-    monkeypatch.setattr(parzen_references, "EDITS", {"real": parzen_references.EDITS["as they are"]})
-    parzen_references.main(["--root", str(tmp_path / "data"), "--fid"])
-    printed = capsys.readouterr().out.splitlines()[-1]
-    assert printed.startswith("eval/fid_classifier_4k_test of the centres as they are: ")
-    assert 0 < float(printed.split(": ")[1]) < 10  # training against test digits: near 0 (500 test digits)
+    fid = {}
+    for edit in ([], ["their mean image, once per centre"]):
+        parzen_references.main(["--root", str(tmp_path / "data"), "--fid", *edit])
+        printed = capsys.readouterr().out.splitlines()[-1]
+        assert printed.startswith("eval/fid_classifier_4k_test of the centres ")
+        fid[printed.split(": ")[0].split("centres ")[1]] = float(printed.split(": ")[1])
+    assert 0 < fid["as they are"] < 10  # training against test digits: near 0 (500 test digits)
+    assert fid["their mean image, once per centre"] > 20 * fid["as they are"]
     assert list((tmp_path / ".cache" / "gan-selection" / "real-statistics").glob("fid-*.pt"))
     with pytest.raises(SystemExit):
         parzen_references.main(["--checkpoint", str(tmp_path / "missing.ckpt")])
