@@ -72,12 +72,17 @@ def sample_centres(checkpoint: str) -> Tensor:
     return to_unit_interval(samples, module.generator.output_range).double()
 
 
+def edited(centres: Tensor, name: str, seed: int = 0) -> Tensor:
+    """``centres`` under the edit ``name``; seeded, so the noise edit draws the same noise in every row it is in."""
+    torch.manual_seed(seed)
+    return EDITS[name](centres)
+
+
 def edited_rows(centres: Tensor, datamodule: ImageDataModule, seed: int = 0) -> dict[str, ParzenResult]:
     """Parzen of the test split with each edit of ``centres`` (N, C, H, W) on [0, 1]."""
     val, test = (datamodule.to_unit_interval(datamodule.split_images(split)).double() for split in ("val", "test"))
     val, test = val[: EvaluationContext.parzen_val_size].flatten(1), test.flatten(1)
-    torch.manual_seed(seed)  # the noise edit
-    return {name: parzen_estimate(edit(centres).flatten(1), val, test) for name, edit in EDITS.items()}
+    return {name: parzen_estimate(edited(centres, name, seed).flatten(1), val, test) for name in EDITS}
 
 
 def centres_fid(centres: Tensor, datamodule: ImageDataModule) -> tuple[str, float]:
@@ -135,8 +140,7 @@ def main(argv: list[str] | None = None) -> dict[str, ParzenResult]:
     for name, result in rows.items():
         print(f"{name:40s} {result.mean:8.1f} ± {result.std_error:.1f} nats  (sigma {result.sigma:.3f})")
     if args.fid:
-        torch.manual_seed(0)  # the noise edit
-        name, value = centres_fid(EDITS[args.fid](points), datamodule)
+        name, value = centres_fid(edited(points, args.fid), datamodule)
         print(f"{name} of the centres {args.fid}: {value:.2f}")
     return rows
 
