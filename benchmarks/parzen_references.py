@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from datamodules import MlxtendMNISTDataModule, MNISTDataModule
-from datamodules.base import ImageDataModule, to_unit_interval
+from datamodules.base import ImageDataModule, from_unit_interval, to_unit_interval
 from gan_module.metrics.base import EvaluationContext
 from gan_module.metrics.parzen import ParzenResult, parzen_estimate
 from gan_module.networks.layers import BinomialBlur
@@ -90,9 +90,9 @@ def centres_fid(centres: Tensor, datamodule: ImageDataModule) -> tuple[str, floa
     ``main.py test`` computes it with ``evaluation.feature`` = :data:`FID_FEATURE`."""
     from callbacks.evaluation import Evaluation
 
-    low, high = datamodule.value_range
     evaluation = Evaluation(metrics=["fid"], feature=FID_FEATURE, num_samples=len(centres))
-    results = evaluation.score(datamodule, low + (high - low) * centres.float(), torch.device("cpu"))
+    samples = from_unit_interval(centres, datamodule.value_range)
+    results = evaluation.score(datamodule, samples, torch.device("cpu"))
     return next(iter(results.items()))
 
 

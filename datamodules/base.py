@@ -26,6 +26,12 @@ def to_unit_interval(images: Tensor, value_range: Sequence[float]) -> Tensor:
     return ((images - low) / (high - low)).clamp(0.0, 1.0)
 
 
+def from_unit_interval(images: Tensor, value_range: Sequence[float]) -> Tensor:
+    """[0, 1] -> floats in ``value_range``: the inverse of :func:`to_unit_interval` on [0, 1]."""
+    low, high = value_range
+    return low + (high - low) * images.float()
+
+
 @dataclass
 class ImageArrays:
     """A dataset as loaded: samples (uint8 images (N, C, H, W) or float points (N, D)) and int64 labels (N,).

@@ -58,6 +58,19 @@ def write_mnist_folder(root: Path, dataset: str, num_train: int, num_test: int) 
     return root
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_home(tmp_path_factory):
+    """Every test runs with HOME in the session's temporary folder, so the evaluation caches under
+    ~/.cache/gan-selection (classifiers, real statistics) that a test writes or reads are its session's own: a
+    developer's cached classifier cannot pass a test that CI, starting with none, would fail, and the suite leaves
+    nothing in the developer's home. torch's hub folder, where the Inception weights are found offline, stays put."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TORCH_HOME", str(Path(torch.hub.get_dir()).parent))
+    patch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def mnist_root(tmp_path_factory) -> Path:
     """A torchvision MNIST folder (root/MNIST/raw) holding 600 train and 200 test real digits as idx files."""

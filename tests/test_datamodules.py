@@ -21,7 +21,7 @@ from datamodules import (
     RingMixtureDataModule,
     TFDDataModule,
 )
-from datamodules.base import EVAL_BATCH_FACTOR, ResumableSampler
+from datamodules.base import EVAL_BATCH_FACTOR, ResumableSampler, from_unit_interval
 from datamodules.mnist import OFFICIAL_SHAPES, RAW_FILES
 from gan_module import ConfigError
 from tests.conftest import SHARED_MNIST, IndexedDataModule, needs_shared_mnist, offline_digits, real_digits, write_idx
@@ -227,6 +227,7 @@ def test_only_uint8_images_are_rescaled():
     assert dm.scale(points) is points
     assert dm.on_after_batch_transfer((points, torch.arange(2)), 0)[0] is points
     assert torch.allclose(dm.to_unit_interval(dm.scale(pixels)), torch.tensor([0.0, 0.2, 1.0]))
+    assert torch.allclose(from_unit_interval(torch.tensor([0.0, 0.2, 1.0]), dm.value_range), dm.scale(pixels))
 
 
 #: every DataModule, made from the tiny real-format files of conftest.py; f gets a fixture by name

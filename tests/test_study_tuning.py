@@ -151,6 +151,19 @@ def test_a_space_key_that_main_py_rejects_stops_the_study_before_any_trial(tmp_p
     assert not (tmp_path / "runs" / "tuned" / "tuning").exists()
 
 
+@pytest.mark.parametrize(
+    ("point", "message"),
+    [
+        ({"lr": 1e-3}, r"`tune.enqueue\[0\]` names \['lr'\], which the space 'adam' does not tune"),
+        ({"lr_g": 0.5}, r"`tune.enqueue\[0\].lr_g` is 0.5, outside \[0.0001, 0.003\]"),
+        ({"beta1": 0.7}, r"`tune.enqueue\[0\].beta1` is 0.7, outside \(0.0, 0.5, 0.9\)"),
+    ],
+)
+def test_an_enqueued_point_outside_the_space_stops_the_study_file(tmp_path, point, message):
+    with pytest.raises(ConfigError, match=message):
+        load_study(tuned_study(tmp_path, enqueue=[point]))
+
+
 # ------------------------------------------------------------------------------------------------ tuning
 def test_tuning_runs_exactly_the_trials_then_reports_with_the_chosen_settings_and_resumes_without_repeats(tmp_path):
     path, root = tuned_study(tmp_path, trials=3), tmp_path / "runs"
@@ -178,6 +191,24 @@ def test_tuning_runs_exactly_the_trials_then_reports_with_the_chosen_settings_an
     study_main([str(path), "--runs-root", str(root)])  # the same command again: nothing is repeated
     assert counts(study) == {"complete": 3, "pruned": 0, "failed": 0}
     assert {p: p.stat().st_mtime for p in mtimes} == mtimes
+
+
+def test_enqueued_points_are_the_first_trials_and_the_rest_are_sampled(tmp_path):
+    """A shipped recipe's settings enqueued: trial 0 trains exactly them (unnamed parameters sampled), trial 1 is
+    the sampler's own, and the trial count stays the budget."""
+    shipped = {"lr_g": 1.23e-3, "beta1": 0.9}
+    path, root = tuned_study(tmp_path, trials=2, enqueue=[shipped]), tmp_path / "runs"
+    study = load_study(path, root)
+    (candidate,) = study.candidates()
+    tune_candidate(study, candidate)
+    first, second = optuna.load_study(study_name=optuna_name(study, candidate), storage=storage_url(study)).trials
+    assert first.params["lr_g"] == pytest.approx(1.23e-3) and first.params["beta1"] == 0.9
+    assert 1e-4 <= first.params["lr_d"] <= 3e-3  # not named: sampled
+    assert second.params["lr_g"] != pytest.approx(1.23e-3)
+    assert counts(study) == {"complete": 2, "pruned": 0, "failed": 0}
+    config = yaml.safe_load((trial_folder(study, candidate, 0) / "version_0" / "config.yaml").read_text())
+    assert config["model"]["generator_optimizer"]["init_args"]["lr"] == pytest.approx(1.23e-3)
+    assert config["model"]["generator_optimizer"]["init_args"]["betas"] == [0.9, 0.999]
 
 
 def test_a_trial_whose_worker_died_is_failed_and_retried_with_its_settings_never_counted_twice(tmp_path):

@@ -52,7 +52,7 @@ from typing import Any
 import yaml
 
 from gan_module.errors import ConfigError
-from gan_module.study.tune_spec import Tune, load_tune
+from gan_module.study.tune_spec import Tune, check_enqueued, load_tune
 
 DECISIONS = ("architecture", "loss", "regularization", "divergence")
 _KEYS = {
@@ -334,6 +334,8 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
             raise ConfigError(
                 f"{where}: axis values name spaces {unknown_spaces}; `tune.spaces` has {sorted(study.tune.spaces)}."
             )
+        for space in sorted({c.space or "" for c in study.candidates()}):
+            check_enqueued(study.tune, space or None, where)
     for objective in reversed([rank, *study.objectives.values()]):
         if objective.metric not in study.metrics:
             study.metrics.insert(0, objective.metric)

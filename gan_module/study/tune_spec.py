@@ -18,6 +18,9 @@ non-saturating GAN. So a study may tune every candidate alike (gan_module/study/
       default_space: adam                 # a candidate without `space:` searches this one
       common:                             # parameters added to every space (this study's own settings)
         ema_decay: {keys: [model.ema.init_args.decay], choices: [0.99, 0.999]}
+      enqueue:                            # points tried first, in order, by every candidate (Optuna's
+        - {lr_g: 1.0e-3, lr_d: 1.0e-3}    #   enqueue_trial; unnamed parameters sampled): a shipped recipe's own
+                                          #   settings, so the tuner picks them unless a trial beats them
 
 An axis value names its space with ``space: <name>`` (the last axis value naming one wins). A space maps a
 parameter name to where its value goes and what it may be::
@@ -47,7 +50,19 @@ from gan_module.errors import ConfigError
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("asha", "hyperband", "none")
-_KEYS = {"trials", "seeds", "budget", "args", "metric", "sampler", "pruner", "spaces", "default_space", "common"}
+_KEYS = {
+    "trials",
+    "seeds",
+    "budget",
+    "args",
+    "metric",
+    "sampler",
+    "pruner",
+    "spaces",
+    "default_space",
+    "common",
+    "enqueue",
+}
 _PARAM_KEYS = {"keys", "low", "high", "log", "int", "choices", "template"}
 #: the placeholder a parameter's ``template`` holds for the sampled value
 PLACEHOLDER = "$"
@@ -80,9 +95,19 @@ class Parameter:
             return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
         return trial.suggest_float(self.name, self.low, self.high, log=self.log)
 
+    def encode(self, value: Any) -> Any:
+        """A value in the parameter's own type, as Optuna stores it (the inverse of :meth:`decode`)."""
+        return _encode(value) if self.choices else value
+
     def decode(self, stored: Any) -> Any:
         """A value as Optuna stored it, back in the parameter's own type."""
         return _decode(stored) if self.choices else stored
+
+    def admits(self, value: Any) -> bool:
+        """Whether ``value`` is a point of this parameter's range or one of its choices."""
+        if self.choices:
+            return _encode(value) in [_encode(c) for c in self.choices]
+        return isinstance(value, int | float) and not isinstance(value, bool) and self.low <= value <= self.high
 
     def example(self) -> Any:
         """A valid value (the first choice, or the low end): what the pre-flight check parses."""
@@ -107,6 +132,7 @@ class Tune:
     pruner: str = "asha"
     min_iterations: int = 100
     reduction_factor: int = 3
+    enqueue: tuple[dict[str, Any], ...] = ()  # points every candidate tries first (name -> value)
 
     def space(self, name: str | None) -> tuple[Parameter, ...]:
         """The parameters of a candidate's space (``name`` None: the default space; no default: ``common`` only)."""
@@ -121,6 +147,22 @@ def settings_of(space: tuple[Parameter, ...], params: dict[str, Any]) -> dict[st
         if parameter.name in params:
             found |= parameter.settings(params[parameter.name])
     return found
+
+
+def check_enqueued(tune: Tune, space_name: str | None, where: str) -> None:
+    """Every ``enqueue`` point names parameters of the space and values they admit, or one :class:`ConfigError`."""
+    space = {p.name: p for p in tune.space(space_name)}
+    for i, point in enumerate(tune.enqueue):
+        unknown = sorted(set(point) - set(space))
+        if unknown:
+            raise ConfigError(
+                f"{where}: `tune.enqueue[{i}]` names {unknown}, which the space {space_name or tune.default_space!r}"
+                f" does not tune; its parameters are {sorted(space)}."
+            )
+        for name, value in point.items():
+            if not space[name].admits(value):
+                allowed = space[name].choices or f"[{space[name].low:g}, {space[name].high:g}]"
+                raise ConfigError(f"{where}: `tune.enqueue[{i}].{name}` is {value!r}, outside {allowed}.")
 
 
 def load_tune(raw: Any, where: str, reporting_seeds: list[int]) -> Tune:
@@ -161,6 +203,9 @@ def load_tune(raw: Any, where: str, reporting_seeds: list[int]) -> Tune:
     default = raw.get("default_space")
     if default is not None and default not in spaces:
         raise ConfigError(f"{where}.default_space {default!r} is not one of the spaces {sorted(spaces)}.")
+    enqueue = raw.get("enqueue") or []
+    if not isinstance(enqueue, list) or not all(isinstance(point, dict) and point for point in enqueue):
+        raise ConfigError(f"{where}.enqueue is a list of points, each {{<parameter>: <value>, ...}}, got {enqueue!r}.")
     return Tune(
         trials=trials,
         seeds=seeds,
@@ -176,6 +221,7 @@ def load_tune(raw: Any, where: str, reporting_seeds: list[int]) -> Tune:
         pruner=pruner.get("name", "asha"),
         min_iterations=int(pruner.get("min_iterations", 100)),
         reduction_factor=int(pruner.get("reduction_factor", 3)),
+        enqueue=tuple({str(k): v for k, v in point.items()} for point in enqueue),
     )
 
 

@@ -118,13 +118,18 @@ def open_study(study: Study, candidate: Candidate, storage: str | None = None):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # workers starting together would race to create the storage's tables and the study: one at a time
     with lock_file(study.folder / ".optuna.lock", study.folder, wait=True):
-        return optuna.create_study(
+        ostudy = optuna.create_study(
             study_name=optuna_name(study, candidate),
             storage=optuna.storages.RDBStorage(url, engine_kwargs=engine),
             direction="maximize" if study.objectives["quality"].mode == "max" else "minimize",
             pruner=pruner,
             load_if_exists=True,
         )
+        if not ostudy.get_trials(deepcopy=False):  # a new study: the enqueued points are its first trials
+            space = {p.name: p for p in tune.space(candidate.space)}
+            for point in tune.enqueue:
+                ostudy.enqueue_trial({name: space[name].encode(v) for name, v in point.items()})
+        return ostudy
 
 
 def _sampler(study: Study, candidate: Candidate, asked: int):
