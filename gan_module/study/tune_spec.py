@@ -156,8 +156,8 @@ def check_enqueued(tune: Tune, space_name: str | None, where: str) -> None:
         unknown = sorted(set(point) - set(space))
         if unknown:
             raise ConfigError(
-                f"{where}: `tune.enqueue[{i}]` names {unknown}, which the space {space_name or tune.default_space!r}"
-                f" does not tune; its parameters are {sorted(space)}."
+                f"{where}: `tune.enqueue[{i}]` names {unknown}, which the space "
+                f"{space_name or tune.default_space or 'common'!r} does not tune; its parameters are {sorted(space)}."
             )
         for name, value in point.items():
             if not space[name].admits(value):
