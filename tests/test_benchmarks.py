@@ -168,8 +168,8 @@ def test_parzen_references_fid_of_real_digits_is_near_zero_and_a_missing_checkpo
         printed = capsys.readouterr().out.splitlines()[-1]
         assert printed.startswith("eval/fid_classifier_4k_test of the centres ")
         fid[printed.split(": ")[0].split("centres ")[1]] = float(printed.split(": ")[1])
-    assert 0 < fid["as they are"] < 10  # training against test digits: near 0 (500 test digits)
-    assert fid["their mean image, once per centre"] > 20 * fid["as they are"]
+    assert 0 < fid[parzen_references.AS_THEY_ARE] < 10  # training against test digits: near 0 (500 test digits)
+    assert fid["their mean image, once per centre"] > 20 * fid[parzen_references.AS_THEY_ARE]
     assert list((tmp_path / ".cache" / "gan-selection" / "real-statistics").glob("fid-*.pt"))
     with pytest.raises(SystemExit):
         parzen_references.main(["--checkpoint", str(tmp_path / "missing.ckpt")])

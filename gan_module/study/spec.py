@@ -334,8 +334,8 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
             raise ConfigError(
                 f"{where}: axis values name spaces {unknown_spaces}; `tune.spaces` has {sorted(study.tune.spaces)}."
             )
-        for space in sorted({c.space or "" for c in study.candidates()}):
-            check_enqueued(study.tune, space or None, where)
+        for space in dict.fromkeys(c.space for c in study.candidates()):  # each space once, in candidate order
+            check_enqueued(study.tune, space, where)
     for objective in reversed([rank, *study.objectives.values()]):
         if objective.metric not in study.metrics:
             study.metrics.insert(0, objective.metric)

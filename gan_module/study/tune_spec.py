@@ -139,6 +139,11 @@ class Tune:
         name = name or self.default_space
         return self.spaces[name] if name else self.common
 
+    def enqueued(self, name: str | None) -> list[dict[str, Any]]:
+        """The ``enqueue`` points in the space ``name``, as Optuna stores them (for ``enqueue_trial``)."""
+        space = {p.name: p for p in self.space(name)}
+        return [{pname: space[pname].encode(value) for pname, value in point.items()} for point in self.enqueue]
+
 
 def settings_of(space: tuple[Parameter, ...], params: dict[str, Any]) -> dict[str, Any]:
     """The ``main.py`` settings of one point of a space (``params``: name -> value in the parameter's type)."""

@@ -126,9 +126,8 @@ def open_study(study: Study, candidate: Candidate, storage: str | None = None):
             load_if_exists=True,
         )
         if not ostudy.get_trials(deepcopy=False):  # a new study: the enqueued points are its first trials
-            space = {p.name: p for p in tune.space(candidate.space)}
-            for point in tune.enqueue:
-                ostudy.enqueue_trial({name: space[name].encode(v) for name, v in point.items()})
+            for point in tune.enqueued(candidate.space):
+                ostudy.enqueue_trial(point)
         return ostudy
 
 
