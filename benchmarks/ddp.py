@@ -26,7 +26,7 @@ from pathlib import Path
 
 import lightning as L
 
-from gan_module.run_layout import RunLayout
+from gan_module.run.layout import RunLayout
 
 STRATEGIES = {
     "1 process": [],
@@ -35,7 +35,7 @@ STRATEGIES = {
 }
 
 
-class Clock(L.Callback):
+class SpeedRecorder(L.Callback):
     """Writes rank 0's iterations per second after ``warmup`` iterations to ``<run>/speed.json``."""
 
     def __init__(self, warmup: int = 20) -> None:
@@ -62,7 +62,7 @@ def run(config: str, batches: int, extra: list[str], folder: Path) -> dict:
         "--trainer.limit_val_batches=0",
         "--trainer.enable_progress_bar=false",
         f"--trainer.default_root_dir={folder}",
-        "--trainer.callbacks+=benchmarks.ddp.Clock",
+        "--trainer.callbacks+=benchmarks.ddp.SpeedRecorder",
         "--sample_grid.every_n_epochs=0",
         "--interpolation.every_n_epochs=0",
         "--diagnostics.every_n_steps=0",

@@ -328,7 +328,7 @@ def ddp_row(sizes: Sizes) -> Row:
         cmd += [f"--trainer.limit_train_batches={sizes.ddp_iterations}", "--trainer.enable_progress_bar=false"]
         cmd += ["--sample_grid.every_n_epochs=0", "--interpolation.every_n_epochs=0", "--diagnostics.every_n_steps=0"]
         cmd += ["--trainer.callbacks+=benchmarks.gpu_check.RankDigest", f"--trainer.default_root_dir={tmp}"]
-        clock = {"class_path": "benchmarks.ddp.Clock", "init_args": {"warmup": warmup}}
+        clock = {"class_path": "benchmarks.ddp.SpeedRecorder", "init_args": {"warmup": warmup}}
         cmd += [f"--trainer.callbacks+={json.dumps(clock)}"]
         env = {k: v for k, v in os.environ.items() if k != "GAN_RUN_DIR"}
         start = time.perf_counter()

@@ -25,8 +25,8 @@ import lightning as L
 import torch
 from lightning.pytorch.core.optimizer import LightningOptimizer
 
-import gan_module.module as gan_module_module
-import gan_module.stepping as gan_module_stepping
+import gan_module.model.module as gan_module_module
+import gan_module.model.stepping as gan_module_stepping
 from benchmarks import speed
 from benchmarks.quiet import quiet_lightning
 from gan_module.schedules import ExponentialDecay

@@ -64,7 +64,7 @@ def sample_centres(checkpoint: str) -> Tensor:
     """A trained generator's ``PAPER_CENTRES`` samples that ``evaluation`` draws (the same seeded noise and
     labels), mapped to [0, 1] from the generator's output range."""
     from callbacks.evaluation import Evaluation
-    from gan_module.module import GAN
+    from gan_module.model.module import GAN
 
     module = GAN.load_from_checkpoint(checkpoint, map_location="cpu")
     samples = Evaluation(num_samples=PAPER_CENTRES).generate(module)  # read at call time: tests shrink it

@@ -348,7 +348,7 @@ def bare_loop(setup: Setup, iterations: int, warmup: int, options: Options, num_
 
 
 # --------------------------------------------------------------------------------------------- Lightning
-class Clock(L.Callback):
+class IterationStamps(L.Callback):
     """Stamps the start of iterations ``warmup`` to ``warmup + iterations - 1`` (their batch already fetched)
     and the end of the last: the instants the bare loop stamps."""
 
@@ -405,7 +405,7 @@ def bare_trainer(iterations: int, callback: L.Callback, options: Options, k: int
 def lightning_loop(setup: Setup, iterations: int, warmup: int, options: Options, num_images: int = 60_000) -> Timing:
     """The timed iterations of ``Trainer.fit`` on :class:`gan_module.GAN` with the same parts."""
     model = make_gan(setup, options)
-    clock = Clock(warmup, iterations, torch.device(options.device))
+    clock = IterationStamps(warmup, iterations, torch.device(options.device))
     trainer = bare_trainer(warmup + iterations, clock, options)
     trainer.fit(model, make_data(setup, num_images))
     if not clock.done:

@@ -42,7 +42,7 @@ import torch
 from benchmarks.quiet import quiet_lightning
 from benchmarks.speed import bare_iteration, bare_parts_of
 from gan_module.names import ITERATIONS, SECONDS
-from gan_module.run_layout import RunLayout
+from gan_module.run.layout import RunLayout
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -38,20 +38,20 @@ from lightning.pytorch.utilities import rank_zero_warn
 from gan_module.errors import ConfigError
 from gan_module.names import (
     D_ACCURACY,
-    DIVERSITY,
     GRAD_NORM_D,
     GRAD_NORM_G,
     ISSUES,
     ISSUES_NOW,
     MODE_COLLAPSE,
     NON_CONVERGENCE,
+    SPREAD_RATIO,
     UNSTABLE_TRAINING,
     VANISHING_GRADIENT,
     issue_key,
 )
-from gan_module.step_log import is_logging_step
+from gan_module.run.step_log import is_logging_step
 
-_WATCHED = (DIVERSITY, GRAD_NORM_G, GRAD_NORM_D, D_ACCURACY)
+_WATCHED = (SPREAD_RATIO, GRAD_NORM_G, GRAD_NORM_D, D_ACCURACY)
 
 
 class TrainingDiagnostics(L.Callback):
@@ -108,7 +108,7 @@ class TrainingDiagnostics(L.Callback):
 
     def conditions(self) -> dict[str, bool]:
         """Which issues hold over the current window (all False until the window is full)."""
-        diversity, grad_g, grad_d = (self._full(k) for k in (DIVERSITY, GRAD_NORM_G, GRAD_NORM_D))
+        diversity, grad_g, grad_d = (self._full(k) for k in (SPREAD_RATIO, GRAD_NORM_G, GRAD_NORM_D))
         accuracy = self._full(D_ACCURACY)
         flags = dict.fromkeys(ISSUES, False)
         if diversity is not None:
@@ -165,7 +165,7 @@ class TrainingDiagnostics(L.Callback):
 
 
 _DESCRIPTIONS = {
-    MODE_COLLAPSE: "mode collapse -- the samples are far less varied than the data (diag/diversity).",
+    MODE_COLLAPSE: "mode collapse -- the samples are far less varied than the data (diag/spread_ratio).",
     VANISHING_GRADIENT: "vanishing gradient -- G's gradient has collapsed while D is confident "
     "(diag/grad_norm_g, diag/d_accuracy); a non-saturating or Wasserstein loss is the usual remedy.",
     UNSTABLE_TRAINING: "unstable training -- gradient-norm spikes "

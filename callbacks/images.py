@@ -11,7 +11,7 @@ import torchvision
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 from torch import Tensor
 
-from gan_module.run_layout import RunLayout
+from gan_module.run.layout import RunLayout
 
 
 def run_dir(trainer: L.Trainer) -> Path:

@@ -4,7 +4,7 @@ Lightning's ModelCheckpoint refreshes its ``last.ckpt`` only when it saves a per
 epochs with the shipped configs), so a job killed before then (``kill -9``, out of memory, a node failure)
 left nothing to resume. This callback owns ``last.ckpt``: it rewrites it after every epoch, every few minutes
 of training, and when training ends, whatever ended it (``max_epochs``, ``max_steps``, the budget). Every
-checkpoint resumes exactly (gan_module/resume.py) and is written atomically (gan_module/checkpoint_io.py),
+checkpoint resumes exactly (gan_module/run/resume.py) and is written atomically (gan_module/checkpoint_io.py),
 so the file is always a whole, consistent state between two iterations.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import lightning as L
 
 from gan_module.errors import ConfigError
-from gan_module.run_layout import LAST_CHECKPOINT, RunLayout
+from gan_module.run.layout import LAST_CHECKPOINT, RunLayout
 
 
 def last_checkpoint_path(trainer) -> Path:

@@ -7,7 +7,7 @@ that is a tenth of the run. A person reads a bar a few times a second at most, s
 epoch's last batch). Training itself is untouched.
 
 The losses and the number of active training issues come from the module's
-:class:`~gan_module.step_log.StepLog` (``step_log.bar``), which the module fills without ``self.log``.
+:class:`~gan_module.run.step_log.StepLog` (``step_log.bar``), which the module fills without ``self.log``.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from gan_module.errors import ConfigError
-from gan_module.resume import next_batch
+from gan_module.run.resume import next_batch
 
 
 def to_unit_interval(images: Tensor, value_range: Sequence[float]) -> Tensor:
@@ -108,7 +108,7 @@ class ImageDataModule(L.LightningDataModule):
     then scaled to ``value_range``, which must match the generator's output activation ([0, 1] for sigmoid,
     [-1, 1] for tanh). Float samples (2-D points) are never rescaled.
 
-    Subclasses set ``image_shape`` and ``num_classes`` as class attributes or in ``__init__``: main.py links
+    Subclasses set ``image_shape`` and ``num_classes`` as class attributes or in ``__init__``: gan_module/cli.py links
     them into the networks when it instantiates them, before :meth:`setup` reads any file.
 
     Args:

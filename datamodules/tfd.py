@@ -49,7 +49,7 @@ class TFDDataModule(ImageDataModule):
         if train_on not in TRAIN_ON:
             raise ConfigError(f"data.train_on must be one of {', '.join(TRAIN_ON)}, got {train_on!r}.")
         self.path, self.fold, self.train_on = Path(path), fold, train_on
-        # decided here, not from the file: main.py links it into the networks before setup reads anything
+        # decided here, not from the file: gan_module/cli.py links it into the networks before setup reads anything
         self.num_classes = NUM_EXPRESSIONS if train_on == "train" else 0
 
     def load(self) -> ImageArrays:

@@ -13,25 +13,15 @@ What it adds to LightningCLI:
 
 from __future__ import annotations
 
-import importlib
-import os
-import pickle
-import re
-import secrets
 import signal
 import sys
 import threading
-import warnings
-from pathlib import Path
 from typing import NoReturn
 
-import torch
-import yaml
 from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info
 
 from callbacks.budget import IterationBudget
@@ -44,59 +34,17 @@ from callbacks.preemption import Preemption
 from callbacks.sample_grid import SampleGrid
 from datamodules.base import ImageDataModule
 from gan_module.errors import ConfigError, DivergenceError, PreemptedError
-from gan_module.module import GAN
-from gan_module.packing import check_batch_size, packed_shape
-from gan_module.resume import changed_settings, describe, is_fixed
-from gan_module.run_layout import (
-    RunBusyError,
-    RunLayout,
-    claim_run,
-    latest_last_checkpoint,
-    lock_folder,
-    next_run,
-    remove_if_untrained,
-)
+from gan_module.model.module import GAN
+from gan_module.model.packing import check_batch_size, packed_shape
+from gan_module.run.folder import CONFIG_DIR, claims, current_run, resolve_run_folder
+from gan_module.run.machine import stop_probing_for_absent_gpus
+from gan_module.run.resume import changed_settings, describe, is_fixed
+from gan_module.run.wandb import WandbConfigSaver
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULTS = CONFIG_DIR / "defaults.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
-#: the run folder of a new fit, shared by every process of a distributed run (see _new_run_folder)
-RUN_DIR_ENV = "GAN_RUN_DIR"
 #: the networks' settings the data decides (linked in when the model is built)
 NETWORKS, LINKED_FROM_DATA = ("generator", "discriminator"), ("image_shape", "num_classes")
-_NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
-
-
-def _check_checkpoint(path: Path) -> dict:
-    """The checkpoint, read once; one that cannot be read stops here with its name, not deep inside Lightning.
-
-    It is read with ``weights_only=True``: tensors, numbers, strings and containers, what this project saves. A
-    file asking for anything else (a pickle that would call a function or build an object) is refused before
-    any of it runs, as unsafe, not as damaged, and without torch's advice to load it with ``weights_only=False``.
-    """
-    others = sorted(str(p) for p in path.parent.glob("*.ckpt") if p != path)
-    instead = f" Resume from another checkpoint of the run: {', '.join(others)}." if others else ""
-    if path.stat().st_size == 0:
-        raise ConfigError(f"--ckpt_path {path} is empty (0 bytes: a save was cut off).{instead}")
-    try:
-        with warnings.catch_warnings():  # a foreign pickle's protocol warning would break the one line
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for a damaged file
-        if isinstance(err, pickle.UnpicklingError) and "Weights only load failed" in str(err):  # refused, not damaged
-            named = re.search(r"GLOBAL (\S+)", str(err))  # the function or class the file asks for, if it names one
-            asks = f" (it asks for {named.group(1)})" if named else ""
-            raise ConfigError(
-                f"--ckpt_path {path} holds objects this project never writes{asks}: refused for safety, nothing in "
-                "it was run. Use a checkpoint this project wrote."
-            ) from None
-        reason = " ".join(str(err).split())  # one line, whatever torch wrote
-        raise ConfigError(
-            f"--ckpt_path {path} is not a readable checkpoint (truncated or corrupt: {reason}).{instead}"
-        ) from err
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise ConfigError(f"--ckpt_path {path} is not a Lightning checkpoint (it has no state_dict).")
-    return ckpt
 
 
 def _checked_pack(cfg: Namespace) -> int:
@@ -106,50 +54,6 @@ def _checked_pack(cfg: Namespace) -> int:
     if batch_size is not None:
         check_batch_size(batch_size, pack)
     return pack
-
-
-def _continue_wandb_run(init_args: Namespace, run: Path) -> None:
-    """One W&B run per run folder: a resumed fit logs into the same W&B run, not a new one.
-
-    W&B only continues a run when it is given the run's id, so the id is kept in ``<run>/wandb_id``, written
-    by global rank 0 (the only rank that talks to W&B) the first time the folder is used.
-    """
-    if init_args.get("id") is None and init_args.get("version") is None:
-        id_file = run / "wandb_id"
-        if id_file.is_file():
-            init_args.id = id_file.read_text().strip()
-        else:
-            init_args.id = secrets.token_hex(4)
-            if os.environ.get("RANK", "0") == "0":
-                run.mkdir(parents=True, exist_ok=True)
-                id_file.write_text(init_args.id + "\n")
-        init_args.resume = "allow"
-    if init_args.get("name") is None:
-        init_args.name = str(run)
-
-
-def _stop_probing_for_absent_gpus() -> None:
-    """On a machine without CUDA devices, stop torch from looking for NVIDIA's library at every Adam step.
-
-    Lightning sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` on import (so that CUDA is not initialised before
-    DataLoader workers fork). ``torch.cuda.is_available()`` then asks NVML for the device count, and before CUDA
-    is initialised torch does not cache the answer: every ``Adam.step`` (its CUDA-graph health check) tries to
-    ``dlopen`` the NVML library again, ~0.1 ms each time where no NVIDIA driver is installed (a CPU node with a
-    CUDA build of torch). Once Lightning has chosen the devices and none is a GPU, the plain check (a cached
-    "no device" from the CUDA runtime) is exact and costs nothing; there is nothing to fork-poison.
-    """
-    if os.environ.get(_NVML_CHECK) == "1" and torch.cuda.device_count() == 0:
-        del os.environ[_NVML_CHECK]
-
-
-class WandbConfigSaver(SaveConfigCallback):
-    """Writes config.yaml as usual and also sends the full resolved config to every W&B run (Lightning does not)."""
-
-    def save_config(self, trainer, pl_module, stage: str) -> None:
-        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.experiment.config.update(config, allow_val_change=True)
 
 
 class OneLineErrorParser(LightningArgumentParser):
@@ -247,7 +151,7 @@ class GANCLI(LightningCLI):
             # the shared defaults add a ProgressBar; Lightning refuses one when the bar is switched off
             callbacks = cfg.trainer.get("callbacks") or []
             cfg.trainer.callbacks = [c for c in callbacks if not str(c.get("class_path", "")).endswith("ProgressBar")]
-        self._resolve_run_folder(cfg, subcommand, claim=printing is None)
+        self._saved_model = resolve_run_folder(cfg, subcommand, claim=printing is None)
         if printing is not None:
             skip_none = "skip_null" in printing
             sys.stdout.write(self._subcommand_parsers[subcommand].dump(cfg, skip_none=skip_none))
@@ -293,127 +197,11 @@ class GANCLI(LightningCLI):
     def _discriminator_input(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
         return packed_shape(sample_shape, self._pack)
 
-    def _resolve_run_folder(self, cfg: Namespace, subcommand: str, claim: bool = True) -> None:
-        """Pick the run folder and point the checkpoints and loggers into it (``claim=False``: only name it)."""
-        root = Path(cfg.trainer.default_root_dir or self._default_runs_root(cfg))
-        ckpt = cfg.get("ckpt_path")
-        if ckpt == "last":
-            found = latest_last_checkpoint(root)
-            if found is None:
-                raise ConfigError(
-                    f"--ckpt_path last: no {root}/version_*/checkpoints/last.ckpt to resume. Train first, "
-                    "or pass the checkpoint file."
-                )
-            ckpt = cfg.ckpt_path = str(found)
-        if ckpt is not None:
-            path = Path(ckpt)
-            if not path.is_file():
-                raise ConfigError(f"--ckpt_path {ckpt}: no such file.")
-            self._saved_model = _check_checkpoint(path).get("hyper_parameters") or {}
-        elif subcommand in ("validate", "test"):
-            raise ConfigError(
-                f"{subcommand} needs --ckpt_path (last, or a checkpoint file): without one it would score an "
-                "untrained generator."
-            )
-        ckpt_run = Path(ckpt).resolve().parent.parent if ckpt is not None else None
-        if subcommand == "fit" and ckpt_run is not None and RunLayout(ckpt_run).number is not None:
-            run = ckpt_run  # resuming: continue in the same folder
-        elif subcommand == "fit" or ckpt_run is None:
-            run = self._new_run_folder(root) if claim else next_run(root).root
-        else:  # evaluating a trained run: beside its training logs, not over them
-            run = RunLayout(ckpt_run).evaluation(subcommand).root
-        if claim and subcommand == "fit" and _is_first_process():
-            try:  # before anything is written: one writer per run folder
-                _HELD_LOCKS.append(lock_folder(Path(run)))
-            except RunBusyError as err:
-                raise ConfigError(str(err)) from None
-        cfg.trainer.default_root_dir = str(run)
-        if cfg.checkpoint.dirpath is None:
-            cfg.checkpoint.dirpath = str(RunLayout(run).checkpoints)
-        for logger in self._logger_configs(cfg):
-            if logger.get("init_args") is None:
-                logger.init_args = Namespace()
-            logger.init_args.save_dir = str(run)
-            kind = _logger_class(logger.class_path)
-            if issubclass(kind, CSVLogger | TensorBoardLogger):
-                logger.init_args.name, logger.init_args.version = "", ""  # log straight into the run folder
-            elif issubclass(kind, WandbLogger) and claim:
-                _continue_wandb_run(logger.init_args, run)
-
-    def _new_run_folder(self, root: Path) -> Path:
-        """The next ``version_N`` -- decided once for all processes of a run.
-
-        Each process of a distributed run parses the command line itself, and one that starts after rank 0
-        has created ``version_N`` would pick ``version_N+1``. Lightning starts the other local ranks as child
-        processes of this one, so the choice travels to them in the environment; torchrun and srun start every
-        process independently, so there the user exports the folder.
-        """
-        if os.environ.get(RUN_DIR_ENV):
-            return Path(os.environ[RUN_DIR_ENV])
-        launched = [v for v in ("RANK", "SLURM_PROCID") if int(os.environ.get(v, "0") or 0) > 0]
-        if launched:
-            raise ConfigError(
-                f"This is process {launched[0]}={os.environ[launched[0]]} of a distributed launch: export "
-                f"{RUN_DIR_ENV}=<run folder> (e.g. runs/mnist/ddp/version_$SLURM_JOB_ID) for every process, so "
-                "that all of them write into the same run folder."
-            )
-        run = claim_run(root).root
-        os.environ[RUN_DIR_ENV] = str(run)  # for the local ranks Lightning launches; main() removes it after
-        return run
-
-    @staticmethod
-    def _default_runs_root(cfg: Namespace) -> Path:
-        """runs/<dataset>/<model>, named after the ``--config`` files.
-
-        One file: its path under configs/ (configs/mnist/gan2014.yaml -> runs/mnist/gan2014). Composed files: the
-        first file's folder, then the names of the others joined by ``+``, leaving out ``base``
-        (mnist/base.yaml + mnist/dcgan.yaml + losses/wgan_gp.yaml -> runs/mnist/dcgan+wgan_gp).
-        Logger fragments (configs/logger/) are left out: a run tracked in W&B shares its config's folder.
-        """
-        configs = [Path(str(c)).resolve() for c in cfg.get("config") or []]
-        if not configs:
-            return Path("runs/default")
-
-        def relative(path: Path) -> Path:
-            return path.relative_to(CONFIG_DIR) if path.is_relative_to(CONFIG_DIR) else Path(path.name)
-
-        # the logger changes where a run is tracked, not what it trains: runs with any logger share a folder
-        configs = [configs[0], *(c for c in configs[1:] if relative(c).parts[0] != "logger")]
-        if len(configs) == 1:
-            return Path("runs") / relative(configs[0]).with_suffix("")
-        names = [c.stem for c in configs if c.stem != "base"] or ["base"]
-        return Path("runs") / relative(configs[0]).parent / "+".join(names)
-
-    @staticmethod
-    def _logger_configs(cfg: Namespace) -> list[Namespace]:
-        loggers = cfg.trainer.get("logger")
-        if isinstance(loggers, Namespace):
-            loggers = [loggers]
-        return [lg for lg in loggers or [] if isinstance(lg, Namespace) and "class_path" in lg]
-
     def before_fit(self) -> None:
-        _stop_probing_for_absent_gpus()
+        stop_probing_for_absent_gpus()
 
     def after_fit(self) -> None:
         rank_zero_info(f"Run folder: {self.trainer.default_root_dir}")
-
-
-def _logger_class(class_path: str) -> type:
-    """The logger class a config names (``object`` when it cannot be imported: it then fails where built)."""
-    module, _, name = class_path.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), name) if module else object
-    except (ImportError, AttributeError):
-        return object
-
-
-#: the run folders this process writes (their OS locks; released when a command ends, or by the kernel)
-_HELD_LOCKS: list = []
-
-
-def _is_first_process() -> bool:
-    """Not a process a distributed launch started besides the first (they write into the first one's folder)."""
-    return all(int(os.environ.get(v, "0") or 0) == 0 for v in ("LOCAL_RANK", "RANK", "SLURM_PROCID"))
 
 
 def _check_training_length(cfg: Namespace, subcommand: str) -> None:
@@ -431,21 +219,13 @@ def _check_training_length(cfg: Namespace, subcommand: str) -> None:
 
 def main(args: list[str] | None = None, cli: type[GANCLI] = GANCLI) -> None:
     """``python main.py ARGS``; ``cli`` is GANCLI or a subclass (the study's fit-then-test)."""
-    exported_before = RUN_DIR_ENV in os.environ
     stop_starting = threading.current_thread() is threading.main_thread()
     if stop_starting:  # a SIGTERM before training starts ends the command as Ctrl-C would (the Preemption
         previous = signal.signal(signal.SIGTERM, _stopped_while_starting)  # callback takes over at train start)
     try:
-        _run(cli, args)
-    except BaseException:
-        if not exported_before and os.environ.get(RUN_DIR_ENV):  # the new folder this command claimed
-            remove_if_untrained(Path(os.environ[RUN_DIR_ENV]))
-        raise
+        with claims():
+            _run(cli, args)
     finally:
-        if not exported_before:  # a later run in this process (tests, notebooks) picks its own folder
-            os.environ.pop(RUN_DIR_ENV, None)
-        while _HELD_LOCKS:
-            _HELD_LOCKS.pop().close()
         if stop_starting:
             signal.signal(signal.SIGTERM, previous)
 
@@ -477,8 +257,8 @@ def _os_fault(err: OSError) -> str:
     """One line: what the system refused, where, and what is safe to resume from."""
     where = f" ({err.filename})" if err.filename else ""
     text = f"{err.strerror or err}{where}: the command stopped."
-    run = os.environ.get(RUN_DIR_ENV)
-    last = RunLayout(Path(run)).last_checkpoint if run else None
+    run = current_run()
+    last = run.last_checkpoint if run is not None else None
     if last is not None and last.is_file():
         text += f" The last good checkpoint is {last}: fix the cause, then run the same command with --ckpt_path last."
     return text

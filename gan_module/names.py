@@ -11,8 +11,8 @@ from __future__ import annotations
 LOSS_D, LOSS_G = "loss_d", "loss_g"
 #: progress in the units GAN papers use (generator iterations, thousands of real images) and wall-clock seconds
 ITERATIONS, KIMG, SECONDS = "progress/iterations", "progress/kimg", "progress/seconds"
-#: diagnostics of the D and G steps (gan_module/module.py writes them, callbacks/diagnostics.py reads them)
-D_REAL, D_FAKE, D_ACCURACY, DIVERSITY = "diag/d_real", "diag/d_fake", "diag/d_accuracy", "diag/diversity"
+#: diagnostics of the D and G steps (gan_module/model/module.py writes them, callbacks/diagnostics.py reads them)
+D_REAL, D_FAKE, D_ACCURACY, SPREAD_RATIO = "diag/d_real", "diag/d_fake", "diag/d_accuracy", "diag/spread_ratio"
 GRAD_NORM_D, GRAD_NORM_G = "diag/grad_norm_d", "diag/grad_norm_g"
 
 #: the training issues of Motwani & Parmar (2020), flagged by callbacks/diagnostics.py and ranked by the study

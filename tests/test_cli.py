@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -371,15 +372,15 @@ def test_a_missing_or_broken_config_file_is_reported_before_anything_heavy_is_im
 
 
 def test_without_cuda_devices_torch_stops_probing_for_nvml(monkeypatch):
-    from gan_module import cli
+    from gan_module.run.machine import stop_probing_for_absent_gpus
 
     monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    cli._stop_probing_for_absent_gpus()
-    assert cli.os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1"  # a GPU machine keeps Lightning's setting
+    stop_probing_for_absent_gpus()
+    assert os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1"  # a GPU machine keeps Lightning's setting
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
-    cli._stop_probing_for_absent_gpus()
-    assert "PYTORCH_NVML_BASED_CUDA_CHECK" not in cli.os.environ
+    stop_probing_for_absent_gpus()
+    assert "PYTORCH_NVML_BASED_CUDA_CHECK" not in os.environ
 
 
 def built(tmp_path: Path, *configs: str, args: tuple[str, ...] = ()):

@@ -280,7 +280,7 @@ def test_every_datamodule_gives_batches_the_model_can_use(name, request):
     ],
 )
 def test_shape_and_classes_are_on_the_instance_before_any_file_is_read(tmp_path, make, image_shape, num_classes):
-    # main.py links them into the networks when it instantiates the data, before setup reads a file
+    # gan_module/cli.py links them into the networks when it instantiates the data, before setup reads a file
     dm = make(str(tmp_path / "nothing_here"))
     assert dm.image_shape == image_shape and isinstance(dm.image_shape, tuple)
     assert dm.num_classes == num_classes and isinstance(dm.num_classes, int)

@@ -23,7 +23,7 @@ from tests.conftest import offline_digits
 def diagnostics_with(series: dict[str, list[float]] | None = None, window: int = 10) -> TrainingDiagnostics:
     """A callback whose history holds healthy numbers, with the given series appended (the newest values)."""
     callback = TrainingDiagnostics(window=window)
-    defaults = {"diag/diversity": 1.0, "diag/grad_norm_g": 1.0, "diag/grad_norm_d": 1.0, "diag/d_accuracy": 0.7}
+    defaults = {"diag/spread_ratio": 1.0, "diag/grad_norm_g": 1.0, "diag/grad_norm_d": 1.0, "diag/d_accuracy": 0.7}
     for key, value in defaults.items():
         callback.history[key].extend([value] * window)
     for key, values in (series or {}).items():
@@ -37,7 +37,7 @@ def test_healthy_numbers_raise_nothing():
 
 
 def test_each_condition_fires_on_its_own_signature():
-    collapsed = diagnostics_with({"diag/diversity": [0.05] * 10}).conditions()
+    collapsed = diagnostics_with({"diag/spread_ratio": [0.05] * 10}).conditions()
     assert collapsed["mode_collapse"] and not collapsed["vanishing_gradient"]
     vanished = diagnostics_with({"diag/grad_norm_g": [1e-4] * 10, "diag/d_accuracy": [0.99] * 10}).conditions()
     assert vanished["vanishing_gradient"]
@@ -66,7 +66,7 @@ def test_the_callback_reads_from_the_loss_whether_d_outputs_a_probability():
 
 
 def test_a_condition_must_hold_over_the_whole_window():
-    assert not diagnostics_with({"diag/diversity": [0.05] * 9 + [0.5]}).conditions()["mode_collapse"]
+    assert not diagnostics_with({"diag/spread_ratio": [0.05] * 9 + [0.5]}).conditions()["mode_collapse"]
 
 
 class CollapsedGenerator(nn.Module):

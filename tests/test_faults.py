@@ -17,6 +17,7 @@ import torch
 
 from gan_module import cli
 from gan_module.checkpoint_io import partial_files
+from gan_module.run.folder import default_runs_root
 from tests.conftest import CONFIGS
 from tests.test_cli import QUICKSTART
 from tests.test_preemption import RUN, assert_same_training_state, checkpoint, fit
@@ -98,7 +99,7 @@ def test_two_runs_started_at_once_get_their_own_folders(tmp_path):
 
 
 def test_a_folder_made_by_another_run_after_the_scan_is_skipped(tmp_path, monkeypatch):
-    from gan_module import run_layout
+    from gan_module.run import layout as run_layout
 
     monkeypatch.setattr(run_layout, "versions", lambda root: [])  # as if version_0 appeared after the listing
     (tmp_path / "version_0").mkdir()
@@ -195,10 +196,9 @@ def test_a_config_file_without_settings_is_named(tmp_path, text):
 
 def test_runs_with_any_logger_share_the_config_s_run_folder():
     configs = [CONFIGS / "quickstart.yaml", CONFIGS / "logger" / "wandb.yaml"]
-    namespace = cli.Namespace(config=[str(c) for c in configs])
-    assert cli.GANCLI._default_runs_root(namespace) == Path("runs/quickstart")
-    namespace = cli.Namespace(config=[str(CONFIGS / "mnist/base.yaml"), str(CONFIGS / "losses/wgan_gp.yaml")])
-    assert cli.GANCLI._default_runs_root(namespace) == Path("runs/mnist/wgan_gp")
+    assert default_runs_root([str(c) for c in configs]) == Path("runs/quickstart")
+    composed = [str(CONFIGS / "mnist/base.yaml"), str(CONFIGS / "losses/wgan_gp.yaml")]
+    assert default_runs_root(composed) == Path("runs/mnist/wgan_gp")
 
 
 def test_inception_features_without_weights_offline_fail_before_the_test_loop(tmp_path, capsys, monkeypatch):
@@ -206,7 +206,7 @@ def test_inception_features_without_weights_offline_fail_before_the_test_loop(tm
 
     import torchmetrics.image
 
-    from gan_module.module import GAN
+    from gan_module.model.module import GAN
     from tests.test_cli import SMALL
 
     cli.main(
@@ -323,7 +323,7 @@ def test_the_study_reading_a_malicious_last_ckpt_runs_nothing(tmp_path):
     import pickle
     from types import SimpleNamespace
 
-    from gan_module.run_layout import RunLayout
+    from gan_module.run.layout import RunLayout
     from gan_module.study.runner import collect
 
     marker = tmp_path / "ran"
@@ -353,7 +353,7 @@ def test_a_malicious_classifier_cache_file_runs_nothing(tmp_path):
 def test_a_second_writer_into_a_live_run_is_refused_in_one_line_before_touching_it(tmp_path, capsys):
     """`fit --ckpt_path last` into a run another fit still trains: the run folder's OS lock names the holder;
     nothing of the run changes. The lock goes with its holder: once released, the same command resumes."""
-    from gan_module.run_layout import lock_folder
+    from gan_module.run.locks import lock_folder
 
     fit(tmp_path)
     first = checkpoint(tmp_path)["epoch"]

@@ -143,7 +143,7 @@ def test_an_evaluation_count_no_metric_can_hold_is_refused_in_one_line_before_an
 def test_a_prediction_larger_than_the_writer_holds_is_refused_in_one_line_before_any_sample(
     trained, capsys, monkeypatch
 ):
-    from gan_module.module import GAN
+    from gan_module.model.module import GAN
 
     steps: list[int] = []
     predict_step = GAN.predict_step

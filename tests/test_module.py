@@ -286,7 +286,12 @@ def test_diagnostics_are_computed_when_read_and_critic_accuracy_ranks_pairs():
     model = tiny_gan()
     read = trainer(limit_train_batches=2, limit_val_batches=0, callbacks=[TrainingDiagnostics(every_n_steps=1)])
     read.fit(model, IndexedDataModule(num_items=16))
-    assert set(model.diagnostics) == {"diag/grad_norm_d", "diag/grad_norm_g", "diag/d_accuracy", "diag/diversity"} | {
+    assert set(model.diagnostics) == {
+        "diag/grad_norm_d",
+        "diag/grad_norm_g",
+        "diag/d_accuracy",
+        "diag/spread_ratio",
+    } | {
         "diag/d_real",
         "diag/d_fake",
     }
@@ -305,7 +310,7 @@ def test_diagnostics_are_computed_when_read_and_critic_accuracy_ranks_pairs():
         fake=fake,
     )
     assert critic.loss_diagnostics(critique)["diag/d_accuracy"] == 0.75  # pairs 0, 2, 3 ranked right; no threshold
-    assert torch.isclose(critic.loss_diagnostics(critique)["diag/diversity"], torch.tensor(1.0), atol=0.5)
+    assert torch.isclose(critic.loss_diagnostics(critique)["diag/spread_ratio"], torch.tensor(1.0), atol=0.5)
 
 
 def test_a_checkpoint_of_other_networks_is_a_clear_error(tmp_path):

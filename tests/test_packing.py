@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from gan_module import GAN, ConfigError
+from gan_module.model.packing import pack_samples, packed_shape
 from gan_module.networks import MLPDiscriminator, MLPGenerator
-from gan_module.packing import pack_samples, packed_shape
 from gan_module.regularizers import GradientPenalty
 from tests.conftest import CONFIGS, IndexedDataModule
 from tests.test_cli import built, expect_error

@@ -9,7 +9,7 @@ import torch
 from lightning.pytorch.callbacks import RichProgressBar
 
 from callbacks.progress_bar import ProgressBar
-from gan_module.step_log import StepLog
+from gan_module.run.step_log import StepLog
 
 
 def test_the_bar_updates_at_most_refresh_rate_times_a_second_and_on_the_last_batch(monkeypatch):

@@ -1,4 +1,4 @@
-"""gan_module/resume.py: a run resumed from any checkpoint the project writes ends exactly as a straight run.
+"""gan_module/run/resume.py: a run resumed from any checkpoint the project writes ends exactly as a straight run.
 
 Each case interrupts a 2-epoch run in a different way, resumes it, and compares the final checkpoint with the
 straight run's: weights, optimizer moments, schedulers, random streams, the data position and Lightning's own
@@ -132,3 +132,29 @@ def test_a_checkpoint_of_another_model_is_one_error_line_before_anything_is_writ
 
 
 assert "--trainer.max_epochs=2" in RUN  # the cases above count on 2 epochs of 6 batches
+
+
+#: written at commit 3d9c27d, before the GAN's parts moved into gan_module/model/ and the run's into gan_module/run/:
+#: ``start.ckpt`` is RUN stopped by ``--trainer.max_steps=5``, ``final.pt`` the end state of that code's straight RUN
+BEFORE_THE_LAYOUT = Path(__file__).resolve().parent / "fixtures" / "checkpoint_3d9c27d"
+
+
+def test_a_checkpoint_written_before_the_layout_change_resumes_exactly(tmp_path):
+    assert torch.load(BEFORE_THE_LAYOUT / "start.ckpt", weights_only=True)["gan_progress"]["d_steps"] < 12  # mid-run
+    assert_same_run(
+        torch.load(BEFORE_THE_LAYOUT / "final.pt", weights_only=True),
+        resume(tmp_path, BEFORE_THE_LAYOUT / "start.ckpt"),
+    )
+
+
+def test_a_class_path_that_reaches_the_same_class_is_the_same_model():
+    """Resume compares the classes a class_path imports: a piece re-exported from a new module is the same piece."""
+    from gan_module.run.resume import changed_settings
+
+    saved = {"loss": {"class_path": "gan_module.losses.NonSaturatingLoss"}, "k": 1}
+    moved = {"loss": {"class_path": "gan_module.losses.standard.NonSaturatingLoss"}, "k": 1}
+    assert changed_settings(saved, moved) == {}
+    other = {"loss": {"class_path": "gan_module.losses.LeastSquaresLoss"}, "k": 2}
+    assert set(changed_settings(saved, other)) == {"loss.class_path", "k"}
+    gone = {"loss": {"class_path": "gan_module.losses.NoSuchLoss"}, "k": 1}  # a class removed since: another model
+    assert set(changed_settings(saved, gone)) == {"loss.class_path"}

@@ -1,4 +1,4 @@
-"""gan_module/run_layout.py: one run folder's paths, written down once, agree with what Lightning writes."""
+"""gan_module/run/layout.py: one run folder's paths, written down once, agree with what Lightning writes."""
 
 import inspect
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 from lightning.fabric.loggers.csv_logs import _ExperimentWriter
 from lightning.pytorch.cli import SaveConfigCallback
 
-from gan_module.run_layout import RunLayout, versions
+from gan_module.run.layout import RunLayout, versions
 
 
 def test_the_layout_names_the_files_lightning_writes():

@@ -1,4 +1,4 @@
-"""gan_module/step_log.py: training-step numbers reach the loggers on exactly the steps Lightning logs, once each,
+"""gan_module/run/step_log.py: training-step numbers reach the loggers on exactly the steps Lightning logs, once each,
 with the right values, without ``self.log``; the training clock carries over a resume."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from gan_module import GAN
 from gan_module.networks import MLPDiscriminator, MLPGenerator
-from gan_module.step_log import StepLog, _as_floats, is_logging_step
+from gan_module.run.step_log import StepLog, _as_floats, is_logging_step
 from tests.conftest import IndexedDataModule
 
 
@@ -61,7 +61,9 @@ def test_the_module_logs_on_lightnings_own_logging_steps_with_this_steps_numbers
         assert float(row["progress/iterations"]) == step + 1
         assert float(row["progress/kimg"]) == pytest.approx((step + 1) * 4 / 1000)
         assert int(row["epoch"]) == step // 10
-        assert {"loss_g", "diag/grad_norm_d", "diag/grad_norm_g", "diag/diversity"} <= {k for k, v in row.items() if v}
+        assert {"loss_g", "diag/grad_norm_d", "diag/grad_norm_g", "diag/spread_ratio"} <= {
+            k for k, v in row.items() if v
+        }
     seconds = [float(row["progress/seconds"]) for row in ours]
     assert seconds == sorted(seconds) and seconds[0] > 0
     assert model.step_log.values == {}  # nothing left over for the next step

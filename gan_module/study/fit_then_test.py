@@ -15,7 +15,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from callbacks.last_checkpoint import last_checkpoint_path
 from gan_module.cli import GANCLI
-from gan_module.run_layout import RunLayout
+from gan_module.run.layout import RunLayout
 
 
 def logger_in(logger: Logger, folder: Path) -> Logger:

@@ -27,7 +27,8 @@ import torch
 
 from gan_module.checkpoint_io import write_text_atomically
 from gan_module.names import EVAL, ISSUES, ITERATIONS, issue_key
-from gan_module.run_layout import RunBusyError, RunLayout, lock_file
+from gan_module.run.layout import RunLayout
+from gan_module.run.locks import RunBusyError, lock_file
 from gan_module.study.result import DIVERGED, DONE, RunResult
 from gan_module.study.spec import Candidate, Study
 from gan_module.study.tuning_layout import read_best

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gan_module.run_layout import RunBusyError, RunLayout, lock_file
+from gan_module.run.layout import RunLayout
+from gan_module.run.locks import RunBusyError, lock_file
 from gan_module.study.result import DONE
 from gan_module.study.runner import cli_args, collect, fit_and_test
 from gan_module.study.spec import Candidate, Study

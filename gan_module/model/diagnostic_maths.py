@@ -14,7 +14,7 @@ def gradient_norm(network: nn.Module) -> Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))).detach()
 
 
-def diversity_ratio(fake: Tensor, real: Tensor) -> Tensor:
+def spread_ratio(fake: Tensor, real: Tensor) -> Tensor:
     """Mean pairwise L2 distance within ``fake`` over that within ``real`` (1: as varied as the data)."""
 
     def mean_distance(x: Tensor) -> Tensor:

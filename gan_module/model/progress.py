@@ -1,5 +1,5 @@
 """Where training stands, in the units GAN papers use, and how long it has taken: two plain objects the GAN
-module owns (gan_module/module.py counts, gan_module/run_state.py saves and restores them).
+module owns (gan_module/model/module.py counts, gan_module/model/run_state.py saves and restores them).
 
 Lightning's ``global_step`` counts optimizer steps -- k + 1 per iteration of Algorithm 1 -- so it is no measure
 of training length here: :class:`Progress` counts D steps, generator iterations and real images shown to D

@@ -15,13 +15,10 @@ Numbers shown in the progress bar (the losses, the number of active training iss
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import lightning as L
 import torch
 from torch import Tensor
-
-from gan_module import names
 
 
 def is_logging_step(trainer: L.Trainer | None) -> bool:
@@ -76,20 +73,3 @@ def _as_floats(values: Mapping[str, Tensor | float]) -> dict[str, float]:
         stacked = torch.stack([values[k].detach().float().reshape(()).to(device) for k in keys]).tolist()
         floats.update(zip(keys, stacked, strict=True))
     return floats
-
-
-class StepLogging:
-    """A part of :class:`gan_module.module.GAN` (mixed into it): writes each logged step's numbers, once."""
-
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        # after the callbacks' own hooks (Lightning calls the module's last), so their numbers are in
-        if self.step_log.logging:
-            self.step_log.add(self.step_log.bar)  # the losses and the callbacks' numbers (issues) of this step
-            self.step_log.write(
-                self.trainer,
-                **{
-                    names.ITERATIONS: float(self.iterations),
-                    names.KIMG: self.images_seen / 1000.0,
-                    names.SECONDS: self.training_seconds(),
-                },
-            )

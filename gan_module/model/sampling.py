@@ -1,6 +1,6 @@
 """Drawing from the GAN: noise from the prior, class labels, G's samples and D's outputs.
 
-A part of :class:`gan_module.module.GAN` (mixed into it), kept apart from Algorithm 1: it reads the module's
+A part of :class:`gan_module.model.module.GAN` (mixed into it), kept apart from Algorithm 1: it reads the module's
 ``generator``, ``discriminator``, ``noise``, ``num_classes`` and ``ema``. Conditional models p(x|c) (the 2014
 paper's conclusion; Mirza & Osindero 2014) take class labels with the noise or the images.
 """
@@ -82,7 +82,7 @@ class Sampling:
 
     def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
         """As many samples as the batch has images (of the batch's classes), from noise seeded by the batch index."""
-        real, labels = unpack(batch)
+        real, labels = split_batch(batch)
         return self.generate(
             self.sample_noise(real.shape[0], torch.Generator().manual_seed(batch_idx)), self._condition(labels)
         )
@@ -103,7 +103,7 @@ class Sampling:
         return bool(labels.min() >= 0) and bool(labels.max() < self.num_classes)
 
 
-def unpack(batch: Any) -> tuple[Tensor, Tensor | None]:
+def split_batch(batch: Any) -> tuple[Tensor, Tensor | None]:
     """(samples, labels) from a DataModule batch; a bare tensor has no labels."""
     if isinstance(batch, list | tuple):
         return batch[0], (batch[1] if len(batch) > 1 else None)

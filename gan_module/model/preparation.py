@@ -1,6 +1,7 @@
 """Before training: the networks' memory layout and compilation, and the checks against the data.
 
-A part of :class:`gan_module.module.GAN` (mixed into it); the checks themselves are in gan_module/setup_checks.py.
+A part of :class:`gan_module.model.module.GAN` (mixed into it); the checks themselves are in
+gan_module/model/setup_checks.py.
 """
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from __future__ import annotations
 import torch
 
 from gan_module.errors import ConfigError
-from gan_module.packing import check_batch_size
-from gan_module.setup_checks import check_networks
+from gan_module.model.packing import check_batch_size
+from gan_module.model.setup_checks import check_networks
 
 
 class Preparation:
@@ -47,7 +48,7 @@ class Preparation:
         if self.num_classes and data_classes is not None and data_classes != self.num_classes:
             raise ConfigError(
                 f"The conditional networks were built for {self.num_classes} classes but the data has "
-                f"{data_classes}: leave the networks' num_classes unset (main.py links it from the data)."
+                f"{data_classes}: leave the networks' num_classes unset (gan_module/cli.py links it from the data)."
             )
 
     def check_networks(self, image_shape: tuple[int, ...], value_range: tuple[float, float] | None) -> None:

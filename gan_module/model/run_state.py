@@ -1,8 +1,8 @@
 """What a GAN run carries across a stop beyond its weights: progress, its clock, random states, changed settings.
 
-A part of :class:`gan_module.module.GAN` (mixed into it): the checkpoint hooks and the start of a fit. The
+A part of :class:`gan_module.model.module.GAN` (mixed into it): the checkpoint hooks and the start of a fit. The
 mechanics (where training stands, gathering and restoring random states, settings changed on resume) are in
-gan_module/resume.py.
+gan_module/run/resume.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from lightning.pytorch.utilities import rank_zero_info
 
-from gan_module.resume import (
+from gan_module.run.resume import (
     apply_changed_settings,
     between_batches,
     changed_settings,

@@ -1,6 +1,6 @@
 """How well D tells held-out real images from fresh samples: the module's ``validation_step`` and ``test_step``.
 
-A part of :class:`gan_module.module.GAN` (mixed into it). A D that overfits its training images shows as a gap
+A part of :class:`gan_module.model.module.GAN` (mixed into it). A D that overfits its training images shows as a gap
 between the training diagnostics and these numbers (``val/loss_d``, ``val/d_accuracy``).
 """
 
@@ -12,8 +12,8 @@ import torch
 
 from gan_module import names
 from gan_module.losses import Critique
-from gan_module.packing import pack_samples
-from gan_module.sampling import unpack
+from gan_module.model.packing import pack_samples
+from gan_module.model.sampling import split_batch
 
 
 class HeldOut:
@@ -26,7 +26,7 @@ class HeldOut:
         evaluation never moves training's random stream. The fakes are G's (not its moving average's): these
         numbers describe D against the player it trains against.
         """
-        real, labels = unpack(batch)
+        real, labels = split_batch(batch)
         labels = self._condition(labels)
         real = real[: real.shape[0] - real.shape[0] % self.pack]  # a last batch of the split packs whole inputs
         fake = self(self.sample_noise(real.shape[0], torch.Generator().manual_seed(batch_idx)), labels)

@@ -1,7 +1,8 @@
 """The numbers behind the selection paper's training issues.
 
-A part of :class:`gan_module.module.GAN` (mixed into it): the ``diag/*`` numbers of a D step, computed only on
-the steps someone reads (the loggers, callbacks.TrainingDiagnostics). The maths is in gan_module/diagnostic_maths.py.
+A part of :class:`gan_module.model.module.GAN` (mixed into it): the ``diag/*`` numbers of a D step, computed only on
+the steps someone reads (the loggers, callbacks.TrainingDiagnostics). The maths is in
+gan_module/model/diagnostic_maths.py.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import torch
 from torch import Tensor
 
 from gan_module import names
-from gan_module.diagnostic_maths import diversity_ratio
 from gan_module.losses import Critique
+from gan_module.model.diagnostic_maths import spread_ratio
 
 #: samples of each side that the diversity diagnostic compares (see Diagnosing.loss_diagnostics)
-DIVERSITY_SAMPLES = 64
+SPREAD_SAMPLES = 64
 
 
 class Diagnosing:
@@ -40,17 +41,17 @@ class Diagnosing:
         - ``d_real``/``d_fake``: mean raw D output on each side (a widening gap: D is winning);
         - ``d_accuracy``: see :meth:`d_accuracy`;
         - ``diversity``: mean pairwise distance between fakes over that between reals (near 0: mode collapse),
-          estimated on the first :data:`DIVERSITY_SAMPLES` of each (the batch is a random draw, so these are
+          estimated on the first :data:`SPREAD_SAMPLES` of each (the batch is a random draw, so these are
           too): the same expectation as over the whole batch at a sixteenth of the cost for a batch of 256.
           With packing, the distances are between packed inputs (m samples each): still 1 for a G like the data.
         """
         real, fake = critique.real_logits.float(), critique.fake_logits.float()
-        n = DIVERSITY_SAMPLES
+        n = SPREAD_SAMPLES
         return {
             names.D_REAL: real.mean(),
             names.D_FAKE: fake.mean(),
             names.D_ACCURACY: self.d_accuracy(real, fake),
-            names.DIVERSITY: diversity_ratio(critique.fake[:n], critique.real[:n]),
+            names.SPREAD_RATIO: spread_ratio(critique.fake[:n], critique.real[:n]),
         }
 
     def d_accuracy(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:

@@ -27,20 +27,21 @@ from torch import Tensor, nn
 from gan_module import names
 from gan_module.ema import ExponentialMovingAverage
 from gan_module.errors import ConfigError
-from gan_module.held_out import HeldOut
 from gan_module.losses import Critique, GANLoss, NonSaturatingLoss
+from gan_module.model.held_out import HeldOut
+from gan_module.model.packing import pack_samples
+from gan_module.model.preparation import Preparation
+from gan_module.model.progress import Clock, Progress
+from gan_module.model.run_state import RunState
+from gan_module.model.sampling import Sampling, split_batch
+from gan_module.model.setup_checks import agreed_classes
+from gan_module.model.step_diagnostics import Diagnosing
+from gan_module.model.step_logging import StepLogging
+from gan_module.model.stepping import Stepping
 from gan_module.networks.normalization import add_spectral_norm
 from gan_module.noise import Gaussian, Noise
-from gan_module.packing import pack_samples
-from gan_module.preparation import Preparation
-from gan_module.progress import Clock, Progress
 from gan_module.regularizers import Regularizer, check_regularizers
-from gan_module.run_state import RunState
-from gan_module.sampling import Sampling, unpack
-from gan_module.setup_checks import agreed_classes
-from gan_module.step_diagnostics import Diagnosing
-from gan_module.step_log import StepLog, StepLogging
-from gan_module.stepping import Stepping
+from gan_module.run.step_log import StepLog
 
 try:  # set while LightningCLI instantiates the model: hparams are then the parsed config, not the objects
     from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
@@ -85,8 +86,8 @@ class GAN(Stepping, Sampling, Diagnosing, StepLogging, HeldOut, Preparation, Run
         regularizers: terms added to D's loss (gradient penalties) or applied after D's step (clipping).
         generator_spectral_norm, discriminator_spectral_norm: spectral normalization of every weight of that
             network (Miyato et al. 2018), whatever its architecture.
-        pack: D judges this many samples at once (PacGAN, Lin et al. 2018; see gan_module/packing.py): real and
-            fake minibatches are packed alike, D is built for inputs ``pack`` samples wide (main.py links its
+        pack: D judges this many samples at once (PacGAN, Lin et al. 2018; see gan_module/model/packing.py): real and
+            fake minibatches are packed alike, D is built for inputs ``pack`` samples wide (gan_module/cli.py links its
             shape), and the batch size must be a multiple of it. 1: no packing.
         simultaneous: update D and G together, as the 2014 paper's released code does (pylearn2
             ``AdversaryCost2``) rather than as its Algorithm 1 reads: one minibatch of fakes, judged by D once
@@ -162,12 +163,14 @@ class GAN(Stepping, Sampling, Diagnosing, StepLogging, HeldOut, Preparation, Run
         self._compile_networks(compile)
         self._optimizer_factories = (discriminator_optimizer, generator_optimizer)
         self._scheduler_factories = (discriminator_scheduler, generator_scheduler)
-        self.progress = Progress()  # D steps, iterations, kimg: what Algorithm 1 has done (gan_module/progress.py)
+        self.progress = (
+            Progress()
+        )  # D steps, iterations, kimg: what Algorithm 1 has done (gan_module/model/progress.py)
         self.clock = Clock()  # seconds of fitting over every attempt
         #: the latest training diagnostics (``diag/*``), read by loggers and callbacks.TrainingDiagnostics; the
         #: costlier ones are computed only on the D steps someone reads (see :meth:`request_diagnostics`)
         self.diagnostics: dict[str, Tensor] = {}
-        #: this step's numbers for the loggers and the progress bar (gan_module/step_log.py)
+        #: this step's numbers for the loggers and the progress bar (gan_module/run/step_log.py)
         self.step_log = StepLog()
 
     # Progress as callbacks read it: generator iterations, D steps, real images shown to D
@@ -185,7 +188,7 @@ class GAN(Stepping, Sampling, Diagnosing, StepLogging, HeldOut, Preparation, Run
         return optimizers, schedulers
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        real, labels = unpack(batch)
+        real, labels = split_batch(batch)
         if self.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
         self.step_log.begin(self._trainer)  # is this step logged: read by the steps and the callbacks below

@@ -1,6 +1,6 @@
 """Each player's update: backward, gradients averaged across ranks and checked finite, the step, its schedule.
 
-A part of :class:`gan_module.module.GAN` (mixed into it): the mechanics under Algorithm 1's "update D by
+A part of :class:`gan_module.model.module.GAN` (mixed into it): the mechanics under Algorithm 1's "update D by
 ascending its stochastic gradient" -- manual optimization's backward pass, gradient averaging where no DDP
 wrapper does it (gan_module/distributed.py), the divergence check before a step can spread a NaN into the
 weights, 16-bit AMP's scaled gradients, and the learning-rate schedule of each player.
@@ -14,9 +14,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from gan_module.diagnostic_maths import gradient_norm
 from gan_module.distributed import average_gradients, broadcast_state, is_distributed
 from gan_module.errors import DivergenceError
+from gan_module.model.diagnostic_maths import gradient_norm
 
 
 class Stepping:

@@ -14,6 +14,7 @@ sampler there.
 
 from __future__ import annotations
 
+import importlib
 import json
 import warnings
 from collections.abc import Mapping
@@ -99,7 +100,27 @@ def changed_settings(saved: Mapping[str, Any], current: Mapping[str, Any]) -> di
     both name and that differs. A setting only one of them has (one linked in from the data, or a
     parameter added since) is not compared."""
     old, new = _flatten(saved), _flatten(current)
-    return {key: (old[key], new[key]) for key in sorted(old.keys() & new.keys()) if old[key] != new[key]}
+    return {key: (old[key], new[key]) for key in sorted(old.keys() & new.keys()) if not _same(key, old[key], new[key])}
+
+
+def _same(key: str, old: Any, new: Any) -> bool:
+    """Equal values; for a ``class_path``, the same class, however the path reaches it (a piece moved into a
+    sub-module and re-exported from its old path is the same piece, and its checkpoints still resume)."""
+    if old == new:
+        return True
+    if not key.endswith("class_path"):
+        return False
+    found = [class_at(path) for path in (old, new)]
+    return found[0] is not None and found[0] is found[1]
+
+
+def class_at(path: Any) -> type | None:
+    """The class a ``class_path`` names, or None when it does not import (a class removed since: different)."""
+    module, _, name = str(path).rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name) if module else None
+    except (ImportError, AttributeError):
+        return None
 
 
 def is_fixed(key: str) -> bool:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from gan_module.errors import ConfigError
-from gan_module.packing import pack_samples
+from gan_module.model.packing import pack_samples
 
 
 def agreed_classes(generator: nn.Module, discriminator: nn.Module) -> int:
@@ -51,7 +51,7 @@ def check_networks(gan, image_shape: tuple[int, ...], value_range: tuple[float, 
                 raise ConfigError(
                     f"The discriminator {type(gan.discriminator).__name__} cannot judge packed inputs of shape "
                     f"{tuple(packed.shape[1:])} (model.pack: {gan.pack}): build it for that input shape "
-                    f"(main.py links it from the data). {err}"
+                    f"(gan_module/cli.py links it from the data). {err}"
                 ) from err
     finally:
         gan.train(was_training)
