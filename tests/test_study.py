@@ -88,8 +88,15 @@ def test_include_and_exclude_pick_a_subset(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"seed": [0]}, r"unknown keys \['seed'\]"),
-        ({"base": ["configs/nope.yaml"]}, "no such config file configs/nope.yaml"),
+        ({"seed": [0]}, r"`seed` is not a key here"),
+        ({"base": ["configs/nope.yaml"]}, "`base` names configs/nope.yaml, which does not exist"),
+        ({"axes": {"loss": {"ns": {"config": "configs/nope.yaml"}}}}, "`axes.loss.ns.config` names configs/nope.yaml"),
+        ({"axes": {"loss": {"ns": {"decision": {"los": "x"}}}}}, r"`axes.loss.ns.decision.los` is not a key here"),
+        ({"seeds": [0, 0]}, r"`seeds` repeats \[0\]"),  # the same run would be counted twice
+        ({"seeds": [0, True]}, "`seeds` must be an integer, got True"),
+        ({"budget": {"iterations": -5}}, "`budget.iterations` must be an integer >= 1, got -5"),
+        ({"name": "../../x"}, "`name` is '../../x': names become folders inside the runs root"),
+        ({"axes": {"loss": {"../x": {}}}}, r"`axes.loss.../x` is '../x'"),
         ({"rank_by": {"metric": "x", "mode": "best"}}, "rank_by"),
         ({"exclude": [{"loss": "hinge"}]}, "do not exist"),
         ({"seeds": []}, "seeds"),

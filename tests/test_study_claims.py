@@ -319,7 +319,7 @@ def test_an_equality_claim_needs_a_margin_in_the_metrics_units(tmp_path):
     assert verdicts(declared, results)["data = ring"][6][0] == SUPPORTED
     text = report(declared, results)
     assert f"Margins: {fid} ±5, {DIVERSITY} ±0.05, share of steps flagged unstable or non-converging ±0.05." in text
-    with pytest.raises(ConfigError, match="`margins` maps a metric"):
+    with pytest.raises(ConfigError, match="`margins` must be a number > 0, got -1"):
         claims_study(tmp_path, margins={fid: -1})
 
 

@@ -33,9 +33,9 @@ from gan_module.study.learning import (
     iterations_to,
 )
 from gan_module.study.result import RunResult
+from gan_module.study.runner import read_best
 from gan_module.study.tune_spec import load_tune, settings_of
 from gan_module.study.tuning import tune_candidate, tuning_summary
-from gan_module.study.tuning_layout import optuna_name, read_best, storage_url, trial_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = "configs/studies/tune/spaces.yaml"
@@ -70,8 +70,7 @@ def tuned_study(tmp_path: Path, trials: int = 3, seeds=(0,), **tune) -> Path:
         "tune": {
             "trials": trials,
             "seeds": [100, 101],
-            "sampler": {"name": "random", "seed": 1},
-            "pruner": {"name": "none"},
+            "sampler": {"class_path": "optuna.samplers.RandomSampler", "init_args": {"seed": 1}},
             "spaces": SPACES,
             "default_space": "adam",
             **tune,
@@ -118,10 +117,22 @@ def test_the_tune_section_reads_spaces_extends_templates_and_common_parameters()
     ("change", "message"),
     [
         ({"seeds": [0, 100]}, r"share \[0\]"),  # a tuning seed that is also reported
-        ({"trials": 0}, "trials must be an integer >= 1"),
-        ({"sampler": {"name": "grid"}}, "sampler"),
-        ({"pruner": {"name": "median"}}, "pruner"),
-        ({"default_space": "nope"}, "default_space 'nope'"),
+        ({"trials": 0}, "`tune.trials` must be an integer >= 1, got 0"),
+        ({"trials": True}, "`tune.trials` must be an integer >= 1, got True"),  # a bool is not a count
+        ({"seeds": [100, 100]}, r"`tune.seeds` repeats \[100\]"),
+        ({"budget": {"iterations": -5}}, "`tune.budget.iterations` must be an integer >= 1, got -5"),
+        ({"sampler": {"name": "grid"}}, r"`tune.sampler` is \{class_path: optuna.samplers"),  # the old form
+        ({"pruner": {"name": "median"}}, r"`tune.pruner` is \{class_path: optuna.pruners"),
+        (
+            {
+                "pruner": {
+                    "class_path": "optuna.pruners.SuccessiveHalvingPruner",
+                    "init_args": {"reduction_factor": "two"},
+                }
+            },
+            "`tune.pruner.reduction_factor` must be an integer, got two",
+        ),
+        ({"default_space": "nope"}, "`tune.default_space` 'nope'"),
         ({"spaces": {"a": {"lr": {"keys": ["x"], "low": 1.0, "high": 0.5}}}}, "`low` < `high`"),
         ({"spaces": {"a": {"extends": "b"}, "b": {"extends": "a"}}}, "extends itself"),
         ({"spaces": {"a": {"lr": {"keys": ["x"], "low": 0.0, "high": 1.0, "log": True}}}}, "low > 0"),
@@ -172,21 +183,21 @@ def test_tuning_runs_exactly_the_trials_then_reports_with_the_chosen_settings_an
     (candidate,) = study.candidates()
     assert counts(study) == {"complete": 3, "pruned": 0, "failed": 0}
     best = read_best(study, candidate)
-    loaded = optuna.load_study(study_name="tuned/ns", storage=storage_url(study))
-    assert best["trial"] == loaded.best_trial.number and best["value"] == pytest.approx(loaded.best_value)
-    assert best["settings"]["model.generator_optimizer.init_args.lr"] == pytest.approx(best["params"]["lr_g"])
+    loaded = optuna.load_study(study_name="tuned/ns", storage=study.layout.storage_url())
+    assert best.trial == loaded.best_trial.number and best.value == pytest.approx(loaded.best_value)
+    assert best.settings["model.generator_optimizer.init_args.lr"] == pytest.approx(best.params["lr_g"])
     # trials ran on the tuning seeds, never on the reporting seed
     assert sorted(t.user_attrs["seed"] for t in loaded.trials) == [100, 100, 101]
     assert all(t.user_attrs["cpu_seconds"] > 0 for t in loaded.trials)
     (result,) = finished_results(study)
-    assert result.seed == 0 and result.settings == best["settings"]  # the reporting run trained with them
+    assert result.seed == 0 and result.settings == best.settings  # the reporting run trained with them
     config = yaml.safe_load((root / "tuned" / "ns" / "seed0" / "version_0" / "config.yaml").read_text())
-    assert config["model"]["generator_optimizer"]["init_args"]["lr"] == pytest.approx(best["params"]["lr_g"])
+    assert config["model"]["generator_optimizer"]["init_args"]["lr"] == pytest.approx(best.params["lr_g"])
     table = (root / "tuned" / "tuning.md").read_text()
     assert "| ns | adam | lr_g=" in table and "| 3 | 0 | 0 |" in table
     recipe = (root / "tuned" / "recipes.md").read_text()  # the full recipe: configs, settings, the tuned ones
     assert "`configs/mixtures/base.yaml`" in recipe and "- `trainer.limit_train_batches`: `2`" in recipe
-    assert f"- tuned `model.generator_optimizer.init_args.lr`: `{best['params']['lr_g']:.4g}`" in recipe
+    assert f"- tuned `model.generator_optimizer.init_args.lr`: `{best.params['lr_g']:.4g}`" in recipe
     mtimes = {p: p.stat().st_mtime for p in (root / "tuned").rglob("*.json")}
     study_main([str(path), "--runs-root", str(root)])  # the same command again: nothing is repeated
     assert counts(study) == {"complete": 3, "pruned": 0, "failed": 0}
@@ -201,12 +212,14 @@ def test_enqueued_points_are_the_first_trials_and_the_rest_are_sampled(tmp_path)
     study = load_study(path, root)
     (candidate,) = study.candidates()
     tune_candidate(study, candidate)
-    first, second = optuna.load_study(study_name=optuna_name(study, candidate), storage=storage_url(study)).trials
+    first, second = optuna.load_study(
+        study_name=study.layout.optuna_name(candidate.name), storage=study.layout.storage_url()
+    ).trials
     assert first.params["lr_g"] == pytest.approx(1.23e-3) and first.params["beta1"] == 0.9
     assert 1e-4 <= first.params["lr_d"] <= 3e-3  # not named: sampled
     assert second.params["lr_g"] != pytest.approx(1.23e-3)
     assert counts(study) == {"complete": 2, "pruned": 0, "failed": 0}
-    config = yaml.safe_load((trial_folder(study, candidate, 0) / "version_0" / "config.yaml").read_text())
+    config = yaml.safe_load((study.layout.trial(candidate.name, 0).root / "config.yaml").read_text())
     assert config["model"]["generator_optimizer"]["init_args"]["lr"] == pytest.approx(1.23e-3)
     assert config["model"]["generator_optimizer"]["init_args"]["betas"] == [0.9, 0.999]
 
@@ -218,9 +231,11 @@ def test_a_trial_whose_worker_died_is_failed_and_retried_with_its_settings_never
     from gan_module.study.tuning import open_study
 
     dead = open_study(study, candidate).ask({"lr_g": optuna.distributions.FloatDistribution(1e-4, 3e-3, log=True)})
-    trial_folder(study, candidate, dead.number).mkdir(parents=True)  # it had started; its lock is free now
+    study.layout.trial_folder(candidate.name, dead.number).mkdir(parents=True)  # it had started; its lock is free now
     tune_candidate(study, candidate)
-    trials = optuna.load_study(study_name=optuna_name(study, candidate), storage=storage_url(study)).trials
+    trials = optuna.load_study(
+        study_name=study.layout.optuna_name(candidate.name), storage=study.layout.storage_url()
+    ).trials
     states = [t.state for t in trials]
     assert states.count(optuna.trial.TrialState.FAIL) == 1 and counts(study)["complete"] == 2
     retry = next(t for t in trials if t.user_attrs.get("retry_of") == dead.number)
@@ -228,7 +243,14 @@ def test_a_trial_whose_worker_died_is_failed_and_retried_with_its_settings_never
 
 
 def test_the_pruner_stops_a_trial_at_an_evaluation_and_the_trial_is_not_tested(tmp_path):
-    path = tuned_study(tmp_path, trials=3, pruner={"name": "asha", "min_iterations": 2, "reduction_factor": 2})
+    path = tuned_study(
+        tmp_path,
+        trials=3,
+        pruner={
+            "class_path": "optuna.pruners.SuccessiveHalvingPruner",
+            "init_args": {"min_resource": 2, "reduction_factor": 2},
+        },
+    )
     root = tmp_path / "runs"
     study = load_study(path, root)
     (candidate,) = study.candidates()
@@ -252,9 +274,9 @@ def test_the_pruner_stops_a_trial_at_an_evaluation_and_the_trial_is_not_tested(t
     finally:
         tuning.open_study = saved
     assert counts(study) == {"complete": 2, "pruned": 1, "failed": 0}
-    pruned = trial_folder(study, candidate, 1) / "version_0"
+    pruned = study.layout.trial(candidate.name, 1).root
     assert (pruned / "checkpoints" / "last.ckpt").is_file() and not (pruned / "test").exists()
-    assert read_best(study, candidate)["trial"] in (0, 2)  # a finished trial is chosen, never the pruned one
+    assert read_best(study, candidate).trial in (0, 2)  # a finished trial is chosen, never the pruned one
 
 
 def _kill_all_when(ready, pattern: str, process: subprocess.Popen) -> None:
@@ -407,7 +429,7 @@ def test_a_shared_tune_protocol_is_read_from_its_file_and_keys_beside_it_overrid
     assert [p.name for p in study.tune.space(None)][-1] == "ema_decay" and study.threshold == 0.5
     spec["threshold"] = "half"
     path.write_text(yaml.safe_dump(spec))
-    with pytest.raises(ConfigError, match="`threshold` is a level"):
+    with pytest.raises(ConfigError, match="`threshold` must be a number, got half"):
         load_study(path)
 
 

@@ -7,10 +7,15 @@ gan_module/run/resume.py.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.utilities import rank_zero_info
 
+from gan_module.model.progress import Progress
+from gan_module.run.checkpoint import read_checkpoint
 from gan_module.run.resume import (
     apply_changed_settings,
     between_batches,
@@ -22,6 +27,32 @@ from gan_module.run.resume import (
     next_batch,
     restore_rng_states,
 )
+
+#: what a GAN checkpoint holds beside Lightning's own keys
+PROGRESS, TRAINING_SECONDS, RNG_STATES = "gan_progress", "training_seconds", "rng_states"
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """A GAN checkpoint read back: where training stood, how long fitting took, and the trained weights (the reader
+    for whoever inspects a run from outside: the study, benchmarks)."""
+
+    progress: Progress
+    training_seconds: float
+    weights: dict[str, Any]
+
+    @classmethod
+    def read(cls, path: Path) -> SavedRun:
+        """The checkpoint at ``path`` (read with gan_module/run/checkpoint.py: one line when it cannot be)."""
+        checkpoint = read_checkpoint(path)
+        progress = Progress()
+        progress.load_state_dict(checkpoint.get(PROGRESS, {}))
+        return cls(progress, float(checkpoint.get(TRAINING_SECONDS, math.nan)), checkpoint["state_dict"])
+
+    def parameters(self, network: str) -> int:
+        """The number of trained weights of one network (floating-point tensors; batch-norm statistics too)."""
+        prefix = network + "."
+        return sum(t.numel() for k, t in self.weights.items() if k.startswith(prefix) and t.is_floating_point())
 
 
 class RunState:
@@ -40,15 +71,15 @@ class RunState:
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "loops" in checkpoint and self._trainer is not None and self.trainer.state.fn == "fit":
             between_batches(checkpoint, *next_batch(self.trainer))  # every kind of checkpoint resumes alike
-        checkpoint["gan_progress"] = self.progress.state_dict()
-        checkpoint["training_seconds"] = self.training_seconds()  # wall clock: kept apart from the exact state
-        checkpoint["rng_states"] = gather_rng_states(self)  # Lightning calls this on every rank; rank 0 writes
+        checkpoint[PROGRESS] = self.progress.state_dict()
+        checkpoint[TRAINING_SECONDS] = self.training_seconds()  # wall clock: kept apart from the exact state
+        checkpoint[RNG_STATES] = gather_rng_states(self)  # Lightning calls this on every rank; rank 0 writes
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         check_compatible(self.state_dict(), checkpoint.get("state_dict", {}))
-        self.progress.load_state_dict(checkpoint.get("gan_progress", {}))
-        self.clock.before = checkpoint.get("training_seconds", 0.0)
-        self._pending_rng_states = checkpoint.get("rng_states")
+        self.progress.load_state_dict(checkpoint.get(PROGRESS, {}))
+        self.clock.before = checkpoint.get(TRAINING_SECONDS, 0.0)
+        self._pending_rng_states = checkpoint.get(RNG_STATES)
         self._saved_settings = checkpoint.get("hyper_parameters")
 
     def on_train_start(self) -> None:

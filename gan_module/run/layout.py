@@ -25,6 +25,7 @@ METRICS = "metrics.csv"  # Lightning's CSV logger's file name (tests/test_run_la
 CHECKPOINTS = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
 IMAGES = "images"
+_IMAGE_PREFIX = "iter_"
 _VERSION = re.compile(rf"^{VERSION_PREFIX}(\d+)$")
 
 
@@ -66,7 +67,12 @@ class RunLayout:
         return self.root / IMAGES / key
 
     def image(self, key: str, iteration: int) -> Path:
-        return self.images(key) / f"iter_{iteration:08d}.png"
+        return self.images(key) / f"{_IMAGE_PREFIX}{iteration:08d}.png"
+
+    def latest_image(self, key: str) -> Path | None:
+        """The series' image of the highest iteration, or None when it has none yet."""
+        found = sorted(self.images(key).glob(f"{_IMAGE_PREFIX}*.png"))
+        return found[-1] if found else None
 
     def evaluation(self, subcommand: str) -> RunLayout:
         """Where ``validate``/``test``/``predict`` of this run's checkpoint write: beside its training logs."""

@@ -44,3 +44,9 @@ def lock_file(path: Path, what: Path, wait: bool = False) -> IO[str]:
     file.write(str(os.getpid()))
     file.flush()
     return file
+
+
+def lock_beside(folder: Path, wait: bool = False) -> IO[str]:
+    """:func:`lock_folder` with the lock in ``.<name>.lock`` beside the folder, so it outlives the folder being
+    deleted and made anew (a study run started over, a tuning trial retried)."""
+    return lock_file(folder.with_name(f".{folder.name}.lock"), folder, wait)

@@ -11,11 +11,23 @@ from pathlib import Path
 
 from gan_module.study.answers import write_answers
 from gan_module.study.claims import write_claims
+from gan_module.study.layout import (
+    ANSWERS,
+    CLAIMS,
+    CURVES,
+    LEADERBOARD_CSV,
+    LEADERBOARD_MD,
+    RECIPES,
+    RUNS_CSV,
+    RUNS_MD,
+    SAMPLES,
+    TUNING_MD,
+)
 from gan_module.study.leaderboard import aggregate, write_leaderboard
 from gan_module.study.plots import plot_curves, plot_samples
 from gan_module.study.recipes import write_recipes
 from gan_module.study.result import RunResult
-from gan_module.study.runner import read_result, result_path
+from gan_module.study.runner import read_result
 from gan_module.study.seeds import write_runs
 from gan_module.study.spec import Candidate, Study, load_study
 from gan_module.study.tuning import write_tuning
@@ -27,7 +39,7 @@ def finished_results(study: Study) -> list[RunResult]:
     """Every ``result.json`` of the study's runs that exist (finished runs)."""
     results = []
     for candidate, seed in study.runs():
-        found = read_result(result_path(study, candidate, seed))
+        found = read_result(study.layout.result(candidate.name, seed))
         if found is not None:
             results.append(found)
     return results
@@ -41,16 +53,16 @@ def report(study: Study, storage: str | None = None) -> dict[str, Path | None]:
     csv_path, md_path = write_leaderboard(study, rows)
     runs_csv, runs_md = write_runs(study, results, order=[row["candidate"] for row in rows])
     written = {
-        "leaderboard.md": md_path,
-        "leaderboard.csv": csv_path,
-        "runs.md": runs_md,
-        "runs.csv": runs_csv,
-        "curves.png": plot_curves(study, results),
-        "samples.png": plot_samples(study, results),
-        "answers.md": write_answers(study, results),
-        "claims.md": write_claims(study, results),
-        "recipes.md": write_recipes(study),
+        LEADERBOARD_MD: md_path,
+        LEADERBOARD_CSV: csv_path,
+        RUNS_MD: runs_md,
+        RUNS_CSV: runs_csv,
+        CURVES: plot_curves(study, results),
+        SAMPLES: plot_samples(study, results),
+        ANSWERS: write_answers(study, results),
+        CLAIMS: write_claims(study, results),
+        RECIPES: write_recipes(study),
     }
     if study.tune is not None:
-        written["tuning.md"] = write_tuning(study, storage)
+        written[TUNING_MD] = write_tuning(study, storage)
     return written

@@ -15,6 +15,7 @@ from pathlib import Path
 from gan_module.errors import ConfigError
 from gan_module.study import finished_results
 from gan_module.study.claims import report
+from gan_module.study.layout import CLAIMS as CLAIMS_MD
 from gan_module.study.result import RunResult
 from gan_module.study.spec import Choice, Study
 
@@ -55,7 +56,7 @@ def combine(studies: list[Study]) -> tuple[Study, list[RunResult]]:
 def write_across(studies: list[Study]) -> Path:
     """claims.md of the studies read together, in ``<runs root>/<study>+<study>/``."""
     combined, results = combine(studies)
-    path = combined.folder / "claims.md"
+    path = combined.layout.report(CLAIMS_MD)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(report(combined, results))
     return path

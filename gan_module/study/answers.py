@@ -12,12 +12,14 @@ answered on its own, and ends with the GAN the study's application profile picks
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gan_module.study.application import describe
 from gan_module.study.criteria import Criterion, by_candidate, by_seed, contexts, criteria
+from gan_module.study.layout import ANSWERS
 from gan_module.study.learning import FEW, MIN_POINTS, NOT_STARTED, SHORT, STILL_LEARNING, curve_pair, curve_state
 from gan_module.study.result import RunResult
-from gan_module.study.spec import DECISIONS, Study
+from gan_module.study.schema import DECISIONS
 from gan_module.study.statistics import (
     BETTER,
     MIN_SEEDS,
@@ -28,6 +30,9 @@ from gan_module.study.statistics import (
     mean_interval,
     rate_interval,
 )
+
+if TYPE_CHECKING:  # only for type hints: spec.py reads the claims and criteria it checks against
+    from gan_module.study.spec import Study
 
 QUESTIONS = {
     "architecture": "Which architecture?",
@@ -163,7 +168,7 @@ def _like_for_like(runs: list[RunResult], decision: str, quality: Criterion) -> 
 
 
 def write_answers(study: Study, results: list[RunResult]) -> Path:
-    path = study.folder / "answers.md"
+    path = study.layout.report(ANSWERS)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(answer(study, results))
     return path

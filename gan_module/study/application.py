@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from gan_module.study.criteria import COST, INSTABILITY, Criterion, by_candidate, by_seed, criteria
+from gan_module.study.criteria import COST, INSTABILITY, WEIGHED, Criterion, by_candidate, by_seed, criteria
 from gan_module.study.result import RunResult
-from gan_module.study.spec import CRITERIA, DECISIONS, Study
+from gan_module.study.schema import DECISIONS
 from gan_module.study.statistics import BETTER, Comparison, Interval, Pair, compare_family, mean_interval
+
+if TYPE_CHECKING:  # only for type hints: spec.py reads the claims and criteria it checks against
+    from gan_module.study.spec import Study
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ def seed_scores(study: Study, runs: list[RunResult]) -> dict[str, dict[int, floa
     """Each candidate's weighted score per seed (1: best mean on every weighted criterion). A diverged run (no
     value) takes the worst value any run of the context has on that criterion: it ranks last, as in the
     comparisons (statistics.py)."""
-    weights = {c: study.application.get(c, 0.0) for c in CRITERIA if study.application.get(c, 0.0) > 0}
+    weights = {c: study.application.get(c, 0.0) for c in WEIGHED if study.application.get(c, 0.0) > 0}
     known = criteria(study)
     grouped = by_candidate(runs)
     scores: dict[str, dict[int, float]] = {name: {} for name in grouped}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gan_module.study.answers import still_moving
 from gan_module.study.criteria import (
@@ -36,9 +37,9 @@ from gan_module.study.criteria import (
     criteria,
     finite_mean,
 )
+from gan_module.study.layout import CLAIMS as CLAIMS_MD
 from gan_module.study.learning import NOT_STARTED, curve_pair, curve_state
 from gan_module.study.result import RunResult
-from gan_module.study.spec import Study
 from gan_module.study.statistics import ALPHA, BETTER, EQUIVALENT, TOO_FEW, WORSE, Comparison, Pair, compare_family
 
 NOT_BETTER = "not better"
@@ -121,12 +122,20 @@ CLAIMS = (
     ),
 )
 
+if TYPE_CHECKING:  # only for type hints: spec.py reads the claims and criteria it checks against
+    from gan_module.study.spec import Study
+
 
 # The control: f-GAN with the Jensen-Shannon pair trains the non-saturating GAN's arithmetic (losses/fgan.py: its D
 # and G losses equal the 2014 GAN's up to constants), so when a study tunes both, the gap between them is the
 # noise of the tuning and the seeds alone -- the floor under every verdict of that study. Not a claim: its own
 # family, outside the claims' Holm correction.
 CONTROL = Test("fgan_js", "ns", QUALITY, EQUAL)
+#: the parts the claims are tested with: a candidate plays a role when one of its axis values has the role's name,
+#: or the value a study's ``roles`` maps the role to (spec.py checks ``roles`` against these)
+ROLES = tuple(
+    dict.fromkeys(role for test in (*(t for c in CLAIMS for t in c.tests), CONTROL) for role in (test.a, test.b))
+)
 DETECTABLE = "detectable"  # the control's fourth reading: a difference shown, its size not shown beyond the margin
 _CONTROL_CLAIM = Claim(0, "one model tuned twice", (CONTROL,))
 CONTROL_READINGS = {
@@ -343,7 +352,7 @@ def report(study: Study, results: list[RunResult]) -> str:
 
 
 def write_claims(study: Study, results: list[RunResult]) -> Path:
-    path = study.folder / "claims.md"
+    path = study.layout.report(CLAIMS_MD)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(report(study, results))
     return path

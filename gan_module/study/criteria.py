@@ -18,15 +18,22 @@ import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gan_module.metrics.registry import default_margin
 from gan_module.names import UNSETTLED
 from gan_module.study.result import RunResult
-from gan_module.study.spec import Study
+
+if TYPE_CHECKING:  # only for type hints: spec.py reads the claims and criteria it checks against
+    from gan_module.study.spec import Study
 
 QUALITY, DIVERSITY = "quality", "diversity"  # the study objectives' roles (Study.objectives)
 COST = "cost"
 INSTABILITY = "instability"
+#: the criteria an application profile weighs (its ``application`` keys, besides the limits)
+WEIGHED = (QUALITY, DIVERSITY, COST)
+#: hard limits an application profile may set, on the candidates' mean measured cost
+LIMITS = ("max_seconds_per_iteration", "max_seconds_per_run")
 #: instability's default equivalence margin: 5 points of the share of flagged steps
 INSTABILITY_MARGIN = 0.05
 

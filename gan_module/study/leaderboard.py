@@ -15,10 +15,12 @@ from typing import Any
 
 from gan_module.names import EVAL, ISSUES, issue_key
 from gan_module.study.criteria import COST, INSTABILITY, QUALITY, by_candidate, by_seed, contexts, criteria, finite_mean
+from gan_module.study.layout import LEADERBOARD_CSV, LEADERBOARD_MD
 from gan_module.study.learning import area_under_curve, curve_state, iterations_to, seconds_to
 from gan_module.study.pareto import pareto_front
 from gan_module.study.result import RunResult
-from gan_module.study.spec import DECISIONS, Study
+from gan_module.study.schema import DECISIONS
+from gan_module.study.spec import Study
 from gan_module.study.statistics import mean_interval, rate_interval
 
 Row = dict[str, Any]  # one leaderboard row: a column name -> its value (leaderboard.csv's columns)
@@ -114,7 +116,7 @@ def pareto(study: Study, results: list[RunResult]) -> set[str]:
 def write_leaderboard(study: Study, rows: list[Row]) -> tuple[Path, Path]:
     """``leaderboard.csv`` (every column) and ``leaderboard.md`` (mean ± the study's spread) in the study folder."""
     study.folder.mkdir(parents=True, exist_ok=True)
-    csv_path, md_path = study.folder / "leaderboard.csv", study.folder / "leaderboard.md"
+    csv_path, md_path = study.layout.report(LEADERBOARD_CSV), study.layout.report(LEADERBOARD_MD)
     if rows:
         with open(csv_path, "w", newline="") as file:
             writer = csv.DictWriter(file, fieldnames=["rank", *[k for k in rows[0] if k != "rank"]])

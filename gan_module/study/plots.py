@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from gan_module.study.criteria import context_axes
+from gan_module.study.layout import CURVES, SAMPLES
 from gan_module.study.result import RunResult
 from gan_module.study.spec import Study
 
@@ -49,7 +50,7 @@ def plot_curves(study: Study, results: list[RunResult]) -> Path | None:
         ax.legend(fontsize=6, ncol=2)
     fig.suptitle(f"{study.name}: {study.rank_metric} during training (mean over seeds)")
     fig.tight_layout()
-    path = study.folder / "curves.png"
+    path = study.layout.report(CURVES)
     fig.savefig(path)
     plt.close(fig)
     return path
@@ -85,7 +86,7 @@ def plot_samples(study: Study, results: list[RunResult]) -> Path | None:
         ax.imshow(plt.imread(first[name]))
         ax.set_title(name, fontsize=8)
     fig.tight_layout()
-    path = study.folder / "samples.png"
+    path = study.layout.report(SAMPLES)
     fig.savefig(path)
     plt.close(fig)
     return path

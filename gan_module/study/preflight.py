@@ -18,7 +18,6 @@ from gan_module.metrics.registry import logged_names
 from gan_module.study.runner import cli_args
 from gan_module.study.spec import Candidate, Study
 from gan_module.study.tune_spec import settings_of
-from gan_module.study.tuning_layout import trial_metric
 
 
 def covering_candidates(study: Study) -> list[tuple[Candidate, list[tuple[str, str]]]]:
@@ -74,7 +73,7 @@ def check_configs(study: Study) -> None:
     for candidate, evaluation in evaluations:  # once every value parses: a parse error names the value first
         check_metric_names(study, candidate, evaluation, study.metrics)
     for candidate, evaluation in trials:
-        check_metric_names(study, candidate, evaluation, [trial_metric(study)], "tune.metric")
+        check_metric_names(study, candidate, evaluation, [study.trial_metric], "tune.metric")
 
 
 def check_metric_names(

@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gan_module.study.layout import RECIPES
+from gan_module.study.runner import read_best
 from gan_module.study.spec import Study
-from gan_module.study.tuning_layout import read_best
 
 
 def write_recipes(study: Study) -> Path:
@@ -31,11 +32,11 @@ def write_recipes(study: Study) -> Path:
             if tuned is None:
                 lines.append("- tuned: (tuning not finished)")
             else:
-                lines += [f"- tuned `{key}`: `{_text(value)}`" for key, value in tuned["settings"].items()]
-                if not tuned["settings"]:
+                lines += [f"- tuned `{key}`: `{_text(value)}`" for key, value in tuned.settings.items()]
+                if not tuned.settings:
                     lines.append("- tuned: nothing (every trial was pruned or diverged: its own settings)")
         lines.append("")
-    path = study.folder / "recipes.md"
+    path = study.layout.report(RECIPES)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
     return path

@@ -1,18 +1,56 @@
-"""What one finished study run measured: the typed record every report reads (leaderboard, answers, claims,
-application profile, plots), stored as the run's ``result.json`` (gan_module/study/runner.py writes it)."""
+"""The study's typed records, stored as JSON beside the runs: what one finished run measured (``result.json``, read
+by every report: leaderboard, answers, claims, application profile, plots) and what tuning chose for a candidate
+(``best.json``). gan_module/study/layout.py says where each lives."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gan_module.checkpoint_io import write_text_atomically
 
 DONE, DIVERGED = "done", "diverged"
+R = TypeVar("R", bound="Record")
+
+
+class Record:
+    """A dataclass stored as one JSON object: keys it lacks take their defaults, unknown keys are an error."""
+
+    @classmethod
+    def from_dict(cls: type[R], raw: dict[str, Any]) -> R:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields {unknown}")
+        return cls(**raw)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def read(cls: type[R], path: Path) -> R | None:
+        """The record stored at ``path``; None when there is none. A damaged file raises ValueError (JSON, fields)."""
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        try:
+            return cls.from_dict(json.loads(text))
+        except TypeError as err:  # a field of the wrong kind, or a JSON value that is not an object
+            raise ValueError(str(err)) from err
+
+    def write(self, path: Path) -> None:
+        """Atomically: a reader sees the old record or the new one, never half of one."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(path, json.dumps(self.to_dict(), indent=1))
 
 
 @dataclass
-class RunResult:
+class RunResult(Record):
     """One (candidate, seed): its final metrics (from ``main.py test``), the diagnostics' flag shares, the
     learning curve of the ranking metric, and its measured cost."""
 
@@ -40,14 +78,16 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunResult:
-        """From ``result.json``'s object; keys it lacks take their defaults, unknown keys are an error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"unknown result fields {unknown}")
-        found = cls(**raw)
+        found = super().from_dict(raw)
         found.curve = [(int(i), float(v)) for i, v in found.curve]
         return found
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+
+@dataclass
+class TunedSettings(Record):
+    """What tuning chose for one candidate (``best.json``, written once its trials are done)."""
+
+    trial: int | None = None  # the chosen trial's number; None when every trial was pruned or diverged
+    value: float | None = None  # its tuning score
+    params: dict[str, Any] = field(default_factory=dict)  # parameter name -> value, in the parameter's type
+    settings: dict[str, Any] = field(default_factory=dict)  # the main.py settings they stand for

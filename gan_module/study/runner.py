@@ -23,31 +23,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from gan_module.checkpoint_io import write_text_atomically
+from gan_module.model.run_state import SavedRun
 from gan_module.names import EVAL, ISSUES, ITERATIONS, issue_key
+from gan_module.run.checkpoint import loads
 from gan_module.run.layout import RunLayout
-from gan_module.run.locks import RunBusyError, lock_file
-from gan_module.study.result import DIVERGED, DONE, RunResult
+from gan_module.run.locks import RunBusyError, lock_beside
+from gan_module.study.layout import damaged_copy
+from gan_module.study.result import DIVERGED, DONE, RunResult, TunedSettings
 from gan_module.study.spec import Candidate, Study
-from gan_module.study.tuning_layout import read_best
-
-#: beside each study run's ``version_0``: its numbers, once fit and test have both finished; its wall clock
-RESULT, RUN_SECONDS = "result.json", "run_seconds.json"
-
-
-def run_folder(study: Study, candidate: Candidate, seed: int) -> Path:
-    return study.folder / candidate.name / f"seed{seed}"
-
-
-def result_path(study: Study, candidate: Candidate, seed: int) -> Path:
-    return run_folder(study, candidate, seed) / RESULT
-
-
-def run_layout(study: Study, candidate: Candidate, seed: int) -> RunLayout:
-    """The run folder of one (candidate, seed): its ``default_root_dir`` holds one run, ``version_0``."""
-    return RunLayout.numbered(run_folder(study, candidate, seed), 0)
 
 
 def cli_args(
@@ -70,7 +54,7 @@ def cli_args(
     args.append("--sample_grid.at_end=true")  # the final samples, even when the budget ends between grids
     settings = {**study.args, **dict(candidate.args), **(settings or {})}
     args += [f"--{key}={_cli_value(value)}" for key, value in settings.items()]
-    args.append(f"--trainer.default_root_dir={folder or run_folder(study, candidate, seed)}")
+    args.append(f"--trainer.default_root_dir={folder or study.layout.run_folder(candidate.name, seed)}")
     iterations, seconds = budget or (study.iterations, study.wall_time)
     if iterations is not None:
         args.append(f"--budget.max_iterations={iterations}")
@@ -105,9 +89,9 @@ def fit_and_test(args: list[str], cli: type | None = None) -> int:
 def run_one(study: Study, candidate: Candidate, seed: int, wait: bool = False) -> RunResult | None:
     """Train and evaluate one (candidate, seed), or return its stored result when it already finished; None when
     another worker (a second copy of the study, another array task) holds it now (``wait``: wait for it)."""
-    folder = run_folder(study, candidate, seed)
+    folder = study.layout.run_folder(candidate.name, seed)
     try:
-        lock = lock_file(folder.with_name(f".{folder.name}.lock"), folder, wait)
+        lock = lock_beside(folder, wait)
     except RunBusyError as err:
         print(f"[study {study.name}] {candidate.name} seed {seed}: another worker (process {err.holder}) trains it")
         return None
@@ -116,22 +100,23 @@ def run_one(study: Study, candidate: Candidate, seed: int, wait: bool = False) -
 
 
 def _run_locked(study: Study, candidate: Candidate, seed: int) -> RunResult:
-    folder, result_file = run_folder(study, candidate, seed), result_path(study, candidate, seed)
+    layout = study.layout
+    folder, result_file = layout.run_folder(candidate.name, seed), layout.result(candidate.name, seed)
     stored = read_result(result_file)
     if stored is not None:
         return stored
     result_file.unlink(missing_ok=True)  # damaged (read_result said so): its run is resumed and tested again
-    run = run_layout(study, candidate, seed)
+    run = layout.run(candidate.name, seed)
     last = run.last_checkpoint
-    if last.is_file() and not _loads(last):
-        damaged = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    if last.is_file() and not loads(last):
+        damaged = damaged_copy(folder)
         print(f"warning: {last} cannot be read; kept as {damaged} and the run starts over", file=sys.stderr)
         folder.rename(damaged)
     if folder.exists() and not last.is_file():
         shutil.rmtree(folder)  # started but saved nothing: start over
     settings = tuned_settings(study, candidate)
     args = cli_args(study, candidate, seed, settings=settings)
-    timing = folder / RUN_SECONDS  # wall clock of every attempt of this run, start-up and test included
+    timing = layout.run_seconds(candidate.name, seed)  # every attempt of this run, start-up and test included
     spent = _seconds(timing)
     start = time.perf_counter()
     code = fit_and_test([*args, *(["--ckpt_path=last"] if last.is_file() else [])])
@@ -142,11 +127,8 @@ def _run_locked(study: Study, candidate: Candidate, seed: int) -> RunResult:
         raise SystemExit(code)
     if code not in (0, 1):
         raise RuntimeError(f"{candidate.name} seed {seed} failed (exit {code}); see the messages above.")
-    result = collect(run, study, DIVERGED if code == 1 else DONE)
-    result.candidate, result.seed, result.run_seconds = candidate.name, seed, spent
-    result.values, result.decision = dict(candidate.values), dict(candidate.decision)
-    result.settings = settings
-    write_text_atomically(result_file, json.dumps(result.to_dict(), indent=1))
+    result = collect(run, study, candidate, seed, DIVERGED if code == 1 else DONE, settings, spent)
+    result.write(result_file)
     return result
 
 
@@ -158,28 +140,27 @@ def tuned_settings(study: Study, candidate: Candidate) -> dict[str, Any]:
     best = read_best(study, candidate)
     if best is None:
         raise RuntimeError(f"{candidate.name}: tuning has not finished; its reporting runs wait for best.json.")
-    return dict(best["settings"])
+    return dict(best.settings)
+
+
+def read_best(study: Study, candidate: Candidate) -> TunedSettings | None:
+    """What tuning chose for the candidate, or None before its tuning has finished (or when best.json is damaged:
+    the tuning then writes it again from the trials in the storage)."""
+    try:
+        return TunedSettings.read(study.layout.best(candidate.name))
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def read_result(path: Path) -> RunResult | None:
     """A finished run's stored result; None when there is none, or (said in one line) when it is damaged."""
-    if not path.is_file():
-        return None
     try:
-        return RunResult.from_dict(json.loads(path.read_text()))
-    except (ValueError, TypeError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
+        return RunResult.read(path)
+    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
         print(
             f"warning: {path} is damaged ({type(err).__name__}: {err}); its run counts as unfinished", file=sys.stderr
         )
         return None
-
-
-def _loads(checkpoint: Path) -> bool:
-    try:
-        torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception:  # truncated, corrupt, or holding objects this project never writes
-        return False
-    return True
 
 
 def _seconds(timing: Path) -> float:
@@ -190,8 +171,16 @@ def _seconds(timing: Path) -> float:
         return 0.0
 
 
-def collect(run: RunLayout, study: Study, status: str) -> RunResult:
-    """A finished run's numbers: final metrics (from ``test``), issue shares, curve, iterations, sample image."""
+def collect(
+    run: RunLayout,
+    study: Study,
+    candidate: Candidate,
+    seed: int,
+    status: str,
+    settings: dict[str, Any] | None = None,
+    run_seconds: float = math.nan,
+) -> RunResult:
+    """A finished run's record: final metrics (from ``test``), issue shares, curve, cost, sample image."""
     tested = _rows(run.evaluation("test").metrics)
     metrics = {key: float(value) for row in tested for key, value in row.items() if key.startswith(EVAL) and value}
     trained = _rows(run.metrics)
@@ -199,34 +188,29 @@ def collect(run: RunLayout, study: Study, status: str) -> RunResult:
     for issue in ISSUES:
         flags = [float(row[issue_key(issue)]) for row in trained if row.get(issue_key(issue))]
         stability[issue] = sum(flags) / len(flags) if flags else math.nan
-    last = run.last_checkpoint
-    checkpoint = torch.load(last, map_location="cpu", weights_only=True) if last.is_file() else {}
-    progress = checkpoint.get("gan_progress", {})
-    iterations, d_steps = int(progress.get("iterations", 0)), int(progress.get("d_steps", 0))
-    seconds = float(checkpoint.get("training_seconds", math.nan))  # the fit's own clock, over every attempt
-    samples = sorted(run.images("samples").glob("iter_*.png"))
-    weights = checkpoint.get("state_dict", {})
+    saved = SavedRun.read(run.last_checkpoint) if run.last_checkpoint.is_file() else None
+    iterations = saved.progress.iterations if saved else 0
+    seconds = saved.training_seconds if saved else math.nan  # the fit's own clock, over every attempt
+    samples = run.latest_image("samples")
     return RunResult(
-        candidate="",  # the caller names the run
-        seed=-1,
+        candidate=candidate.name,
+        seed=seed,
         status=status,
+        values=dict(candidate.values),
+        decision=dict(candidate.decision),
         metrics=metrics,
         stability=stability,
         curve=_curve(trained, study.rank_metric),
         iterations=iterations,
-        d_steps=d_steps,
+        d_steps=saved.progress.d_steps if saved else 0,
         training_seconds=seconds,
         iterations_per_second=iterations / seconds if seconds > 0 else math.nan,
         seconds_per_iteration=seconds / iterations if iterations > 0 else math.nan,
-        parameters={net: _count(weights, net) for net in ("generator", "discriminator")},
-        samples=str(samples[-1]) if samples else None,
+        parameters={net: saved.parameters(net) if saved else 0 for net in ("generator", "discriminator")},
+        samples=str(samples) if samples else None,
+        run_seconds=run_seconds,
+        settings=dict(settings or {}),
     )
-
-
-def _count(state_dict: dict[str, torch.Tensor], network: str) -> int:
-    """The number of trained weights of one network (floating-point parameters; batch-norm statistics too)."""
-    prefix = network + "."
-    return sum(t.numel() for k, t in state_dict.items() if k.startswith(prefix) and t.is_floating_point())
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_module.names import EVAL
+from gan_module.study.layout import RUNS_CSV, RUNS_MD
 from gan_module.study.result import RunResult
 from gan_module.study.spec import Study
 
@@ -45,7 +46,7 @@ def write_runs(study: Study, results: list[RunResult], order: list[str] | None =
     """``runs.csv`` and ``runs.md`` in the study folder."""
     rows = run_rows(study, results, order)
     study.folder.mkdir(parents=True, exist_ok=True)
-    csv_path, md_path = study.folder / "runs.csv", study.folder / "runs.md"
+    csv_path, md_path = study.layout.report(RUNS_CSV), study.layout.report(RUNS_MD)
     columns = list(rows[0]) if rows else ["candidate", "seed", "status", *study.metrics]
     with open(csv_path, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=columns)

@@ -39,78 +39,34 @@ writes that down::
                                                 #   an axis value names its search space with `space: <name>`
 
 An axis may also be the path of a YAML file holding its values (``gan: configs/studies/claims/candidates.yaml``),
-so several studies share one list of candidates.
+so several studies share one list of candidates. The file is read by jsonargparse against the dataclasses of
+schema.py (each key's type); this module checks what types cannot say and builds the candidates.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gan_module.errors import ConfigError
-from gan_module.study.tune_spec import Tune, check_enqueued, load_tune
-
-DECISIONS = ("architecture", "loss", "regularization", "divergence")
-_KEYS = {
-    "name",
-    "base",
-    "args",
-    "seeds",
-    "budget",
-    "rank_by",
-    "metrics",
-    "spread",
-    "axes",
-    "include",
-    "exclude",
-    "runs_root",
-    "quality",
-    "diversity",
-    "application",
-    "roles",
-    "margins",
-    "tune",
-    "threshold",
-    "targets",
-}
-#: how the leaderboard states the spread over seeds: Student's t 95% interval of the mean, sample standard
-#: deviation, or standard error of the mean
-SPREADS = ("ci", "std", "se")
-#: the criteria an application profile weighs (cost: measured training seconds per generator iteration)
-CRITERIA = ("quality", "diversity", "cost")
-#: hard limits an application profile may set, on the candidates' mean measured cost
-LIMITS = ("max_seconds_per_iteration", "max_seconds_per_run")
-#: the parts a claim of Motwani & Parmar (2020) is tested with (gan_module/study/claims.py); a candidate plays a
-#: role when one of its axis values has the role's name, or the value ``roles`` maps the role to
-ROLES = (
-    "ns",  # the non-saturating GAN of Goodfellow et al. 2014: every claim's baseline
-    "lsgan",
-    "rsgan",
-    "ralsgan",
-    "wgan_gp",
-    "sngan",
-    "loss_sensitive",
-    "gp",  # the baseline's loss with a gradient penalty
-    "sn",  # the baseline's loss with spectral normalization in D
-    "bn_g",  # batch norm in G only
-    "no_bn",  # batch norm in neither network
-    "bn_gd",  # batch norm in G and in D
-    "fgan_js",
-    "fgan_kl",
-    "fgan_hellinger",
+from gan_module.study.claims import ROLES
+from gan_module.study.criteria import LIMITS, WEIGHED
+from gan_module.study.layout import StudyLayout
+from gan_module.study.schema import (
+    AxisValue,
+    Objective,
+    StudyFile,
+    TargetSpec,
+    check_name,
+    check_seeds,
+    read_yaml,
+    typed,
+    with_files_read,
 )
-
-
-@dataclass(frozen=True)
-class Objective:
-    """A logged metric and which way is better."""
-
-    metric: str
-    mode: str = "max"
+from gan_module.study.tune_spec import Tune, check_enqueued, load_tune
 
 
 @dataclass(frozen=True)
@@ -193,14 +149,24 @@ class Study:
         found = {"quality": self.quality or Objective(self.rank_metric, self.rank_mode)}
         return found | ({"diversity": self.diversity} if self.diversity else {})
 
+    @property
+    def trial_metric(self) -> str:
+        """The metric tuning trials are scored and pruned by: ``tune.metric``, else the study's quality metric."""
+        return (self.tune.metric if self.tune else None) or self.objectives["quality"].metric
+
     def role_value(self, role: str) -> str:
         """The axis value that plays ``role`` in the claims report."""
         return self.roles.get(role, role)
 
     @property
+    def layout(self) -> StudyLayout:
+        """Every path of the study: runs, tuning, reports, locks (layout.py)."""
+        return StudyLayout(self.runs_root / self.name)
+
+    @property
     def folder(self) -> Path:
         """Where the study's runs, leaderboard, plots and answers go."""
-        return self.runs_root / self.name
+        return self.layout.root
 
     def candidates(self) -> list[Candidate]:
         """The product of the axes, filtered by ``include`` and ``exclude``, in file order."""
@@ -246,184 +212,125 @@ def _matches(values: dict[str, str], rule: dict[str, str]) -> bool:
 def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
     """Read and check a study file; any mistake is one :class:`ConfigError` naming the key to fix."""
     path = Path(path)
+    where = f"Study file {path}"
     if not path.is_file():
         raise ConfigError(f"No study file {path}.")
-    raw = yaml.safe_load(path.read_text()) or {}
-    where = f"Study file {path}"
-    unknown = sorted(set(raw) - _KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {unknown}; the keys are {sorted(_KEYS)}.")
-    for key in ("name", "base", "axes", "seeds", "rank_by"):
-        if key not in raw:
-            raise ConfigError(f"{where}: `{key}` is missing (see gan_module/study/spec.py for the format).")
-    base = _files(raw["base"], f"{where}: base")
-    axes = {}
-    if not isinstance(raw["axes"], dict) or not raw["axes"]:
-        raise ConfigError(f"{where}: `axes` must map each axis name to its values.")
-    for axis, values in raw["axes"].items():
-        if isinstance(values, str):  # an axis kept in a file of its own, shared by several studies
-            values = yaml.safe_load(Path(_files(values, f"{where}: axes.{axis}")[0]).read_text())
-        if not isinstance(values, dict) or not values:
-            raise ConfigError(f"{where}: axis `{axis}` must map value names to {{config, args, decision}}.")
-        axes[str(axis)] = {str(v): _choice(spec, f"{where}: axes.{axis}.{v}") for v, spec in values.items()}
-    seeds = raw["seeds"]
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
-        raise ConfigError(f"{where}: `seeds` must be a non-empty list of integers, got {seeds!r}.")
-    rank = _objective(raw["rank_by"], f"{where}: `rank_by`", default_mode="min")
-    quality = _objective(raw["quality"], f"{where}: `quality`") if raw.get("quality") else None
-    diversity = _objective(raw["diversity"], f"{where}: `diversity`") if raw.get("diversity") else None
-    spread = raw.get("spread", "ci")
-    if spread not in SPREADS:
-        raise ConfigError(
-            f"{where}: `spread` must be ci (t 95% interval), std (standard deviation) or se (standard "
-            f"error), got {spread!r}."
-        )
-    application = _application(raw.get("application") or {}, diversity is not None, where)
-    roles = {str(k): str(v) for k, v in (raw.get("roles") or {}).items()}
-    values = {v for choices in axes.values() for v in choices}
-    bad_roles = {r: v for r, v in roles.items() if r not in ROLES or v not in values}
-    if bad_roles:
-        raise ConfigError(
-            f"{where}: `roles` maps a claim role to an axis value; {bad_roles} is not one (roles: {list(ROLES)})."
-        )
-    margins = raw.get("margins") or {}
-    if not isinstance(margins, dict) or not all(isinstance(v, int | float) and v > 0 for v in margins.values()):
-        raise ConfigError(f"{where}: `margins` maps a metric (or cost, instability) to a number > 0, got {margins!r}.")
-    budget = raw.get("budget") or {}
-    if set(budget) - {"iterations", "wall_time"}:
-        raise ConfigError(f"{where}: `budget` takes `iterations` and/or `wall_time` (seconds), got {sorted(budget)}.")
-    for rules in ("include", "exclude"):
-        for rule in raw.get(rules) or []:
-            bad = {a: v for a, v in rule.items() if a not in axes or str(v) not in axes[a]}
-            if bad:
-                raise ConfigError(f"{where}: `{rules}` names axis values that do not exist: {bad}.")
+    raw = read_yaml(str(path), where)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} holds no settings: it is a YAML mapping of name, base, seeds, rank_by, axes, ...")
+    spec: StudyFile = typed(StudyFile, with_files_read(raw, where), where, "")
+    axes = _axes(spec.axes.value, where)
+    check_seeds(spec.seeds, where, "seeds")
     study = Study(
-        name=str(raw["name"]),
+        name=check_name(spec.name, where, "name"),
         path=path,
-        base=base,
+        base=[str(f) for f in spec.base],
         axes=axes,
-        seeds=seeds,
-        rank_metric=rank.metric,
-        rank_mode=rank.mode,
-        metrics=list(raw.get("metrics") or [rank.metric]),
-        spread=spread,
-        quality=quality,
-        diversity=diversity,
-        application=application,
-        roles=roles,
-        margins={str(k): float(v) for k, v in margins.items()},
-        args=dict(raw.get("args") or {}),
-        iterations=budget.get("iterations"),
-        wall_time=budget.get("wall_time"),
-        include=[{a: str(v) for a, v in r.items()} for r in raw.get("include") or []],
-        exclude=[{a: str(v) for a, v in r.items()} for r in raw.get("exclude") or []],
-        runs_root=Path(runs_root or raw.get("runs_root") or "runs/studies"),
-        tune=load_tune(_tune_section(raw["tune"], where), where, seeds) if raw.get("tune") else None,
-        threshold=_threshold(raw.get("threshold"), where),
-        targets=_targets(raw.get("targets"), where),
+        seeds=list(spec.seeds),
+        rank_metric=spec.rank_by.metric,
+        rank_mode=spec.rank_by.mode,
+        metrics=list(spec.metrics or [spec.rank_by.metric]),
+        spread=spec.spread,
+        quality=_plain(spec.quality),
+        diversity=_plain(spec.diversity),
+        application=_application(spec.application, spec.diversity is not None, where),
+        roles=_roles(spec.roles, axes, where),
+        margins={str(k): float(v) for k, v in spec.margins.items()},
+        args=dict(spec.args.value),
+        iterations=spec.budget.iterations,
+        wall_time=spec.budget.wall_time,
+        include=_rules(spec.include, axes, where, "include"),
+        exclude=_rules(spec.exclude, axes, where, "exclude"),
+        runs_root=Path(runs_root or spec.runs_root or "runs/studies"),
+        tune=load_tune(spec.tune.value, where, spec.seeds) if spec.tune else None,
+        threshold=spec.threshold,
+        targets=[_target(t, axes, where) for t in spec.targets],
     )
     if not study.candidates():
         raise ConfigError(f"{where}: `include`/`exclude` leave no candidate.")
-    for target in study.targets:
-        bad = {a: v for a, v in target.where if a not in axes or v not in axes[a]}
-        if bad:
-            raise ConfigError(f"{where}: `targets` names axis values that do not exist: {bad}.")
     if study.tune is not None:
-        unknown_spaces = sorted({c.space for c in study.candidates() if c.space and c.space not in study.tune.spaces})
-        if unknown_spaces:
-            raise ConfigError(
-                f"{where}: axis values name spaces {unknown_spaces}; `tune.spaces` has {sorted(study.tune.spaces)}."
-            )
-        for space in dict.fromkeys(c.space for c in study.candidates()):  # each space once, in candidate order
-            check_enqueued(study.tune, space, where)
-    for objective in reversed([rank, *study.objectives.values()]):
+        _check_spaces(study, where)
+    for objective in reversed([spec.rank_by, *study.objectives.values()]):
         if objective.metric not in study.metrics:
             study.metrics.insert(0, objective.metric)
     study.metrics += [t.metric for t in study.targets if t.metric not in study.metrics]  # checked before training
     return study
 
 
-def _tune_section(raw: Any, where: str) -> Any:
-    """``tune:`` as written, or read from the file it names (``tune: FILE``), or that file's section updated with
-    this one's keys (``tune: {from: FILE, ...}``): several studies share one tuning protocol."""
-    if isinstance(raw, str):
-        raw = {"from": raw}
-    if not isinstance(raw, dict) or "from" not in raw:
-        return raw
-    shared = _tune_section(yaml.safe_load(Path(_files(raw["from"], f"{where}: tune.from")[0]).read_text()) or {}, where)
-    return {**shared, **{k: v for k, v in raw.items() if k != "from"}}
+def _plain(objective: Objective | None) -> Objective | None:
+    """An objective as the reports compare it (a RankBy is an Objective with another default mode)."""
+    return None if objective is None else Objective(objective.metric, objective.mode)
 
 
-def _targets(raw: Any, where: str) -> list[Target]:
-    """``targets: [{metric: <name>, at_least: 24, where: {data: grid}}, {metric: <name>, at_most: 0.04}]``."""
-    found = []
-    for item in raw or []:
-        bound = (
-            {k: v for k, v in (item or {}).items() if k in ("at_least", "at_most")} if isinstance(item, dict) else {}
-        )
-        if (
-            not isinstance(item, dict)
-            or set(item) - {"metric", "at_least", "at_most", "where"}
-            or not isinstance(item.get("where") or {}, dict)
-            or "metric" not in item
-            or len(bound) != 1
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in bound.values())
-        ):
-            raise ConfigError(
-                f"{where}: `targets` is a list of {{metric: <name>, at_least: <number>}} (or at_most), got {item!r}."
-            )
-        ((kind, value),) = bound.items()
-        where_ = tuple((str(a), str(v)) for a, v in (item.get("where") or {}).items())
-        found.append(Target(str(item["metric"]), float(value), kind == "at_least", where_))
+def _axes(raw: dict[str, Any], where: str) -> dict[str, dict[str, Choice]]:
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"{where}: `axes` must map each axis name to its values (or to a file of them).")
+    axes = {}
+    for axis, values in raw.items():
+        key = f"axes.{check_name(str(axis), where, 'axes')}"
+        if not isinstance(values, dict) or not values:
+            raise ConfigError(f"{where}: axis `{axis}` must map value names to {{config, args, decision, space}}.")
+        axes[str(axis)] = {
+            check_name(str(v), where, f"{key}.{v}"): _choice(typed(AxisValue, spec or {}, where, f"{key}.{v}"))
+            for v, spec in values.items()
+        }
+    return axes
+
+
+def _choice(value: AxisValue) -> Choice:
+    return Choice(
+        configs=tuple(str(f) for f in value.config),
+        args=tuple(value.args.value.items()),
+        decision=tuple((d, label) for d, label in dataclasses.asdict(value.decision).items() if label is not None),
+        space=value.space,
+    )
+
+
+def _rules(rules: list[dict[str, str]], axes: dict[str, dict[str, Choice]], where: str, key: str) -> list:
+    found = [{str(a): str(v) for a, v in rule.items()} for rule in rules]
+    bad = [{a: v} for rule in found for a, v in rule.items() if a not in axes or v not in axes[a]]
+    if bad:
+        raise ConfigError(f"{where}: `{key}` names axis values that do not exist: {bad}.")
     return found
 
 
-def _threshold(value: Any, where: str) -> float | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise ConfigError(f"{where}: `threshold` is a level of the quality metric (a number), got {value!r}.")
-    return None if value is None else float(value)
+def _roles(roles: dict[str, str], axes: dict[str, dict[str, Choice]], where: str) -> dict[str, str]:
+    values = {v for choices in axes.values() for v in choices}
+    bad = {r: v for r, v in roles.items() if r not in ROLES or v not in values}
+    if bad:
+        raise ConfigError(
+            f"{where}: `roles` maps a claim role to an axis value; {bad} is not one (roles: {list(ROLES)})."
+        )
+    return {str(k): str(v) for k, v in roles.items()}
 
 
-def _objective(value: Any, where: str, default_mode: str = "max") -> Objective:
-    if not isinstance(value, dict) or "metric" not in value or value.get("mode", default_mode) not in ("min", "max"):
-        raise ConfigError(f"{where} must be {{metric: <logged name>, mode: min|max}}, got {value!r}.")
-    return Objective(str(value["metric"]), value.get("mode", default_mode))
-
-
-def _application(profile: Any, has_diversity: bool, where: str) -> dict[str, float]:
-    """``{quality: w, diversity: w, cost: w}`` weights (>= 0, not all 0) and optional limits."""
-    if not isinstance(profile, dict) or set(profile) - {*CRITERIA, *LIMITS}:
-        raise ConfigError(f"{where}: `application` takes weights {list(CRITERIA)} and limits {list(LIMITS)}.")
-    if not profile:
-        return {}
-    if not all(isinstance(v, int | float) and v >= 0 for v in profile.values()):
-        raise ConfigError(f"{where}: `application` weights and limits must be numbers >= 0, got {profile}.")
-    if not any(profile.get(c, 0) for c in CRITERIA):
-        raise ConfigError(f"{where}: `application` needs a weight above 0 on one of {list(CRITERIA)}.")
+def _application(profile: dict[str, float], has_diversity: bool, where: str) -> dict[str, float]:
+    """``{quality: w, diversity: w, cost: w}`` weights (>= 0, not all 0) and optional limits (criteria.py)."""
+    if set(profile) - {*WEIGHED, *LIMITS}:
+        raise ConfigError(f"{where}: `application` takes weights {list(WEIGHED)} and limits {list(LIMITS)}.")
+    if profile and not any(profile.get(c, 0) for c in WEIGHED):
+        raise ConfigError(f"{where}: `application` needs a weight above 0 on one of {list(WEIGHED)}.")
     if profile.get("diversity") and not has_diversity:
         raise ConfigError(f"{where}: `application` weighs diversity; name its metric in `diversity: {{metric, mode}}`.")
     return {k: float(v) for k, v in profile.items()}
 
 
-def _files(value: Any, where: str) -> list[str]:
-    files = [value] if isinstance(value, str) else list(value or [])
-    missing = [f for f in files if not Path(f).is_file()]
-    if missing:
-        raise ConfigError(f"{where}: no such config file {missing[0]} (paths are relative to where you run).")
-    return files
+def _target(spec: TargetSpec, axes: dict[str, dict[str, Choice]], where: str) -> Target:
+    """``{metric: <name>, at_least: 24, where: {data: grid}}`` or ``at_most``: exactly one bound."""
+    bounds = [b for b in (spec.at_least, spec.at_most) if b is not None]
+    if len(bounds) != 1:
+        raise ConfigError(
+            f"{where}: `targets` is a list of {{metric: <name>, at_least: <number>}} (or at_most), got {spec}."
+        )
+    _rules([spec.where], axes, where, "targets")
+    return Target(spec.metric, float(bounds[0]), spec.at_least is not None, tuple(spec.where.items()))
 
 
-def _choice(spec: Any, where: str) -> Choice:
-    spec = spec or {}
-    if not isinstance(spec, dict) or set(spec) - {"config", "args", "decision", "space"}:
-        raise ConfigError(f"{where}: a value takes `config`, `args`, `decision` and `space`, got {spec!r}.")
-    decision = spec.get("decision") or {}
-    unknown = sorted(set(decision) - set(DECISIONS))
+def _check_spaces(study: Study, where: str) -> None:
+    """Every space a candidate names exists, and every ``enqueue`` point fits each space it is tried in."""
+    candidates, tune = study.candidates(), study.tune
+    unknown = sorted({c.space for c in candidates if c.space and c.space not in tune.spaces})
     if unknown:
-        raise ConfigError(f"{where}: decision parameters are {list(DECISIONS)}, not {unknown}.")
-    return Choice(
-        configs=tuple(_files(spec.get("config"), where)),
-        args=tuple((str(k), v) for k, v in (spec.get("args") or {}).items()),
-        decision=tuple((k, str(v)) for k, v in decision.items()),
-        space=str(spec["space"]) if spec.get("space") else None,
-    )
+        raise ConfigError(f"{where}: axis values name spaces {unknown}; `tune.spaces` has {sorted(tune.spaces)}.")
+    for space in dict.fromkeys(c.space for c in candidates):  # each space once, in candidate order
+        check_enqueued(tune, space, where)

@@ -12,8 +12,12 @@ non-saturating GAN. So a study may tune every candidate alike (gan_module/study/
       args: {evaluation.real_split: val}  # settings of tuning trials only (score trials on held-out data)
       metric: eval/fid_classifier_2k_val  # what trials are scored by (default: the study's quality metric),
                                           #   in the study's quality direction
-      sampler: {name: tpe, seed: 0}       # tpe (default) or random; seeded
-      pruner: {name: asha, min_iterations: 500, reduction_factor: 3}   # asha (default), hyperband or none
+      sampler:                            # any optuna sampler (default: TPE, a third of the trials random first);
+        class_path: optuna.samplers.TPESampler   #   its seed is mixed with the candidate and the trial number
+        init_args: {seed: 0, n_startup_trials: 4}
+      pruner:                             # any optuna pruner, stepping in generator iterations (default: none)
+        class_path: optuna.pruners.SuccessiveHalvingPruner
+        init_args: {min_resource: 500, reduction_factor: 3}
       spaces: configs/studies/tune/spaces.yaml   # named search spaces (or the mapping itself)
       default_space: adam                 # a candidate without `space:` searches this one
       common:                             # parameters added to every space (this study's own settings)
@@ -33,37 +37,23 @@ parameter name to where its value goes and what it may be::
       extends: adam                       # every parameter of adam, then these (replacing same-named ones)
       k: {keys: [model.k], choices: [1, 5]}
 
-``low``/``high`` (``log: true`` for log-uniform; ``int: true`` for integers) or ``choices``; ``template`` is any
+``low``/``high`` (``log: true`` for log-uniform; ``integer: true`` for integers) or ``choices``; ``template`` is any
 YAML value in which the string ``$`` stands for the sampled number (a list of betas, a regularizer list).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
+import optuna
 
 from gan_module.errors import ConfigError
+from gan_module.study.schema import ParameterSpec, TuneFile, check_seeds, class_object, read_yaml, typed
 
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("asha", "hyperband", "none")
-_KEYS = {
-    "trials",
-    "seeds",
-    "budget",
-    "args",
-    "metric",
-    "sampler",
-    "pruner",
-    "spaces",
-    "default_space",
-    "common",
-    "enqueue",
-}
-_PARAM_KEYS = {"keys", "low", "high", "log", "int", "choices", "template"}
 #: the placeholder a parameter's ``template`` holds for the sampled value
 PLACEHOLDER = "$"
 
@@ -127,11 +117,9 @@ class Tune:
     wall_time: float | None = None
     args: dict[str, Any] = field(default_factory=dict)
     metric: str | None = None  # trials' score (None: the study's quality metric)
-    sampler: str = "tpe"
-    sampler_seed: int = 0
-    pruner: str = "asha"
-    min_iterations: int = 100
-    reduction_factor: int = 3
+    sampler: tuple[type, dict[str, Any]] = (optuna.samplers.TPESampler, {})  # the class and its arguments
+    pruner: optuna.pruners.BasePruner = field(default_factory=optuna.pruners.NopPruner)
+    pruner_args: dict[str, Any] = field(default_factory=dict)  # as given, for the report
     enqueue: tuple[dict[str, Any], ...] = ()  # points every candidate tries first (name -> value)
 
     def space(self, name: str | None) -> tuple[Parameter, ...]:
@@ -143,6 +131,23 @@ class Tune:
         """The ``enqueue`` points in the space ``name``, as Optuna stores them (for ``enqueue_trial``)."""
         space = {p.name: p for p in self.space(name)}
         return [{pname: space[pname].encode(value) for pname, value in point.items()} for point in self.enqueue]
+
+    def new_sampler(self, candidate: str, asked: int) -> optuna.samplers.BaseSampler:
+        """The sampler for the next trial, its seed mixed with the candidate and the trials asked so far: one worker
+        repeats itself exactly, and parallel workers do not propose the same settings."""
+        kind, arguments = self.sampler
+        seed = zlib.crc32(f"{arguments.get('seed') or 0}/{candidate}/{asked}".encode())
+        return kind(**{**arguments, "seed": seed}) if "seed" in _parameters(kind) else kind(**arguments)
+
+    @property
+    def described(self) -> str:
+        """The sampler and pruner as a report names them."""
+        kind, arguments = self.sampler
+
+        def call(name: str, args: dict[str, Any]) -> str:
+            return f"{name}({', '.join(f'{k}={v}' for k, v in args.items())})"
+
+        return f"{call(kind.__name__, arguments)}, {call(type(self.pruner).__name__, self.pruner_args)}"
 
 
 def settings_of(space: tuple[Parameter, ...], params: dict[str, Any]) -> dict[str, Any]:
@@ -172,118 +177,98 @@ def check_enqueued(tune: Tune, space_name: str | None, where: str) -> None:
 
 def load_tune(raw: Any, where: str, reporting_seeds: list[int]) -> Tune:
     """Read and check a ``tune:`` section; any mistake is one :class:`ConfigError` naming the key to fix."""
-    where = f"{where}: `tune`"
-    if not isinstance(raw, dict) or set(raw) - _KEYS:
-        raise ConfigError(f"{where} takes {sorted(_KEYS)}, got {raw!r}.")
-    trials = raw.get("trials")
-    if not isinstance(trials, int) or trials < 1:
-        raise ConfigError(f"{where}.trials must be an integer >= 1 (trials per candidate), got {trials!r}.")
-    seeds = raw.get("seeds")
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
-        raise ConfigError(f"{where}.seeds must be a non-empty list of integers (tuning seeds), got {seeds!r}.")
-    shared = sorted(set(seeds) & set(reporting_seeds))
+    spec: TuneFile = typed(TuneFile, raw, where, "tune")
+    check_seeds(spec.seeds, where, "tune.seeds")
+    shared = sorted(set(spec.seeds) & set(reporting_seeds))
     if shared:
         raise ConfigError(
-            f"{where}.seeds and `seeds` share {shared}: tune on seeds you do not report, or the report measures "
-            "the tuning's luck on them."
+            f"{where}: `tune.seeds` and `seeds` share {shared}: tune on seeds you do not report, or the report "
+            "measures the tuning's luck on them."
         )
-    budget = raw.get("budget") or {}
-    if not isinstance(budget, dict) or set(budget) - {"iterations", "wall_time"}:
-        raise ConfigError(f"{where}.budget takes `iterations` and/or `wall_time` (seconds), got {budget!r}.")
-    sampler = dict(raw.get("sampler") or {})
-    if sampler.get("name", "tpe") not in SAMPLERS or set(sampler) - {"name", "seed"}:
-        raise ConfigError(f"{where}.sampler is {{name: {'|'.join(SAMPLERS)}, seed: <int>}}, got {sampler!r}.")
-    pruner = dict(raw.get("pruner") or {})
-    if pruner.get("name", "asha") not in PRUNERS or set(pruner) - {"name", "min_iterations", "reduction_factor"}:
+    spaces = _spaces(spec.spaces.value, where)
+    common = tuple(_parameter(n, p.value, where, f"tune.common.{n}") for n, p in spec.common.items())
+    spaces = {name: (*(p for p in params if p.name not in spec.common), *common) for name, params in spaces.items()}
+    if spec.default_space is not None and spec.default_space not in spaces:
         raise ConfigError(
-            f"{where}.pruner is {{name: {'|'.join(PRUNERS)}, min_iterations: <int>, reduction_factor: <int>}}, "
-            f"got {pruner!r}."
+            f"{where}: `tune.default_space` {spec.default_space!r} is not one of the spaces {sorted(spaces)}."
         )
-    if int(pruner.get("reduction_factor", 3)) < 2 or int(pruner.get("min_iterations", 100)) < 1:
-        raise ConfigError(f"{where}.pruner needs reduction_factor >= 2 and min_iterations >= 1, got {pruner!r}.")
-    spaces = _spaces(raw.get("spaces") or {}, where)
-    common = dict(raw.get("common") or {})
-    added = tuple(_parameter(str(n), spec, f"{where}.common.{n}") for n, spec in common.items())
-    spaces = {name: (*(p for p in params if p.name not in common), *added) for name, params in spaces.items()}
-    default = raw.get("default_space")
-    if default is not None and default not in spaces:
-        raise ConfigError(f"{where}.default_space {default!r} is not one of the spaces {sorted(spaces)}.")
-    enqueue = raw.get("enqueue") or []
-    if not isinstance(enqueue, list) or not all(isinstance(point, dict) and point for point in enqueue):
-        raise ConfigError(f"{where}.enqueue is a list of points, each {{<parameter>: <value>, ...}}, got {enqueue!r}.")
+    default_sampler = {
+        "class_path": "optuna.samplers.TPESampler",
+        "init_args": {"n_startup_trials": max(2, spec.trials // 3), "constant_liar": True},  # random before TPE
+    }
+    sampler = spec.sampler.value if spec.sampler else default_sampler  # checked here, built per trial (new_sampler)
+    sampler_class = type(class_object(optuna.samplers.BaseSampler, sampler, where, "tune.sampler"))
+    pruner = spec.pruner.value if spec.pruner else {"class_path": "optuna.pruners.NopPruner"}
     return Tune(
-        trials=trials,
-        seeds=seeds,
+        trials=spec.trials,
+        seeds=list(spec.seeds),
         spaces=spaces,
-        default_space=default,
-        common=added,
-        iterations=budget.get("iterations"),
-        wall_time=budget.get("wall_time"),
-        args=dict(raw.get("args") or {}),
-        metric=str(raw["metric"]) if raw.get("metric") else None,
-        sampler=sampler.get("name", "tpe"),
-        sampler_seed=int(sampler.get("seed", 0)),
-        pruner=pruner.get("name", "asha"),
-        min_iterations=int(pruner.get("min_iterations", 100)),
-        reduction_factor=int(pruner.get("reduction_factor", 3)),
-        enqueue=tuple({str(k): v for k, v in point.items()} for point in enqueue),
+        default_space=spec.default_space,
+        common=common,
+        iterations=spec.budget.iterations,
+        wall_time=spec.budget.wall_time,
+        args=dict(spec.args.value),
+        metric=spec.metric,
+        sampler=(sampler_class, dict(sampler.get("init_args") or {})),
+        pruner=class_object(optuna.pruners.BasePruner, pruner, where, "tune.pruner"),
+        pruner_args=dict(pruner.get("init_args") or {}),
+        enqueue=tuple(point.value for point in spec.enqueue),
     )
 
 
-def _spaces(raw: Any, where: str) -> dict[str, tuple[Parameter, ...]]:
+def _spaces(raw: dict[str, dict[str, Any]] | str, where: str) -> dict[str, tuple[Parameter, ...]]:
+    """Named spaces (or the file holding them), each optionally ``extends: <another space>``."""
     if isinstance(raw, str):  # a file of named spaces, shared by several studies
-        path = Path(raw)
-        if not path.is_file():
-            raise ConfigError(f"{where}.spaces: no such file {raw} (paths are relative to where you run).")
-        raw = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}.spaces must map space names to parameters, got {raw!r}.")
+        raw = read_yaml(raw, f"{where}: tune.spaces") or {}
     found: dict[str, tuple[Parameter, ...]] = {}
 
     def resolve(name: str, chain: tuple[str, ...]) -> tuple[Parameter, ...]:
         if name in found:
             return found[name]
         if name not in raw:
-            raise ConfigError(f"{where}.spaces: {chain[-1]} extends {name!r}, which is not a space.")
+            raise ConfigError(f"{where}: `tune.spaces`: {chain[-1]} extends {name!r}, which is not a space.")
         if name in chain:
-            raise ConfigError(f"{where}.spaces: {' -> '.join((*chain, name))} extends itself.")
+            raise ConfigError(f"{where}: `tune.spaces`: {' -> '.join((*chain, name))} extends itself.")
         body = dict(raw[name] or {})
         base = body.pop("extends", None)
         params = {p.name: p for p in resolve(base, (*chain, name))} if base else {}
         for pname, spec in body.items():
-            params[str(pname)] = _parameter(str(pname), spec, f"{where}.spaces.{name}.{pname}")
+            params[str(pname)] = _parameter(str(pname), spec, where, f"tune.spaces.{name}.{pname}")
         found[name] = tuple(params.values())
         return found[name]
 
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: `tune.spaces` maps space names to parameters, got {raw!r}.")
     for name in raw:
         resolve(str(name), ())
     return found
 
 
-def _parameter(name: str, spec: Any, where: str) -> Parameter:
-    if not isinstance(spec, dict) or set(spec) - _PARAM_KEYS or not spec.get("keys"):
-        raise ConfigError(f"{where} is {{keys: [<main.py key>, ...], low, high[, log, int] | choices[, template]}}.")
-    keys = (spec["keys"],) if isinstance(spec["keys"], str) else tuple(str(k) for k in spec["keys"])
-    choices = tuple(spec.get("choices") or ())
-    if choices:
-        if "low" in spec or "high" in spec:
-            raise ConfigError(f"{where}: give `choices` or `low`/`high`, not both.")
-    else:
-        low, high = spec.get("low"), spec.get("high")
-        if not (isinstance(low, int | float) and isinstance(high, int | float) and low < high):
-            raise ConfigError(f"{where}: `low` < `high` (numbers) or `choices` are needed, got {low!r}, {high!r}.")
-        if spec.get("log") and low <= 0:
-            raise ConfigError(f"{where}: a log-uniform range needs low > 0, got {low}.")
+def _parameter(name: str, raw: Any, where: str, key: str) -> Parameter:
+    spec: ParameterSpec = typed(ParameterSpec, raw, where, key)
+    if spec.choices:
+        if spec.low is not None or spec.high is not None:
+            raise ConfigError(f"{where}: `{key}`: give `choices` or `low`/`high`, not both.")
+    elif spec.low is None or spec.high is None or not spec.low < spec.high:
+        raise ConfigError(
+            f"{where}: `{key}`: `low` < `high` (numbers) or `choices` are needed, got {spec.low}, {spec.high}."
+        )
+    elif spec.log and spec.low <= 0:
+        raise ConfigError(f"{where}: `{key}`: a log-uniform range needs low > 0, got {spec.low}.")
     return Parameter(
         name=name,
-        keys=keys,
-        low=None if choices else float(spec["low"]),
-        high=None if choices else float(spec["high"]),
-        log=bool(spec.get("log", False)),
-        integer=bool(spec.get("int", False)),
-        choices=choices,
-        template=spec.get("template", PLACEHOLDER),
+        keys=(spec.keys,) if isinstance(spec.keys, str) else tuple(spec.keys),
+        low=None if spec.choices else spec.low,
+        high=None if spec.choices else spec.high,
+        log=spec.log,
+        integer=spec.integer,
+        choices=tuple(c.value for c in spec.choices or ()),
+        template=spec.template.value,
     )
+
+
+def _parameters(kind: type) -> set[str]:
+    return set(inspect.signature(kind).parameters)
 
 
 def _fill(template: Any, value: Any) -> Any:

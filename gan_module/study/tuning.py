@@ -1,6 +1,6 @@
 """Every candidate tuned alike with Optuna before it is compared (the study file's ``tune:`` section, tune_spec.py).
 
-One Optuna study per candidate, ``<study name>/<candidate>``, in an RDB storage (tuning_layout.py): SQLite by
+One Optuna study per candidate, ``<study name>/<candidate>``, in an RDB storage (layout.py): SQLite by
 default, PostgreSQL with ``--storage`` for many machines. Every worker of the study (``--jobs N``, SLURM array
 tasks, other machines) runs the same loop on the same storage:
 
@@ -23,27 +23,17 @@ from __future__ import annotations
 import math
 import shutil
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gan_module.run.layout import RunLayout
-from gan_module.run.locks import RunBusyError, lock_file
-from gan_module.study.result import DONE
-from gan_module.study.runner import cli_args, collect, fit_and_test
+from gan_module.run.locks import RunBusyError, lock_beside, lock_file
+from gan_module.study.layout import TUNING_MD
+from gan_module.study.result import DONE, TunedSettings
+from gan_module.study.runner import cli_args, collect, fit_and_test, read_best
 from gan_module.study.spec import Candidate, Study
 from gan_module.study.tune_spec import settings_of
-from gan_module.study.tuning_layout import (
-    optuna_name,
-    read_best,
-    storage_url,
-    trial_folder,
-    trial_metric,
-    tuning_folder,
-    write_best,
-)
 
 #: seconds between looks at the storage while other workers finish a candidate's last trials
 POLL_SECONDS = 2.0
@@ -102,47 +92,23 @@ def open_study(study: Study, candidate: Candidate, storage: str | None = None):
     """The candidate's Optuna study in the study's storage (created on first use)."""
     import optuna
 
-    tune = study.tune
-    url = storage_url(study, storage)
+    layout = study.layout
+    url = layout.storage_url(storage)
     engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
-    iterations = tune.iterations or study.iterations
-    if tune.pruner == "asha":
-        pruner = optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=tune.min_iterations, reduction_factor=tune.reduction_factor
-        )
-    elif tune.pruner == "hyperband":
-        pruner = optuna.pruners.HyperbandPruner(
-            min_resource=tune.min_iterations, max_resource=iterations or "auto", reduction_factor=tune.reduction_factor
-        )
-    else:
-        pruner = optuna.pruners.NopPruner()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # workers starting together would race to create the storage's tables and the study: one at a time
-    with lock_file(study.folder / ".optuna.lock", study.folder, wait=True):
+    with lock_file(layout.database_lock, layout.root, wait=True):
         ostudy = optuna.create_study(
-            study_name=optuna_name(study, candidate),
+            study_name=layout.optuna_name(candidate.name),
             storage=optuna.storages.RDBStorage(url, engine_kwargs=engine),
             direction="maximize" if study.objectives["quality"].mode == "max" else "minimize",
-            pruner=pruner,
+            pruner=study.tune.pruner,
             load_if_exists=True,
         )
         if not ostudy.get_trials(deepcopy=False):  # a new study: the enqueued points are its first trials
-            for point in tune.enqueued(candidate.space):
+            for point in study.tune.enqueued(candidate.space):
                 ostudy.enqueue_trial(point)
         return ostudy
-
-
-def _sampler(study: Study, candidate: Candidate, asked: int):
-    """A sampler seeded by the study's seed, the candidate and the number of trials asked so far: a single worker
-    repeats itself exactly, and parallel workers do not propose the same settings."""
-    import optuna
-
-    tune = study.tune
-    seed = zlib.crc32(f"{tune.sampler_seed}/{candidate.name}/{asked}".encode())
-    if tune.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    startup = max(2, tune.trials // 3)  # random trials before TPE models the results
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, constant_liar=True)
 
 
 def _reap(ostudy, study: Study, candidate: Candidate) -> None:
@@ -150,9 +116,9 @@ def _reap(ostudy, study: Study, candidate: Candidate) -> None:
     import optuna
 
     for trial in ostudy.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        folder = trial_folder(study, candidate, trial.number)
+        folder = study.layout.trial_folder(candidate.name, trial.number)
         try:
-            lock = lock_file(folder.with_name(f".{folder.name}.lock"), folder, wait=False)
+            lock = lock_beside(folder)
         except RunBusyError:
             continue  # its worker is alive
         with lock:
@@ -165,7 +131,7 @@ def _reap(ostudy, study: Study, candidate: Candidate) -> None:
             print(f"[tune {study.name}] {candidate.name} trial {trial.number}: its worker died; retried")
 
 
-def tune_candidate(study: Study, candidate: Candidate, storage: str | None = None) -> dict[str, Any]:
+def tune_candidate(study: Study, candidate: Candidate, storage: str | None = None) -> TunedSettings:
     """Take part in the candidate's tuning until its trials are all finished or pruned; its best settings."""
     import optuna
 
@@ -174,19 +140,18 @@ def tune_candidate(study: Study, candidate: Candidate, storage: str | None = Non
         return done
     states = optuna.trial.TrialState
     ostudy = open_study(study, candidate, storage)
-    folder = tuning_folder(study, candidate)
+    layout = study.layout
     while True:
-        with lock_file(folder / ".ask.lock", folder, wait=True):
+        with lock_file(layout.ask_lock(candidate.name), layout.tuning(candidate.name), wait=True):
             _reap(ostudy, study, candidate)
             trials = ostudy.get_trials(deepcopy=False)
             finished = sum(t.state in (states.COMPLETE, states.PRUNED) for t in trials)
             running = sum(t.state == states.RUNNING for t in trials)
             trial = lock = None
             if finished + running < study.tune.trials:
-                ostudy.sampler = _sampler(study, candidate, len(trials))
+                ostudy.sampler = study.tune.new_sampler(candidate.name, len(trials))
                 trial = ostudy.ask()
-                run = trial_folder(study, candidate, trial.number)
-                lock = lock_file(run.with_name(f".{run.name}.lock"), run, wait=True)
+                lock = lock_beside(layout.trial_folder(candidate.name, trial.number), wait=True)
         if trial is not None:
             with lock:
                 _run_trial(ostudy, study, candidate, trial)
@@ -205,10 +170,10 @@ def _run_trial(ostudy, study: Study, candidate: Candidate, trial) -> None:
     seed = tune.seeds[trial.number % len(tune.seeds)]
     params = {p.name: p.suggest(trial) for p in space}
     settings = {**tune.args, **settings_of(space, params)}
-    run = trial_folder(study, candidate, trial.number)
+    run = study.layout.trial_folder(candidate.name, trial.number)
     shutil.rmtree(run, ignore_errors=True)  # a retried trial number never reuses a dead run
     budget = (tune.iterations or study.iterations, tune.wall_time or study.wall_time)
-    quality = trial_metric(study)
+    quality = study.trial_metric
     reporter = TrialReporter(trial, quality)
     cpu, began = time.process_time(), time.perf_counter()
     code = fit_and_test(
@@ -221,7 +186,8 @@ def _run_trial(ostudy, study: Study, candidate: Candidate, trial) -> None:
     trial.set_user_attr(SETTINGS, settings)
     value = None
     if code == 0 and not reporter.pruned:
-        value = collect(RunLayout.numbered(run, 0), study, DONE).metrics.get(quality)
+        tested = collect(study.layout.trial(candidate.name, trial.number), study, candidate, seed, DONE)
+        value = tested.metrics.get(quality)
     ended = "pruned" if reporter.pruned else "diverged" if code == 1 else "unscored" if value is None else "done"
     trial.set_user_attr(ENDED, ended)
     if ended == "done" and math.isfinite(value):
@@ -236,7 +202,7 @@ def _run_trial(ostudy, study: Study, candidate: Candidate, trial) -> None:
     )
 
 
-def _choose(ostudy, study: Study, candidate: Candidate) -> dict[str, Any]:
+def _choose(ostudy, study: Study, candidate: Candidate) -> TunedSettings:
     """Write best.json (once, whoever gets here first): the best finished trial's settings, or the candidate's
     own settings when every trial was pruned or diverged."""
     import optuna
@@ -245,14 +211,12 @@ def _choose(ostudy, study: Study, candidate: Candidate) -> dict[str, Any]:
     if best is not None:
         return best
     space = study.tune.space(candidate.space)
-    complete = ostudy.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if complete:
+    best = TunedSettings()  # every trial pruned or diverged: the candidate's own settings
+    if ostudy.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         chosen = ostudy.best_trial
         params = {p.name: p.decode(chosen.params[p.name]) for p in space if p.name in chosen.params}
-        best = {"trial": chosen.number, "value": chosen.value, "params": params, "settings": settings_of(space, params)}
-    else:
-        best = {"trial": None, "value": None, "params": {}, "settings": {}}
-    write_best(study, candidate, best)
+        best = TunedSettings(chosen.number, chosen.value, params, settings_of(space, params))
+    best.write(study.layout.best(candidate.name))
     return best
 
 
@@ -275,7 +239,7 @@ def tuning_summary(study: Study, storage: str | None = None) -> list[dict[str, A
         best = read_best(study, candidate)
         try:  # read only: a report never creates a candidate's Optuna study
             trials = optuna.load_study(
-                study_name=optuna_name(study, candidate), storage=storage_url(study, storage)
+                study_name=study.layout.optuna_name(candidate.name), storage=study.layout.storage_url(storage)
             ).get_trials(deepcopy=False)
         except KeyError:  # not tuned yet
             trials = []
@@ -283,8 +247,8 @@ def tuning_summary(study: Study, storage: str | None = None) -> list[dict[str, A
             {
                 "candidate": candidate.name,
                 "space": candidate.space or study.tune.default_space or "-",
-                "params": (best or {}).get("params"),
-                "value": (best or {}).get("value"),
+                "params": best.params if best else None,
+                "value": best.value if best else None,
                 "complete": sum(t.state == states.COMPLETE for t in trials),
                 "pruned": sum(t.state == states.PRUNED for t in trials),
                 "failed": sum(t.state == states.FAIL for t in trials),
@@ -300,11 +264,10 @@ def write_tuning(study: Study, storage: str | None = None) -> Path:
     lines = [
         f"# Tuning of {study.name}",
         "",
-        f"{tune.trials} trials per candidate ({tune.sampler} sampler, seed {tune.sampler_seed}; {tune.pruner} pruner "
-        f"from {tune.min_iterations} iterations, factor {tune.reduction_factor}) on tuning seeds {tune.seeds}, "
-        f"scored by {trial_metric(study)}; the reporting runs (seeds {study.seeds}) use each "
+        f"{tune.trials} trials per candidate ({tune.described}) on tuning seeds {tune.seeds}, "
+        f"scored by {study.trial_metric}; the reporting runs (seeds {study.seeds}) use each "
         "candidate's chosen settings. Browse the trials: "
-        f"`optuna-dashboard {storage_url(study, storage)}`.",
+        f"`optuna-dashboard {study.layout.storage_url(storage)}`.",
         "",
         "| candidate | space | chosen settings | tuning score | trials done | pruned | failed | tuning CPU-s |",
         "|---|---|---|---|---|---|---|---|",
@@ -318,7 +281,7 @@ def write_tuning(study: Study, storage: str | None = None) -> Path:
             f"| {row['candidate']} | {row['space']} | {params} | {value} | {row['complete']} | {row['pruned']} | "
             f"{row['failed']} | {row['cpu_seconds']:.0f} |"
         )
-    path = study.folder / "tuning.md"
+    path = study.layout.report(TUNING_MD)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
