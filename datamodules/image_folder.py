@@ -55,8 +55,9 @@ def default_workers() -> int:
     return max(1, min(8, cores - 1))
 
 
-def available_memory() -> int:
-    """Bytes of memory available for new allocations (``MemAvailable`` of /proc/meminfo, else psutil's)."""
+def available_memory() -> int | None:
+    """Bytes of memory available for new allocations: ``MemAvailable`` of /proc/meminfo, else psutil's figure,
+    else ``None`` (unknown: nothing is refused)."""
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
@@ -64,8 +65,10 @@ def available_memory() -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    import psutil  # not on Linux: psutil knows the platform's figure
-
+    try:
+        import psutil  # other systems: psutil knows the platform's figure, when installed
+    except ImportError:
+        return None
     return int(psutil.virtual_memory().available)
 
 
@@ -244,7 +247,7 @@ class ImageFolderDataModule(ImageDataModule):
     def _check_memory(self) -> None:
         needed = len(self.files) * self.channels * self.resolution**2
         available = available_memory()
-        if needed > MEMORY_SHARE * available:
+        if available is not None and needed > MEMORY_SHARE * available:
             raise ConfigError(
                 f"data.cache: memory needs {needed / 2**30:.1f} GiB for {len(self.files):,} images of "
                 f"{self.channels}x{self.resolution}x{self.resolution} bytes, more than {MEMORY_SHARE:.0%} of the "
