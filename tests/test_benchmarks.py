@@ -186,3 +186,18 @@ def test_parzen_ceiling_of_real_digits_on_the_full_data_is_the_published_243(mon
     # ../shared/NOTES.md: 10,000 real training digits score 243.1 +- 2.2 nats on the 2014 protocol
     assert 238 < rows["real"].mean < 248 and rows["real"].sigma == pytest.approx(0.167, abs=1e-3)
     assert "10000 centres, sigma chosen on 1000 validation digits, 10000 test digits" in capsys.readouterr().out
+
+
+def test_the_image_folder_benchmark_reports_both_loaders_and_the_listing_memory(capsys):
+    from benchmarks import image_folder
+
+    image_folder.main(["--images", "200", "--size", "64", "--resolution", "32", "--workers", "0", "--rounds", "1",
+                       "--warmup", "1", "--names", "1000"])  # fmt: skip
+    out = capsys.readouterr().out.splitlines()
+    row = next(line.split() for line in out if line.strip().startswith("0 "))
+    module, bare, ratio = (float(v) for v in row[1:])
+    assert module > 0 and bare > 0 and ratio == pytest.approx(module / bare, abs=0.01)
+    listings = [line for line in out if "1,000 files in" in line]
+    assert len(listings) == 2 and "module (PathTable)" in listings[0] and "make_dataset" in listings[1]
+    held = [int(line.split("objects held: ")[1].split(" ")[0]) for line in listings]
+    assert held[0] == len("class_000/image_000_0000000.png") + 8 and held[0] < held[1]  # the name's bytes + offset

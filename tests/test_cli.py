@@ -76,7 +76,7 @@ def names_its_data(path: Path) -> bool:
 
 
 @pytest.fixture(scope="session")
-def data_files(mnist_root, fashion_mnist_root, cifar10_root, tfd_path) -> dict[str, list[str]]:
+def data_files(mnist_root, fashion_mnist_root, cifar10_root, tfd_path, digit_png_folder) -> dict[str, list[str]]:
     """Flags pointing each DataModule at its tiny real-format files."""
     return {
         "datamodules.MNISTDataModule": [f"--data.init_args.root={mnist_root}", "--data.init_args.val_size=100"],
@@ -93,6 +93,11 @@ def data_files(mnist_root, fashion_mnist_root, cifar10_root, tfd_path) -> dict[s
         ],
         "datamodules.CIFAR10DataModule": [f"--data.init_args.root={cifar10_root}", "--data.init_args.val_size=5"],
         "datamodules.TFDDataModule": [f"--data.init_args.path={tfd_path}"],
+        # at 32x32: the recipe's 64x64 DCGAN takes 2.5 times as long a step (64x64 networks: tests/test_networks.py)
+        "datamodules.ImageFolderDataModule": [
+            f"--data.init_args.root={digit_png_folder}",
+            "--data.init_args.resolution=32",
+        ],
         "datamodules.RingMixtureDataModule": ["--data.init_args.num_train=500"],
         "datamodules.GridMixtureDataModule": ["--data.init_args.num_train=500"],
     }

@@ -711,3 +711,63 @@ def test_dcgan_generator_blur_output_smooths_in_range_without_new_parameters():
     assert torch.allclose(b, BinomialBlur(1)(a), atol=1e-6)
     total_variation = lambda x: (x.diff(dim=-1).abs().mean() + x.diff(dim=-2).abs().mean()).item()  # noqa: E731
     assert total_variation(b) < 0.8 * total_variation(a)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# A user's own images: 64x64 and 128x128, grey or colour (datamodules/image_folder.py)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_dcgan_at_64_is_radfords_64x64_pair_and_128_caps_the_widths():
+    g64, d64 = DCGANGenerator((3, 64, 64)), DCGANDiscriminator((3, 64, 64))
+    assert g64.widths == [1024, 512, 256, 128, 64] and g64.start == 4  # 4x4x1024 -> 64x64 in 4 stages
+    assert [m.out_channels for m in d64.features if isinstance(m, torch.nn.Conv2d)] == [64, 128, 256, 512]
+    assert d64.head.in_features == 512 * 4 * 4
+    g128, d128 = DCGANGenerator((1, 128, 128)), DCGANDiscriminator((1, 128, 128))
+    assert g128.widths == [1024, 1024, 512, 256, 128, 64]  # 2048 at 4x4 without the cap
+    assert [m.out_channels for m in d128.features if isinstance(m, torch.nn.Conv2d)] == [64, 128, 256, 512, 1024]
+    uncapped = DCGANGenerator((1, 128, 128), max_channels=4096)
+    assert uncapped.widths[0] == 2048
+    size = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert round(size(uncapped) / 1e6) == 48 and round(size(g128) / 1e6) == 30
+    assert DCGANGenerator((3, 48, 48)).widths == [512, 256, 128, 64]  # smaller images: unchanged by the cap
+
+
+def test_resnet_at_64_and_128_adds_blocks():
+    assert (ResNetGenerator((3, 64, 64)).start, len(ResNetGenerator((3, 64, 64)).blocks)) == (4, 4)
+    assert len(ResNetGenerator((1, 128, 128)).blocks) == 5
+    d64, d128 = ResNetDiscriminator((3, 64, 64)), ResNetDiscriminator((1, 128, 128))
+    assert d64(torch.randn(2, 3, 64, 64)).shape == (2,) and len(d64.blocks) == 1 + 2 + 2  # 64 -> 8, 2 plain
+    assert len(d128.blocks) == 1 + 3 + 2  # 128 -> 8
+
+
+@pytest.mark.parametrize("side", [64, 128])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("family", ["dcgan", "resnet"])
+def test_a_users_resolution_trains_a_step_on_real_images(family, channels, side):
+    from tests.conftest import stacked_digit_images
+
+    torch.manual_seed(0)
+    shape = (channels, side, side)
+    if family == "dcgan":
+        g, d = DCGANGenerator(shape, latent_dim=8, base_channels=4), DCGANDiscriminator(shape, base_channels=4)
+    else:
+        g, d = ResNetGenerator(shape, latent_dim=8, channels=8), ResNetDiscriminator(shape, channels=8)
+    real = torch.from_numpy(stacked_digit_images(4, size=side)).permute(0, 3, 1, 2)[:, :channels]
+    real = real.float() / 127.5 - 1  # tanh range, as the configs scale the data
+    opt_g, opt_d = torch.optim.Adam(g.parameters(), 1e-3), torch.optim.Adam(d.parameters(), 1e-3)
+    before_g, before_d = [p.detach().clone() for p in g.parameters()], [p.detach().clone() for p in d.parameters()]
+    fake = g(torch.randn(4, 8))
+    assert fake.shape == (4, *shape) and fake.abs().max() <= 1
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    loss_d = bce(d(real), torch.ones(4)) + bce(d(fake.detach()), torch.zeros(4))
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    loss_g = bce(d(g(torch.randn(4, 8))), torch.ones(4))  # the non-saturating G step
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+    assert torch.isfinite(loss_d) and torch.isfinite(loss_g)
+    assert all(not torch.equal(a, b) for a, b in zip(before_d, d.parameters(), strict=True) if b.grad is not None)
+    assert sum(not torch.equal(a, b) for a, b in zip(before_g, g.parameters(), strict=True)) == len(before_g)

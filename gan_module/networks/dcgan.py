@@ -2,7 +2,10 @@
 
 The number of 2x up/down-sampling stages is derived from the image size: halve while the size is even and
 the result at least 4. 28 -> 14 -> 7 (2 stages from 7x7), 32 -> 16 -> 8 -> 4 (3 stages from 4x4),
-48 -> 24 -> 12 -> 6 (3 stages from 6x6). Channels double at each stage towards the small end.
+48 -> 24 -> 12 -> 6 (3 stages from 6x6), 64 -> 4x4 in 4 stages (DCGAN's own 64x64 networks: G from 1024
+channels), 128 -> 4x4 in 5. Channels double at each stage towards the small end, up to ``max_channels`` (1024:
+only 128x128 and larger images with ``base_channels: 64`` reach it; G would otherwise start at 2048 channels and
+48M parameters; 30M capped).
 
 Conditional versions (``conditional: true``): G replaces each batch norm by class-conditional batch norm
 (Miyato & Koyama 2018), or without batch norm concatenates a label embedding to z (Mirza & Osindero 2014); D adds
@@ -37,7 +40,7 @@ class DCGANGenerator(Generator):
     class-conditional batch norm in place of every batch norm; with ``batch_norm: false`` it concatenates a label
     embedding to z instead (``embedding_dim``: ``None`` learns one of z's size, 0 uses one-hot labels).
     ``blur_output: true`` ends G with a fixed 3x3 binomial blur (layers.BinomialBlur): D judges, and a user gets,
-    the smoothed samples.
+    the smoothed samples. ``max_channels`` caps every width (see the module docstring).
     """
 
     def __init__(
@@ -51,11 +54,12 @@ class DCGANGenerator(Generator):
         output: str = "tanh",
         embedding_dim: int | None = None,
         blur_output: bool = False,
+        max_channels: PositiveInt = 1024,
     ) -> None:
         super().__init__(image_shape, num_classes, conditional, latent_dim, output)
         channels, size = square_image(image_shape)
         stages, self.start = stages_for(size)
-        widths = [base_channels * 2 ** (stages - i) for i in range(stages + 1)]  # e.g. 256, 128, 64
+        widths = [min(base_channels * 2 ** (stages - i), max_channels) for i in range(stages + 1)]  # e.g. 256, 128, 64
         concat = bool(self.num_classes) and not batch_norm
         embedding_size = latent_dim if embedding_dim is None else embedding_dim
         self.embedding = LabelEmbedding(self.num_classes, embedding_size) if concat else None
@@ -103,6 +107,7 @@ class DCGANDiscriminator(Discriminator):
         base_channels: PositiveInt = 64,
         batch_norm: bool = True,
         negative_slope: float = 0.2,
+        max_channels: PositiveInt = 1024,
     ) -> None:
         super().__init__(image_shape, num_classes, conditional)
         channels, size = square_image(image_shape)
@@ -110,7 +115,7 @@ class DCGANDiscriminator(Discriminator):
         layers: list[nn.Module] = []
         width_in = channels
         for i in range(stages):
-            width = base_channels * 2**i
+            width = min(base_channels * 2**i, max_channels)
             layers += [nn.Conv2d(width_in, width, 4, stride=2, padding=1)]
             layers += [nn.BatchNorm2d(width)] if batch_norm and i > 0 else []
             layers += [nn.LeakyReLU(negative_slope)]

@@ -5,14 +5,16 @@ Generator: z -> linear to (channels, s, s) -> up-sampling residual blocks -> BN 
 block: BN -> ReLU -> 2x nearest up-sampling -> conv 3x3 -> BN -> ReLU -> conv 3x3, plus a shortcut of 2x
 up-sampling -> conv 1x1. The start size s and the number of blocks come from the image side like DCGAN's
 (:func:`~gan_module.networks.layers.stages_for`): 32 -> 4x4 and 3 blocks (SNGAN's CIFAR-10 G), 28 -> 7x7 and 2,
-48 -> 6x6 and 3. A conditional G uses class-conditional batch norm in every block.
+48 -> 6x6 and 3, 64 -> 4x4 and 4, 128 -> 4x4 and 5 (a user's own images, datamodules/image_folder.py). A
+conditional G uses class-conditional batch norm in every block.
 
 Discriminator: an "optimized" first block (conv 3x3 -> ReLU -> conv 3x3 -> 2x2 average pooling; shortcut average
 pooling -> conv 1x1), more down-sampling blocks (ReLU -> conv 3x3 -> ReLU -> conv 3x3 -> average pooling;
 shortcut conv 1x1 -> average pooling), ``plain_blocks`` blocks without down-sampling (identity shortcut), then
 ReLU, a global SUM pooling and a linear layer to one raw output. It halves the image one time fewer than G doubles
 it, which at 32x32 is SNGAN's CIFAR-10 D (32 -> 16 -> 8: the optimized block, one down block, two plain blocks);
-28 -> 14, 48 -> 24 -> 12. A conditional D adds the projection ``<embed(y), h>`` on the pooled features h.
+28 -> 14, 48 -> 24 -> 12, 64 -> 8x8, 128 -> 8x8. A conditional D adds the projection ``<embed(y), h>`` on the
+pooled features h.
 
 No batch norm in D and no spectral norm inside either class: the module adds spectral norm to every conv,
 linear and embedding weight (the projection embedding included) with ``discriminator_spectral_norm: true``.
