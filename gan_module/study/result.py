@@ -19,11 +19,13 @@ class RunResult:
     candidate: str
     seed: int
     status: str = DONE  # DONE, or DIVERGED: the loss turned non-finite; the run was not tested
+    tuning: int = 0  # the tuning replicate whose settings it trained with (its seeds nested in it; tuning_noise.py)
     values: dict[str, str] = field(default_factory=dict)  # axis -> value name
     decision: dict[str, str] = field(default_factory=dict)  # decision parameter -> label
     metrics: dict[str, float] = field(default_factory=dict)  # logged name -> final value
     stability: dict[str, float] = field(default_factory=dict)  # issue -> share of logged steps flagged
     curve: list[tuple[int, float]] = field(default_factory=list)  # (iteration, ranking metric)
+    untrained: dict[str, float] = field(default_factory=dict)  # each metric at iteration 0: the pick's fixed reference
     iterations: int = 0
     d_steps: int = 0  # D steps taken (k per iteration): the cost of a k > 1 recipe shows per D step too
     training_seconds: float = math.nan  # the fit's own clock, over every attempt, start-up excluded
