@@ -364,3 +364,67 @@ def test_the_control_reads_the_same_model_tuned_twice_as_the_noise_floor_of_the_
     assert "The control (f-GAN JS trains" in report(study, fabricate(study, {"ring": {}}))
     study = claims_study(tmp_path, axes={"gan": "configs/studies/claims/candidates.yaml"}, exclude=[{"gan": "fgan_js"}])
     assert control(study, fabricate(study, {"ring": {}}))["all runs"] == "not measured: the study lacks role `fgan_js`"
+
+
+# ------------------------------------------------------------------------------------- claims 3 and 4 (issue 41)
+def test_claim_4_with_nothing_flagged_is_not_testable_and_prints_the_shares(tmp_path):
+    """No step of the baseline was ever flagged: a penalty has no instability to remove, and zero spread would make
+    "equivalent" come out by construction (it read "supported" 98% of the time). Not testable, shares beside."""
+    study = claims_study(tmp_path)
+    results = fabricate(study, {"ring": RING, "grid": GRID}, seconds={"gp": 0.02, "sn": 0.012})
+    for run in results:
+        run.stability = {"mode_collapse": 0.0, "unstable_training": 0.0, "non_convergence": 0.0}
+    verdict, lines = verdicts(study, results)["data = ring"][4]
+    stability = next(line for line in lines if ", instability" in line)
+    assert stability.startswith("ring-gp vs ring-ns, instability: not testable -- ring-ns shows no instability")
+    assert "(ring-ns 0 [0, 0], ring-gp 0 [0, 0])" in stability and "below the 0.05 margin" in stability
+    assert verdict == NOT_DETECTABLE  # the other halves are as claimed, but one half could not be tested
+    assert "not testable" in report(study, results)
+
+
+def timed(study, seconds: dict[str, float], noise: float = 0.01, rounds: int = 5) -> None:
+    """A timing.json as gan_module.study.timing writes it: seconds per 1,000 iterations per round."""
+    import json
+
+    rng = np.random.default_rng(7)
+    measured = {
+        c.name: [1000 * seconds.get(c.value("gan"), 0.01) * (1 + rng.normal(0, noise)) for _ in range(rounds)]
+        for c in study.candidates()
+    }
+    study.folder.mkdir(parents=True, exist_ok=True)
+    (study.folder / "timing.json").write_text(json.dumps({"iterations": 200, "seconds_per_1000": measured}))
+
+
+@pytest.mark.parametrize(
+    ("sn", "gp", "outcome"),
+    [
+        (0.012, 0.02, "as claimed -- better"),  # 40% cheaper: beyond the 15% margin
+        (0.0158, 0.0143, "against -- equivalent"),  # MNIST's 15.8 vs 14.3 ms: 10% apart, inside the margin
+        (0.0135, 0.0143, "against -- equivalent"),  # 6% cheaper: a measured saving, not one beyond the margin
+    ],
+)
+def test_cost_is_read_from_the_interleaved_timing_with_a_15_percent_margin(tmp_path, sn, gp, outcome):
+    study = claims_study(tmp_path)
+    results = fabricate(study, {"ring": RING, "grid": GRID}, seconds={"gp": 0.03, "sn": 0.01})  # the runs' clocks
+    timed(study, {"sn": sn, "gp": gp})
+    lines = verdicts(study, results)["data = ring"][4][1]
+    cost = next(line for line in lines if ", cost" in line)
+    assert "timed alone and interleaved (5 rounds, paired by round)" in cost and outcome in cost
+    assert f"equivalence ±{0.15 * 1000 * gp:.2g}" in cost  # 15% of GP's seconds per 1,000 iterations
+    assert "5 paired rounds" in cost
+
+
+def test_claim_3_reads_each_dataset_by_its_own_curves_on_a_fixed_scale(tmp_path):
+    """On the grid every candidate still climbs at the end, on the ring all settled early: claim 3 compares areas
+    on the grid and final values on the ring, each scaled from the untrained level (0) to the ideal (1)."""
+    study = claims_study(tmp_path)
+    results = fabricate(study, {"ring": RING, "grid": GRID})
+    for run in results:
+        final = run.metrics[QUALITY]
+        rise = 12 if run.values["data"] == "grid" else 4  # evaluations to reach the final value
+        run.curve = [(0, 0.0)] + [(250 * i, final * min(1.0, i / rise)) for i in range(1, 13)]
+    found = verdicts(study, results)["across the datasets"][3]
+    line = found[1][0]
+    assert "data = ring: final values, scaled from untrained (0) to ideal (1)" in line
+    assert "data = grid: area under the quality curve (" in line and "still learning), scaled from" in line
+    assert found[0] == SUPPORTED

@@ -23,6 +23,7 @@ from gan_module.study.learning import AREA, FEW, MIN_POINTS, NOT_STARTED, SHORT,
 from gan_module.study.learning import areas as curve_areas
 from gan_module.study.pick import describe, headline
 from gan_module.study.plan import bound_key
+from gan_module.study.references import floor
 from gan_module.study.result import RunResult
 from gan_module.study.spec import DECISIONS, Study
 from gan_module.study.statistics import (
@@ -64,7 +65,9 @@ def answer(study: Study, results: list[RunResult]) -> str:
     for title, runs in contexts(study, results):
         bounds = control_bounds(study, runs)
         lines += [f"## {title}", ""]
-        lines += [f"- **{QUESTIONS[d]}** " + _answer_one(runs, d, quality, bounds) for d in DECISIONS]
+        lines += [
+            f"- **{QUESTIONS[d]}** " + _answer_one(runs, d, quality, bounds, study.rank_metric) for d in DECISIONS
+        ]
         lines.append(f"- **Is the budget enough?** {still_moving(runs, quality)}")
         lines += divergence(runs)
         lines += describe(study, runs)
@@ -72,7 +75,9 @@ def answer(study: Study, results: list[RunResult]) -> str:
     return "\n".join(lines)
 
 
-def _answer_one(runs: list[RunResult], decision: str, quality: Criterion, bounds: dict[str, float]) -> str:
+def _answer_one(
+    runs: list[RunResult], decision: str, quality: Criterion, bounds: dict[str, float], curve_metric: str
+) -> str:
     groups: dict[str, list[RunResult]] = {}
     for run in runs:
         if label := run.decision.get(decision):
@@ -90,10 +95,13 @@ def _answer_one(runs: list[RunResult], decision: str, quality: Criterion, bounds
     best = ordered[0]
     control = bounds.get(bound_key(QUALITY))
     pairs = [
-        Pair(values[best], values[label], (best, label), quality.higher_is_better, None, None, control)
+        Pair(
+            values[best], values[label], (best, label), quality.higher_is_better, None, None, control,
+            floor([groups[best], groups[label]], quality.name, curve_metric, quality.higher_is_better),
+        )
         for label in ordered[1:]
-    ]
-    like, bases, skipped = _like_for_like(runs, decision, quality, bounds)
+    ]  # fmt: skip
+    like, bases, skipped = _like_for_like(runs, decision, quality, bounds, curve_metric)
     family = compare_family(pairs + like)
     text = f"**{best}** ({'; '.join(f'{label} {intervals[label]}' for label in ordered)})."
     text += " " + "; ".join(f"{c.a} vs {c.b}: {c}" for c in family[: len(pairs)]) + "."
@@ -152,7 +160,7 @@ def still_moving(runs: list[RunResult], quality: Criterion) -> str:
 
 
 def _like_for_like(
-    runs: list[RunResult], decision: str, quality: Criterion, bounds: dict[str, float]
+    runs: list[RunResult], decision: str, quality: Criterion, bounds: dict[str, float], curve_metric: str
 ) -> tuple[list[Pair], list[str], list[str]]:
     """Pairs of candidates whose *other* decision labels are all equal: their difference is this decision's;
     with what each compares when not the final values (learning.py: curves still rising), and the pairs left
@@ -165,7 +173,9 @@ def _like_for_like(
     pairs, bases, skipped = [], [], []
     context = by_candidate(runs).values()
     final = {"": lambda group: by_seed(group, quality), AREA: curve_areas}
-    noise = {kind: tuning_noise([read(g) for g in context], quality.higher_is_better) for kind, read in final.items()}
+    higher = quality.higher_is_better
+    least = floor(list(context), quality.name, curve_metric, higher)
+    noise = {kind: tuning_noise([read(g) for g in context], higher, least) for kind, read in final.items()}
     for run in runs:
         if run.decision.get(decision):
             others = tuple(run.decision.get(d, "") for d in DECISIONS if d != decision)
@@ -181,7 +191,8 @@ def _like_for_like(
                         continue
                     x, y = (final[kind](candidates[name]) for name in (a, b))
                     control = bounds.get(bound_key(QUALITY, kind))
-                    pairs.append(Pair(x, y, (a, b), quality.higher_is_better, None, noise[kind], control))
+                    least = floor([candidates[a], candidates[b]], quality.name, curve_metric, higher)
+                    pairs.append(Pair(x, y, (a, b), higher, None, noise[kind], control, least))
                     bases.append(f" by {why}" if why else "")
     return pairs, bases, skipped
 

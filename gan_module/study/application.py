@@ -21,8 +21,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from gan_module.study.criteria import COST, INSTABILITY, by_candidate, by_seed, criteria, finite_mean
 from gan_module.study.references import fixed_ends, pool_ends, scaled
 from gan_module.study.result import RunResult
@@ -49,11 +47,22 @@ def available(study: Study) -> list[str]:
 
 def seconds_per_1000(study: Study, runs: list[RunResult]) -> dict[str, float]:
     """Each candidate's cost: the interleaved timing's mean where it was timed, else its runs' own clocks."""
+    return {name: finite_mean(per_run.values()) for name, per_run in run_costs(study, runs).items()}
+
+
+def run_costs(study: Study, runs: list[RunResult]) -> dict[str, dict[tuple[int, int], float]]:
+    """Each run's seconds per 1,000 iterations: its own clock, or where the candidate was timed alone, the
+    timing's rounds dealt out over its runs in (tuning, seed) order -- so a comparison of scores carries the
+    timing's own noise, as it carries the seeds'."""
     timing, cost = read_timing(study) or {}, criteria(study)[COST]
     found = {}
     for name, group in by_candidate(runs).items():
-        timed = timing.get(name)
-        found[name] = float(np.mean(timed)) if timed else 1000 * finite_mean(cost.of(r) for r in group)
+        keys = sorted((r.tuning, r.seed) for r in group)
+        rounds = timing.get(name)
+        if rounds:
+            found[name] = {key: rounds[i % len(rounds)] for i, key in enumerate(keys)}
+        else:
+            found[name] = {(r.tuning, r.seed): 1000 * cost.of(r) for r in group}
     return found
 
 
@@ -61,12 +70,11 @@ def scaled_values(study: Study, runs: list[RunResult], role: str) -> tuple[Value
     """Each candidate's runs on one criterion, on the score's scale, and how it was scaled (for the report)."""
     grouped = by_candidate(runs)
     if role == COST:
-        costs = seconds_per_1000(study, runs)
         values = {
-            name: {(r.tuning, r.seed): -math.log2(costs[name]) if costs[name] > 0 else math.nan for r in group}
-            for name, group in grouped.items()
+            name: {key: -math.log2(s) if s > 0 else math.nan for key, s in costs.items()}
+            for name, costs in run_costs(study, runs).items()
         }
-        return values, "cost: -log2 of seconds per 1,000 iterations"
+        return values, "cost: -log2 of seconds per 1,000 iterations (each halving +1)"
     criterion = criteria(study)[role]
     raw = {name: by_seed(group, criterion) for name, group in grouped.items()}
     ends = {name: fixed_ends(group, criterion.name, study.rank_metric) for name, group in grouped.items()}

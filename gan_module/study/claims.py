@@ -197,7 +197,7 @@ def verdicts(study: Study, results: list[RunResult]) -> dict[str, dict[int, tupl
     evidence: dict[tuple[str, int], list[Evidence]] = {}
     for item in planned:
         title, claim, test, found = item
-        names = found.pair.names if found.pair is not None else (test.a, test.b)
+        names = found.pair.names if found.pair is not None else found.names
         evidence.setdefault((title, claim.number), []).append(
             Evidence(test, *names, judged.get(id(item)), found.basis, found.untestable)
         )

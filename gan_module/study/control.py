@@ -18,9 +18,10 @@ from __future__ import annotations
 from gan_module.study.criteria import DIVERSITY, INSTABILITY, QUALITY, by_seed, contexts, criteria, players
 from gan_module.study.learning import AREA, areas
 from gan_module.study.plan import AGAINST, AS_CLAIMED, EQUAL, UNDETERMINED, WORST_QUALITY, Test, bound_key, plan
+from gan_module.study.references import floor
 from gan_module.study.result import RunResult
 from gan_module.study.spec import Study
-from gan_module.study.statistics import BETTER, EQUIVALENT, TOO_FEW, WORSE, Comparison, compare_family, compare_seeds
+from gan_module.study.statistics import BETTER, EQUIVALENT, TOO_FEW, WORSE, Comparison, Pair, compare_family
 
 CONTROL = Test("fgan_js", "ns", QUALITY, EQUAL)
 DETECTABLE = "detectable"  # the fourth reading: a difference shown, its size not shown beyond the margin
@@ -61,7 +62,8 @@ def control_bounds(study: Study, runs: list[RunResult]) -> dict[str, float]:
     reads += [(role, judged[role], None) for role in (DIVERSITY, INSTABILITY) if role in judged]
     for key, criterion, read in reads:
         x, y = (read(g) if read else by_seed(g, criterion) for g in (ra, rb))
-        bound = _bound(compare_seeds(x, y, criterion.higher_is_better, names=(a, b)))
+        least = floor([ra, rb], criterion.name, study.rank_metric, criterion.higher_is_better)
+        bound = _bound(compare_family([Pair(x, y, (a, b), criterion.higher_is_better, floor=least)])[0])
         if bound is not None:
             found[key] = bound
     return found

@@ -2,10 +2,10 @@
 
 The spread is Student's t 95% interval of the mean by default (statistics.py), the standard deviation or
 standard error on request. A diverged run has no score; in the ranking metric and the area under the curve -- the
-columns that rank -- it counts at the worst value any run of its dataset has, as in every comparison, and the
-cell says how many runs diverged (a candidate diverging on 3 of 8 seeds cannot lead on the other 5).
-``Pareto`` marks the candidates on the front of quality, diversity and cost within
-their context (pareto.py): those no other candidate of the same dataset beats on all three.
+columns that rank -- it counts at the worst value any run of its dataset has (or its own untrained level, when
+worse), as in every comparison, and the cell says how many runs diverged: a candidate diverging on 3 of 8 seeds
+does not lead on the mean of the other 5. ``Pareto`` marks the candidates on the front of quality, diversity and
+cost within their context (pareto.py): those no other candidate of the same dataset beats on all three.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from gan_module.names import EVAL, ISSUES, issue_key
 from gan_module.study.criteria import COST, INSTABILITY, QUALITY, by_candidate, by_seed, contexts, criteria, finite_mean
 from gan_module.study.learning import area_under_curve, curve_state, iterations_to, seconds_to
 from gan_module.study.pareto import pareto_front
+from gan_module.study.references import untrained
 from gan_module.study.result import RunResult
 from gan_module.study.spec import DECISIONS, Study
 from gan_module.study.statistics import mean_interval, rate_interval
@@ -59,12 +60,13 @@ def aggregate(study: Study, results: list[RunResult]) -> list[Row]:
             continue
         row: Row = {"candidate": candidate.name, "seeds": len(runs)}
         row["diverged"] = sum(r.diverged for r in runs)
+        start = untrained(runs, study.rank_metric, study.rank_metric)  # a diverged run is no better than this
         row.update({d: dict(candidate.decision).get(d, "") for d in DECISIONS})
         for metric in study.metrics:
             values = [r.metrics.get(metric, math.nan) for r in runs]
             if metric == study.rank_metric:  # the ranking column: a diverged run counts, at the worst
                 everyone = [r.metrics.get(metric, math.nan) for r in context_of[candidate.name]]
-                values = worst_filled(values, everyone, higher)
+                values = worst_filled(values, [*everyone, start], higher)
             row[metric], row[metric + " std"] = mean_std(values)
             row[metric + " se"] = row[metric + " std"] / math.sqrt(max(sum(math.isfinite(v) for v in values), 1))
             interval = mean_interval(values)
@@ -83,7 +85,7 @@ def aggregate(study: Study, results: list[RunResult]) -> list[Row]:
         ]
         row["curve"] = curve_state(runs, quality.higher_is_better, quality.margin)
         everyone = [area_under_curve(r) for r in context_of[candidate.name]]
-        row["auc"] = mean_std(worst_filled([area_under_curve(r) for r in runs], everyone, quality.higher_is_better))[0]
+        row["auc"] = mean_std(worst_filled([area_under_curve(r) for r in runs], [*everyone, start], higher))[0]
         if study.threshold is not None:
             reached = [iterations_to(r, study.threshold, quality.higher_is_better) for r in runs]
             row["reached"] = sum(math.isfinite(x) for x in reached)

@@ -36,7 +36,7 @@ from gan_module.study.criteria import (
     players,
 )
 from gan_module.study.learning import AREA, areas, basis
-from gan_module.study.references import fixed_ends, pool_ends, scaled
+from gan_module.study.references import fixed_ends, floor, pool_ends, scaled
 from gan_module.study.result import RunResult
 from gan_module.study.spec import Study
 from gan_module.study.statistics import Pair, mean_interval
@@ -67,6 +67,7 @@ class Planned:
     basis: str = ""
     lacking: tuple[str, ...] = ()
     untestable: str = ""
+    names: tuple[str, str] = ("", "")  # the candidates that played the roles
 
 
 def bound_key(criterion: str, kind: str = "") -> str:
@@ -107,16 +108,18 @@ def plan(
     if test.criterion == INSTABILITY and test.expect == NOT_BETTER:
         note, testable = _flagged(ra, rb, (a, b), criterion)
         if not testable:
-            return Planned(untestable=note)
+            return Planned(untestable=note, names=(a, b))
     read: Callable[[list[RunResult]], dict] = lambda group: by_seed(group, criterion)  # noqa: E731
     if test.criterion == QUALITY:
         found, note = basis(ra, rb, (a, b), criterion.higher_is_better, criterion.margin)
         if found is None:
             return _late(note)
         kind, read = found, (areas if found == AREA else read)
-    noise = tuning_noise([read(g) for g in by_candidate(runs).values()], criterion.higher_is_better)
+    higher = criterion.higher_is_better
+    least = None if test.criterion == INSTABILITY else floor([ra, rb], criterion.name, study.rank_metric, higher)
+    noise = tuning_noise([read(g) for g in by_candidate(runs).values()], higher, least)
     control = bounds.get(bound_key(test.criterion, kind))
-    return Planned(Pair(read(ra), read(rb), (a, b), criterion.higher_is_better, margin, noise, control), note)
+    return Planned(Pair(read(ra), read(rb), (a, b), higher, margin, noise, control, least), note)
 
 
 def _flagged(ra: list[RunResult], rb: list[RunResult], names: tuple[str, str], criterion: Criterion):
@@ -135,14 +138,16 @@ def _flagged(ra: list[RunResult], rb: list[RunResult], names: tuple[str, str], c
 def _cost(study: Study, ra: list[RunResult], rb: list[RunResult], names: tuple[str, str], criterion: Criterion):
     """Seconds per 1,000 iterations: the interleaved timing paired by round, else the runs' own clocks."""
     timing = read_timing(study) or {}
-    if all(name in timing for name in names):
+    timed = all(name in timing for name in names)
+    if timed:
         x, y = (dict(enumerate(timing[name])) for name in names)
         how = f"seconds per 1,000 iterations, timed alone and interleaved ({len(x)} rounds, paired by round)"
     else:
         x, y = ({k: 1000 * v for k, v in by_seed(runs, criterion).items()} for runs in (ra, rb))
         how = "seconds per 1,000 iterations of the runs' own clocks, shared with the study's other jobs (not timed)"
     margin = (criterion.margin or 0.0) * finite_mean(y.values())
-    return Planned(Pair(x, y, names, False, margin if math.isfinite(margin) and margin > 0 else None), how)
+    margin = margin if math.isfinite(margin) and margin > 0 else None
+    return Planned(Pair(x, y, names, False, margin, unit="rounds" if timed else "seeds"), how)
 
 
 def _across(study: Study, results: list[RunResult], test: Test, bounds: Mapping[str, float]) -> Planned:
@@ -151,7 +156,7 @@ def _across(study: Study, results: list[RunResult], test: Test, bounds: Mapping[
     quality = criteria(study)[QUALITY]
     worst: tuple[dict, dict] = ({}, {})
     names: tuple[list[str], list[str]] = ([], [])
-    notes = []
+    notes, pooled = [], False
     for title, runs in contexts(study, results):
         (a, ra), (b, rb) = players(study, runs, test.a), players(study, runs, test.b)
         lacking = tuple(f"role `{role}`" for role, name in ((test.a, a), (test.b, b)) if not name)
@@ -171,7 +176,9 @@ def _across(study: Study, results: list[RunResult], test: Test, bounds: Mapping[
             for key, value in read(group).items():
                 now, before = scaled(value, ends), worst[side].get(key, math.inf)
                 worst[side][key] = now if not math.isfinite(now) or now < before else before  # no score: none
+        pooled = pooled or pool is not None
         scale = "scaled within the dataset's candidates" if pool else "scaled from untrained (0) to ideal (1)"
         notes.append(f"{title}: {why or 'final values'}, {scale}")
-    pair = Pair(*worst, tuple(" / ".join(n) for n in names), True, None, None, bounds.get(WORST_QUALITY))
+    least = None if pooled else 0.0  # a diverged run is no better than untrained: 0 on the fixed scale
+    pair = Pair(*worst, tuple(" / ".join(n) for n in names), True, None, None, bounds.get(WORST_QUALITY), least)
     return Planned(pair, "; ".join(notes))

@@ -14,9 +14,10 @@ profile) goes through :func:`compare_seeds` / :func:`compare_family`:
 - with a ``margin`` (in the metric's units, fixed before the study), two one-sided tests (TOST, Schuirmann
   1987) decide **equivalence**: the difference is shown to lie inside ±margin, even where a smaller difference is
   also significant. "No detectable difference" is never read as "equal";
-- a **diverged run** (no score) is an outcome: it takes the worst value observed in its comparison, so it ranks
-  last (tied with the worst finite run), and each side's divergence count is reported; divergence rates are
-  compared on their own by Fisher's exact test (power.py);
+- a **diverged run** (no score) is an outcome: it takes the worst value observed in its comparison, or the
+  untrained level where the caller knows it and it is worse (``Pair.floor``: a run that blew up left nothing
+  better than an untrained generator), so it ranks last, and each side's divergence count is reported; divergence
+  rates are compared on their own by Fisher's exact test (power.py);
 - a family's hypotheses are corrected by **Holm's** step-down method, a comparison's difference and equivalence
   tests counted once (:func:`exclusive_holm`, Shaffer 1986), and each interval is the t interval at its
   comparison's level, so it excludes 0 exactly when the corrected test finds a difference;
@@ -106,6 +107,8 @@ class Pair:
     margin: float | None = None  # in the metric's units: turns on the equivalence test (TOST)
     noise: TuningNoise | None = None
     control: float | None = None
+    floor: float | None = None  # what a diverged run counts at when worse than every value observed (untrained)
+    unit: str = "seeds"  # what the keys are, for the report: seeds, or the timing's rounds
 
 
 @dataclass(frozen=True)
@@ -131,13 +134,14 @@ class Comparison:
     p_equivalence: float = math.nan  # TOST's p-value (the larger one-sided one), then corrected
     p_equivalence_adjusted: float = math.nan
     confidence: float = CONFIDENCE
-    diverged: tuple[int, int] = (0, 0)  # runs of a, b without a score, counted at the worst value observed
+    diverged: tuple[int, int] = (0, 0)  # runs of a, b without a score, counted worst (at the floor or below all)
     detectable: float | None = None  # smallest |difference| detected with 80% power at the family's level
     detectable_d: float | None = None  # the same in standard deviations (Cohen's d)
     design: str = PAIRED  # PAIRED, WELCH or TUNINGS (estimate.py)
     runs: tuple[int, int] = (0, 0)  # runs of a, b compared
     note: str = ""  # how the tuning noise was estimated (two-level comparisons)
     control: float | None = None  # unreplicated tuning: the largest gap the control saw (control.py)
+    unit: str = "seeds"
 
     @property
     def replicated(self) -> bool:
@@ -169,7 +173,8 @@ class Comparison:
         if self.design == TUNINGS:
             units = f"{self.runs[0]} / {self.runs[1]} runs in tunings, {self.note}"
         else:
-            units = f"{self.n} {'paired seeds' if self.paired else 'seeds a side, unpaired (Welch): no shared seed'}"
+            shared = f"paired {self.unit}" if self.paired else f"{self.unit} a side, unpaired (Welch): none shared"
+            units = f"{self.n} {shared}"
         if self.verdict == TOO_FEW:
             shown = "" if self.difference is None else f"{self.difference:+.3g}, "
             need = f"{MIN_TUNING_DF} degrees of freedom" if self.replicated else f"{MIN_SEEDS}"
@@ -211,7 +216,8 @@ class _Tested:
 
 def _filled(pair: Pair) -> tuple[dict, dict, bool, tuple[int, int]]:
     """The values compared, by (tuning, seed) -- the shared ones when one tuning each shares seeds -- with a
-    diverged run at the worst value observed in both; whether the seeds are paired."""
+    diverged run at the worst value observed in both (or the pair's floor, when worse); whether the seeds are
+    paired."""
     a, b = ({unit(k): v for k, v in side.items()} for side in (pair.a, pair.b))
     shared = sorted(set(a) & set(b))
     paired = bool(shared) and not replicated(a, b)
@@ -221,7 +227,7 @@ def _filled(pair: Pair) -> tuple[dict, dict, bool, tuple[int, int]]:
     finite = [v for v in [*a.values(), *b.values()] if math.isfinite(v)]
     if not finite:
         return {}, {}, paired, diverged  # nothing scored: nothing to compare
-    worst = (min if pair.higher_is_better else max)(finite)
+    worst = (min if pair.higher_is_better else max)(finite + ([] if pair.floor is None else [pair.floor]))
     a, b = ({k: v if math.isfinite(v) else worst for k, v in side.items()} for side in (a, b))
     return a, b, paired, diverged
 
@@ -279,6 +285,7 @@ def _judged(t: _Tested, p_adj: float, p_eq_adj: float, confidence: float, level:
         runs=t.runs,
         note="" if e is None else e.note,
         control=pair.control,
+        unit=pair.unit,
     )
     if not t.decides:
         return base

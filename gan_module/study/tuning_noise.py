@@ -59,7 +59,7 @@ def tuning_means(values: Mapping[Key, float]) -> np.ndarray:
     by_tuning: dict[int, list[float]] = {}
     for key, value in values.items():
         by_tuning.setdefault(unit(key)[0], []).append(value)
-    return np.array([np.mean(v) for _, v in sorted(by_tuning.items())], float)
+    return np.array([math.fsum(v) / len(v) for _, v in sorted(by_tuning.items())], float)
 
 
 @dataclass(frozen=True)
@@ -71,11 +71,14 @@ class TuningNoise:
     candidates: int
 
 
-def tuning_noise(groups: Iterable[Mapping[Key, float]], higher_is_better: bool = True) -> TuningNoise | None:
+def tuning_noise(
+    groups: Iterable[Mapping[Key, float]], higher_is_better: bool = True, floor: float | None = None
+) -> TuningNoise | None:
     """The pooled within-candidate variance of tuning means over ``groups`` (each a candidate's values by
-    (tuning, seed)), a diverged run (NaN) at the worst value of all of them; None without two tunings anywhere."""
+    (tuning, seed)), a diverged run (NaN) at the worst value of all of them (or ``floor``, when worse, as the
+    comparisons count it); None without two tunings anywhere."""
     groups = [dict(g) for g in groups]
-    finite = [v for g in groups for v in g.values() if math.isfinite(v)]
+    finite = [v for g in groups for v in g.values() if math.isfinite(v)] + ([] if floor is None else [floor])
     if not finite:
         return None
     worst = min(finite) if higher_is_better else max(finite)
