@@ -280,11 +280,11 @@ def called_different(values, level: float = 0.05, pooled: bool = True) -> float:
 
 
 def test_two_tunings_of_one_model_are_not_called_different_and_a_gap_of_three_tuning_sds_is_found():
-    """Tuned once and compared on 8 paired seeds, two tunings of the same model are called different in ~45% of
+    """Tuned once and compared on 8 paired seeds, two tunings of the same model are called different in 47% of
     studies at 5% (the issue measured 71% with its tuner): the seeds never see the tuner's luck. Compared on the
-    tunings' means (runs nested in tunings), twins are called different <= 5% of the time, while a true gap of 3
-    tuning sds is found 81% of the time at 4 tunings x 2 seeds (8 runs, as today's 8 seeds) and 66% at 3 x 3
-    -- 40% and 34% at a 10-comparison family's level (0.005)."""
+    tunings' means (runs nested in tunings), twins are called different 2-4% of the time, while a true gap of 3
+    tuning sds is found 83% of the time at 4 tunings x 2 seeds (8 runs, as today's 8 seeds) and 67% at 3 x 3
+    -- 36% and 30% at a 10-comparison family's level (0.005)."""
     rng = np.random.default_rng(14)
     once = tuned_studies(rng, 600, 1, 8)
     seeds_only = 0
@@ -297,13 +297,13 @@ def test_two_tunings_of_one_model_are_not_called_different_and_a_gap_of_three_tu
     assert called_different(tuned_studies(rng, 600, 4, 2), pooled=False) <= 0.07  # the pair's own noise alone
     assert called_different(tuned_studies(rng, 600, 4, 2, gap=3.0)) >= 0.75
     assert called_different(tuned_studies(rng, 600, 3, 3, gap=3.0)) >= 0.6
-    assert called_different(tuned_studies(rng, 600, 4, 2, gap=3.0), level=0.005) >= 0.33
+    assert called_different(tuned_studies(rng, 600, 4, 2, gap=3.0), level=0.005) >= 0.3
 
 
 def test_twins_whose_tunings_vary_more_than_the_pool_are_still_not_called_different():
     """A candidate whose tuning fails now and then varies between tunings more than the pool: pooling alone would
     lend it the others' smaller variance and call its twins different 14% of the time at twice the sd. The pair's
-    own estimate takes over when it is the larger."""
+    own estimate takes over when it is the larger: 5.5% at twice the sd, 4% at three times."""
     rng = np.random.default_rng(15)
     assert called_different(tuned_studies(rng, 600, 4, 2, twins_tau=2.0)) <= 0.07
     assert called_different(tuned_studies(rng, 600, 3, 3, twins_tau=3.0)) <= 0.08
@@ -315,9 +315,8 @@ def test_a_replicated_comparison_says_it_counts_the_tuning_and_a_tuned_once_one_
     groups = [{(r, s): float(v) for (r, s), v in np.ndenumerate(block)} for block in values]
     found = compare_family([Pair(groups[0], groups[1], noise=tuning_noise(groups))])[0]
     assert found.replicated and found.n == 3 and found.runs == (9, 9)
-    assert ("9 / 9 runs in tunings, tuning noise" in str(found) and "14 candidates, 28 df" in str(found)) or (
-        "tuning noise of this pair, 4 df" in str(found)
-    )
+    assert found.tunings == (3, 3) and "3 / 3 tunings (9 / 9 runs), tuning noise" in str(found)
+    assert "pooled over 14 candidates, 28 df" in str(found) or "tuning noise of this pair, 4 df" in str(found)
     # tuned once: a verdict on an effect no larger than the control's gap is within tuning noise ...
     a, b = {s: 1.0 + 0.1 * s for s in range(5)}, {s: 0.0 + 0.1 * s + 0.01 * (s % 2) for s in range(5)}
     inside = compare_family([Pair(a, b, control=1.5)])[0]

@@ -27,9 +27,11 @@ def run_rows(study: Study, results: list[RunResult], order: list[str] | None = N
     ``order``: the candidates' order (the leaderboard's ranking); the study's own order otherwise."""
     candidates = {c.name: c for c in study.candidates()}
     rank = {name: i for i, name in enumerate(order or list(candidates))}
+    replicated = any(r.tuning for r in results)  # the tuning replicate each run trained with (tuning_noise.py)
     rows = []
-    for run in sorted(results, key=lambda r: (rank.get(r.candidate, len(rank)), r.seed)):
+    for run in sorted(results, key=lambda r: (rank.get(r.candidate, len(rank)), r.tuning, r.seed)):
         row: dict[str, Any] = {"candidate": run.candidate, "seed": run.seed, "status": run.status}
+        row |= {"tuning": run.tuning} if replicated else {}
         row |= {metric: run.metrics.get(metric, math.nan) for metric in study.metrics}
         for target in study.targets:
             if not target.applies(candidates[run.candidate]):

@@ -51,7 +51,7 @@ from gan_module.study.power import (  # noqa: F401  (their old home: statistics.
     rate_interval,
     seeds_for_power,
 )
-from gan_module.study.tuning_noise import Key, TuningNoise, replicated, tuning_estimate, unit
+from gan_module.study.tuning_noise import Key, TuningNoise, replicated, tuning_estimate, tunings, unit
 
 ALPHA = 0.05  # family-wise error rate of a family of comparisons
 FEW_SEEDS = 5  # 3-4 seeds give a verdict, flagged
@@ -139,6 +139,7 @@ class Comparison:
     detectable_d: float | None = None  # the same in standard deviations (Cohen's d)
     design: str = PAIRED  # PAIRED, WELCH or TUNINGS (estimate.py)
     runs: tuple[int, int] = (0, 0)  # runs of a, b compared
+    tunings: tuple[int, int] = (1, 1)  # independent tunings of a, b among them
     note: str = ""  # how the tuning noise was estimated (two-level comparisons)
     control: float | None = None  # unreplicated tuning: the largest gap the control saw (control.py)
     unit: str = "seeds"
@@ -171,7 +172,7 @@ class Comparison:
 
     def __str__(self) -> str:
         if self.design == TUNINGS:
-            units = f"{self.runs[0]} / {self.runs[1]} runs in tunings, {self.note}"
+            units = f"{self.tunings[0]} / {self.tunings[1]} tunings ({self.runs[0]} / {self.runs[1]} runs), {self.note}"
         else:
             shared = f"paired {self.unit}" if self.paired else f"{self.unit} a side, unpaired (Welch): none shared"
             units = f"{self.n} {shared}"
@@ -203,6 +204,7 @@ class _Tested:
     estimate: Estimate | None  # None: nothing to compare
     diverged: tuple[int, int]
     runs: tuple[int, int]
+    tunings: tuple[int, int] = (1, 1)
     p: float = math.nan
     p_equivalence: float = math.nan
 
@@ -234,9 +236,9 @@ def _filled(pair: Pair) -> tuple[dict, dict, bool, tuple[int, int]]:
 
 def _test(pair: Pair) -> _Tested:
     a, b, paired, diverged = _filled(pair)
-    runs = (len(a), len(b))
+    runs, counts = (len(a), len(b)), (len(tunings(a)), len(tunings(b)))
     if not a or not b:
-        return _Tested(pair, None, diverged, runs)
+        return _Tested(pair, None, diverged, runs, counts)
     if replicated(a, b):
         estimate = tuning_estimate(a, b, pair.noise)
     else:
@@ -245,7 +247,7 @@ def _test(pair: Pair) -> _Tested:
             estimate = estimator.paired(x, y) if x.size >= 2 else None
         else:
             estimate = estimator.welch(x, y) if min(x.size, y.size) >= 2 else None
-    tested = _Tested(pair, estimate, diverged, runs)
+    tested = _Tested(pair, estimate, diverged, runs, counts)
     if not tested.decides:
         return tested
     return replace(tested, p=estimate.p(), p_equivalence=estimate.p_equivalence(pair.margin))
@@ -283,6 +285,7 @@ def _judged(t: _Tested, p_adj: float, p_eq_adj: float, confidence: float, level:
         diverged=t.diverged,
         design=PAIRED if e is None else e.design,
         runs=t.runs,
+        tunings=t.tunings,
         note="" if e is None else e.note,
         control=pair.control,
         unit=pair.unit,
