@@ -29,7 +29,7 @@ from gan_module.metrics.features import DEFAULT_CACHE, FEATURES
 from gan_module.metrics.inception import OFFICIAL_FILE, resolve_weights
 from gan_module.metrics.real_statistics import DEFAULT_STATISTICS_CACHE
 from gan_module.metrics.registry import EvaluationContext, metric_class
-from gan_module.names import EVAL
+from gan_module.names import EVAL, ITERATIONS
 
 #: what an Evaluation measures unless told otherwise; each applies only where its data allows
 DEFAULT_METRICS = ("fid", "kid", "parzen", "classes", "modes")
@@ -63,6 +63,9 @@ class Evaluation(L.Callback):
         feature: feature network of FID/KID/IS: ``classifier`` (offline, trained on the data) or ``inception``.
         real_split: the split FID/KID compare against and Parzen scores (``val`` or ``test``).
         every_n_epochs: evaluate while fitting every n epochs; 0 only in ``test``.
+        at_start: with ``every_n_epochs``, also evaluate the untrained generator when a fit starts from scratch
+            (iteration 0, logged like the others): learning curves start at the untrained level, the reference
+            a study reads "has it started?" and its pick's scale against (gan_module/study/learning.py).
         parzen_val_size: validation images used to choose Parzen's sigma (the paper: 1,000).
         batch_size: samples generated (and featurised) at a time.
         seed: seed of the evaluation noise, the same at every evaluation.
@@ -82,6 +85,7 @@ class Evaluation(L.Callback):
         feature: str = "classifier",
         real_split: str = "test",
         every_n_epochs: int = 0,
+        at_start: bool = True,
         parzen_val_size: int = 1000,
         batch_size: int = 500,
         seed: int = 0,
@@ -110,7 +114,7 @@ class Evaluation(L.Callback):
                     "(evaluation.inception_weights, or $TORCH_HOME/hub/checkpoints/)."
                 )
         self.num_samples, self.feature, self.real_split = num_samples, feature, real_split
-        self.every_n_epochs, self.parzen_val_size = every_n_epochs, parzen_val_size
+        self.every_n_epochs, self.at_start, self.parzen_val_size = every_n_epochs, at_start, parzen_val_size
         self.batch_size, self.seed, self.inception_weights = batch_size, seed, inception_weights
         self.classifier_cache, self.classifier_epochs = classifier_cache, classifier_epochs
         self.statistics_cache = statistics_cache
@@ -267,6 +271,19 @@ class Evaluation(L.Callback):
         log.info("Evaluation at iteration %d: %s", pl_module.iterations, summary)
 
     # ------------------------------------------------------------------ hooks
+    def on_train_start(self, trainer, pl_module) -> None:
+        if not (self.every_n_epochs and self.at_start and pl_module.iterations == 0):
+            return  # a resumed fit evaluated its start the first time
+        results = self.evaluate(trainer, pl_module)
+        # straight to the loggers, in a row of its own at iteration 0: ``self.log`` here would be held until the
+        # epoch ends and land in the epoch-end evaluation's row
+        row = {**results, ITERATIONS: 0.0, "epoch": float(trainer.current_epoch)}
+        for logger in trainer.loggers:
+            logger.log_metrics(row, step=trainer.fit_loop.epoch_loop._batches_that_stepped)
+        log.info(
+            "Evaluation at iteration 0: %s", ", ".join(f"{k.removeprefix(EVAL)} {v:.4g}" for k, v in results.items())
+        )
+
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
             results = self.evaluate(trainer, pl_module)

@@ -311,3 +311,35 @@ def test_real_statistics_are_keyed_by_feature_network_and_split(digits, tmp_path
     assert test_file != statistics_file(tmp_path, "fid", other, digits, "test")
     assert test_file != statistics_file(tmp_path, "fid", one, digits, "val")
     assert test_file != statistics_file(tmp_path, "kid", one, digits, "test")
+
+
+def test_a_fit_from_scratch_evaluates_the_untrained_generator_at_iteration_0_once(tmp_path):
+    """Learning curves start at the untrained level (the study reads "has it started?" against it, and scales its
+    pick from it): a row of its own at iteration 0, before any training row; a resumed fit does not add another,
+    and ``at_start: false`` leaves it out."""
+    import csv
+
+    from gan_module.names import ITERATIONS
+    from tests.conftest import run_cli
+
+    metric = "eval/modes_500_high_quality"
+    common = [
+        "--config", "configs/mixtures/base.yaml", "--trainer.limit_train_batches=3", "--trainer.log_every_n_steps=1",
+        "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--evaluation.metrics=[modes]",
+        "--evaluation.num_samples=500", "--evaluation.every_n_epochs=1", "--sample_grid.every_n_epochs=0",
+        "--interpolation.every_n_epochs=0", "--data.init_args.num_train=2000", f"--trainer.default_root_dir={tmp_path}",
+    ]  # fmt: skip
+
+    def evaluations() -> list[dict[str, str]]:
+        with open(tmp_path / "version_0" / "metrics.csv", newline="") as file:
+            return [row for row in csv.DictReader(file) if row.get(metric)]
+
+    run_cli("fit", *common, "--trainer.max_epochs=2")
+    first, *rest = evaluations()
+    assert float(first[ITERATIONS]) == 0.0 and 0.0 <= float(first[metric]) <= 1.0 and len(rest) == 2
+    with open(tmp_path / "version_0" / "metrics.csv", newline="") as file:
+        assert next(csv.DictReader(file)).get(metric) == first[metric]  # logged before any training step
+    run_cli("fit", *common, "--trainer.max_epochs=3", "--ckpt_path=last")
+    assert [float(row[ITERATIONS]) for row in evaluations() if row.get(ITERATIONS)].count(0.0) == 1
+    assert len(evaluations()) == 4
+    assert Evaluation(every_n_epochs=1, at_start=False).at_start is False

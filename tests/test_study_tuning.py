@@ -71,6 +71,7 @@ def tuned_study(tmp_path: Path, trials: int = 3, seeds=(0,), **tune) -> Path:
             "trials": trials,
             "seeds": [100, 101],
             "sampler": {"class_path": "optuna.samplers.RandomSampler", "init_args": {"seed": 1}},
+            "default_first": False,  # the tests of trial counting sample every trial (see the own recipe's test)
             "spaces": SPACES,
             "default_space": "adam",
             **tune,
@@ -222,6 +223,56 @@ def test_enqueued_points_are_the_first_trials_and_the_rest_are_sampled(tmp_path)
     config = yaml.safe_load((study.layout.trial(candidate.name, 0).root / "config.yaml").read_text())
     assert config["model"]["generator_optimizer"]["init_args"]["lr"] == pytest.approx(1.23e-3)
     assert config["model"]["generator_optimizer"]["init_args"]["betas"] == [0.9, 0.999]
+
+
+def test_trial_0_trains_the_candidates_own_recipe_and_tuning_keeps_it_when_no_trial_beats_it(tmp_path):
+    """Tuning cannot end below the recipe as shipped: trial 0 trains it (no tuned setting), best.json holds its
+    score beside the chosen one, and when it scores best nothing is tuned."""
+    path, root = tuned_study(tmp_path, trials=2, default_first=True), tmp_path / "runs"
+    study = load_study(path, root)
+    (candidate,) = study.candidates()
+    best = tune_candidate(study, candidate)
+    own, sampled = optuna.load_study(
+        study_name=study.layout.optuna_name(candidate.name), storage=study.layout.storage_url()
+    ).trials
+    assert own.params == {} and own.user_attrs["own_recipe"] and own.user_attrs["settings"] == study.tune.args
+    assert set(sampled.params) == {"lr_g", "lr_d", "beta1"}
+    config = yaml.safe_load((study.layout.trial(candidate.name, 0).root / "config.yaml").read_text())
+    assert config["model"]["generator_optimizer"]["init_args"]["lr"] == pytest.approx(1e-3)  # base.yaml's own
+    assert best.default_value == pytest.approx(own.value)
+    assert best.kept_default == (own.value >= sampled.value)  # the ring's high-quality share: higher is better
+    assert best.settings == ({} if best.kept_default else best.settings) and best.value == max(own.value, sampled.value)
+    assert (
+        "own recipe's score" in (root / "tuned" / "tuning.md").read_text()
+        or not (root / "tuned" / "tuning.md").exists()
+    )
+
+
+def test_replicated_tuning_nests_each_reporting_seed_in_one_tuning(tmp_path):
+    """Two independent tunings, each on its share of the tuning seeds; reporting seed 0 trains with tuning 0's
+    choice and seed 1 with tuning 1's (runs nested in tunings: the statistics count tuning luck)."""
+    path, root = tuned_study(tmp_path, trials=1, seeds=(0, 1), replicates=2), tmp_path / "runs"
+    study_main([str(path), "--runs-root", str(root)])
+    study = load_study(path, root)
+    (candidate,) = study.candidates()
+    assert study.tune.seeds_of(0) == [100] and study.tune.seeds_of(1) == [101]
+    chosen = [read_best(study, candidate, r) for r in (0, 1)]
+    assert (root / "tuned" / "tuning" / "ns@tuning1" / "best.json").is_file()
+    trials = [
+        optuna.load_study(study_name=f"tuned/{name}", storage=study.layout.storage_url()).trials
+        for name in ("ns", "ns@tuning1")
+    ]
+    assert [t.user_attrs["seed"] for t in trials[0]] == [100] and [t.user_attrs["seed"] for t in trials[1]] == [101]
+    results = {r.seed: r for r in finished_results(study)}
+    assert (results[0].tuning, results[1].tuning) == (0, 1)
+    assert results[0].settings == chosen[0].settings and results[1].settings == chosen[1].settings
+    table = (root / "tuned" / "tuning.md").read_text()
+    assert "2 independent tunings of each candidate" in table and "| ns@tuning1 |" in table
+
+
+def test_replicates_must_share_the_seeds_equally(tmp_path):
+    with pytest.raises(ConfigError, match="`seeds` has 3 seeds, which 2 tuning replicates cannot share equally"):
+        load_study(tuned_study(tmp_path, seeds=(0, 1, 2), replicates=2))
 
 
 def test_a_trial_whose_worker_died_is_failed_and_retried_with_its_settings_never_counted_twice(tmp_path):

@@ -80,6 +80,10 @@ class EvaluationMetric:
     #: closer than this are "equally good" (the study's TOST, gan_module/study/statistics.py). None where the
     #: scale depends on the protocol (FID's feature network): a study declares it in `margins`.
     margins: ClassVar[dict[str, float]] = {}
+    #: what a perfect generator (or the real data) scores on each output (by suffix): with the untrained level,
+    #: the fixed ends of the scale a study's pick reads (gan_module/study/references.py). None where it depends
+    #: on the data (modes captured: the number of modes) or is unbounded (IS, Parzen).
+    ideals: ClassVar[dict[str, float]] = {}
     #: fed batch by batch (:meth:`reset`, :meth:`update`, :meth:`compute`) instead of all samples at once
     #: (:meth:`score`), so the Evaluation callback never holds all samples for it
     streams: ClassVar[bool] = False

@@ -15,6 +15,7 @@ direction too; this direction is infinite when a class is missing, so a small fl
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -99,6 +100,8 @@ class ModeCoverageMetric(EvaluationMetric):
         "_high_quality": 0.05,
         "_reverse_kl": 0.05,
     }
+    # under the 3-sigma rule a perfect generator's share is P(chi2_2 < 9) = 1 - exp(-4.5) = 0.989 (NOTES.md)
+    ideals: ClassVar[dict[str, float]] = {"_high_quality": 1 - math.exp(-4.5), "_reverse_kl": 0.0}
 
     def applies(self, context: EvaluationContext) -> bool:
         return super().applies(context) and getattr(context.datamodule, "centers", None) is not None
@@ -119,6 +122,7 @@ class ClassCoverageMetric(EvaluationMetric):
     outputs = ("_covered", "_kl")
     extra_outputs = (CLASSIFIER_ACCURACY,)
     margins: ClassVar[dict[str, float]] = {"_covered": 1.0, "_kl": 0.05}  # one class; 0.05 nats
+    ideals: ClassVar[dict[str, float]] = {"_kl": 0.0}
 
     def applies(self, context: EvaluationContext) -> bool:
         return super().applies(context) and context.labelled
@@ -153,6 +157,7 @@ class StackedModesMetric(EvaluationMetric):
     key = "stacked_modes"
     outputs = ("_covered", "_kl")
     margins: ClassVar[dict[str, float]] = {"_covered": 10.0, "_kl": 0.05}  # 1% of the modes; 0.05 nats
+    ideals: ClassVar[dict[str, float]] = {"_covered": 1000.0, "_kl": 0.0}
 
     def applies(self, context: EvaluationContext) -> bool:
         return super().applies(context) and hasattr(context.datamodule, "digits")

@@ -113,6 +113,7 @@ class _FeatureMetric(EvaluationMetric):
 @register
 class FID(_FeatureMetric):
     key = "fid"
+    ideals: ClassVar[dict[str, float]] = {"": 0.0}  # the real split against itself
 
     def build(self, context: EvaluationContext) -> Any:
         from torchmetrics.image import FrechetInceptionDistance
@@ -127,6 +128,7 @@ class FID(_FeatureMetric):
 class KID(_FeatureMetric):
     key = "kid"
     outputs = ("", "_std")
+    ideals: ClassVar[dict[str, float]] = {"": 0.0}
     max_samples: ClassVar[int] = HELD_FEATURES_LIMIT
     limit_reason: ClassVar[str] = "every sample's features are kept to draw its subsets from"
 

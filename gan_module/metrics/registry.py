@@ -60,6 +60,18 @@ def default_margin(logged: str) -> float | None:
     return None
 
 
+def ideal_value(logged: str) -> float | None:
+    """What a perfect generator scores on a logged metric name (``eval/fid_classifier_2k_test``: 0), or None when
+    its metric declares none (EvaluationMetric.ideals)."""
+    _load_shipped()
+    for cls in REGISTRY.values():
+        if logged.startswith(f"{EVAL}{cls.key}_"):
+            suffixes = sorted((s for s in cls.ideals if logged.endswith(s)), key=len, reverse=True)
+            if suffixes:
+                return cls.ideals[suffixes[0]]
+    return None
+
+
 def _load_shipped() -> None:
     """The shipped metrics register themselves when their modules are imported."""
     import gan_module.metrics.coverage

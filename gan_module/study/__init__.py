@@ -2,7 +2,8 @@
 
 ``python -m gan_module.study configs/studies/mixtures.yaml`` -- see spec.py for the study file, runner.py for
 how runs execute and resume, leaderboard.py, seeds.py, plots.py, answers.py and claims.py for what is written (with
-statistics.py, pareto.py and application.py behind them).
+statistics.py -- tuning_noise.py, estimate.py, power.py --, learning.py, control.py, plan.py, pareto.py,
+references.py, application.py, pick.py and timing.py behind them).
 """
 
 from __future__ import annotations

@@ -10,14 +10,17 @@ studies' finished runs are read where they are.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
+from gan_module.checkpoint_io import write_text_atomically
 from gan_module.errors import ConfigError
 from gan_module.study import finished_results
 from gan_module.study.claims import report
 from gan_module.study.layout import CLAIMS as CLAIMS_MD
 from gan_module.study.result import RunResult
 from gan_module.study.spec import Choice, Study
+from gan_module.study.timing import read_timing
 
 DATASET = "dataset"
 
@@ -54,9 +57,13 @@ def combine(studies: list[Study]) -> tuple[Study, list[RunResult]]:
 
 
 def write_across(studies: list[Study]) -> Path:
-    """claims.md of the studies read together, in ``<runs root>/<study>+<study>/``."""
+    """claims.md of the studies read together, in ``<runs root>/<study>+<study>/`` (with their timings, each
+    candidate named as in the combined study, so cost is read from them)."""
     combined, results = combine(studies)
     path = combined.layout.report(CLAIMS_MD)
     path.parent.mkdir(parents=True, exist_ok=True)
+    timed = {f"{s.name}-{name}": seconds for s in studies for name, seconds in (read_timing(s) or {}).items()}
+    if timed:
+        write_text_atomically(combined.layout.timing, json.dumps({"seconds_per_1000": timed}, indent=1))
     path.write_text(report(combined, results))
     return path

@@ -5,7 +5,8 @@ cost. The reports judge candidates on four criteria:
 
 - **quality**: the study's quality metric (``quality``, default ``rank_by``);
 - **diversity**: the study's ``diversity`` metric, when it names one;
-- **cost**: measured training seconds per generator iteration (the fit's own clock, start-up excluded);
+- **cost**: measured training seconds per generator iteration: the dedicated interleaved timing (timing.py) where
+  the study has one, else the fit's own clock (start-up excluded; shared with the study's other jobs);
 - **instability**: the share of logged steps the diagnostics flagged as unstable training or non-convergence.
 
 Runs are grouped into *contexts*: the values of the axes that carry no decision labels (the dataset, say),
@@ -36,6 +37,8 @@ WEIGHED = (QUALITY, DIVERSITY, COST)
 LIMITS = ("max_seconds_per_iteration", "max_seconds_per_run")
 #: instability's default equivalence margin: 5 points of the share of flagged steps
 INSTABILITY_MARGIN = 0.05
+#: cost's default margin, a fraction of the cost compared against: timing differences under 15% are not a saving
+COST_MARGIN = 0.15
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Criterion:
     label: str  # what a report calls it: the metric's name, or "seconds per iteration"
     higher_is_better: bool
     margin: float | None = None  # equivalence margin in its units (statistics.py); None: none declared
+    relative: bool = False  # the margin is a fraction of the value compared against (cost)
 
     def of(self, run: RunResult) -> float:
         if self.name == COST:
@@ -65,7 +69,7 @@ def criteria(study: Study) -> dict[str, Criterion]:
         role: Criterion(o.metric, o.metric, o.mode == "max", margins.get(o.metric, default_margin(o.metric)))
         for role, o in study.objectives.items()
     }
-    found[COST] = Criterion(COST, "seconds per iteration", False, margins.get(COST))
+    found[COST] = Criterion(COST, "seconds per iteration", False, margins.get(COST, COST_MARGIN), relative=True)
     flagged = "share of steps flagged unstable or non-converging"
     found[INSTABILITY] = Criterion(INSTABILITY, flagged, False, margins.get(INSTABILITY, INSTABILITY_MARGIN))
     return found
@@ -77,13 +81,14 @@ def finite_mean(values: Iterable[float]) -> float:
     return math.fsum(finite) / len(finite) if finite else math.nan
 
 
-def by_seed(runs: list[RunResult], criterion: Criterion) -> dict[int, float]:
-    """The criterion's value per seed: the mean of the seed's finite values when several runs share it (a group
-    of candidates), so one diverged run (no score) does not take its whole seed out of the comparison."""
-    values: dict[int, list[float]] = {}
+def by_seed(runs: list[RunResult], criterion: Criterion) -> dict[tuple[int, int], float]:
+    """The criterion's value per run, by (tuning, seed) (statistics.py compares seeds, or tunings' means where the
+    study replicates its tuning): the mean of the finite values when several runs share it (a group of
+    candidates), so one diverged run (no score) does not take its whole seed out of the comparison."""
+    values: dict[tuple[int, int], list[float]] = {}
     for run in runs:
-        values.setdefault(run.seed, []).append(criterion.of(run))
-    return {seed: finite_mean(v) for seed, v in values.items()}
+        values.setdefault((run.tuning, run.seed), []).append(criterion.of(run))
+    return {key: finite_mean(v) for key, v in values.items()}
 
 
 def context_axes(study: Study) -> list[str]:
@@ -100,6 +105,14 @@ def contexts(study: Study, results: list[RunResult]) -> list[tuple[str, list[Run
         runs = [r for r in results if all(r.values.get(a) == v for a, v in where.items())]
         found.append((", ".join(f"{a} = {v}" for a, v in where.items()) or "all runs", runs))
     return found
+
+
+def players(study: Study, runs: list[RunResult], role: str) -> tuple[str, list[RunResult]]:
+    """The candidate playing a claim's ``role`` in these runs (one context), and its runs; ("", []) when none
+    does (claims.py, control.py)."""
+    value = study.role_value(role)
+    playing = [r for r in runs if value in r.values.values()]
+    return (playing[0].candidate, playing) if playing else ("", [])
 
 
 def by_candidate(runs: list[RunResult]) -> dict[str, list[RunResult]]:

@@ -11,6 +11,7 @@
       tuning/<candidate>/best.json            the settings tuning chose (result.py: TunedSettings)
       tuning/<candidate>/.ask.lock            held while a worker asks Optuna for the candidate's next trial
       optuna.db, .optuna.lock                 the default Optuna storage (SQLite), and its creation lock
+      timing.json                             each candidate's cost timed alone (timing.py)
       leaderboard.md, answers.md, ...         the reports (REPORTS)
 """
 
@@ -23,7 +24,7 @@ from pathlib import Path
 from gan_module.run.layout import RunLayout
 
 RESULT, RUN_SECONDS = "result.json", "run_seconds.json"
-TUNING, BEST, DATABASE = "tuning", "best.json", "optuna.db"
+TUNING, BEST, DATABASE, TIMING = "tuning", "best.json", "optuna.db", "timing.json"
 LEADERBOARD_MD, LEADERBOARD_CSV, RUNS_MD, RUNS_CSV = "leaderboard.md", "leaderboard.csv", "runs.md", "runs.csv"
 CURVES, SAMPLES, ANSWERS, CLAIMS, RECIPES, TUNING_MD = (
     "curves.png",
@@ -76,6 +77,10 @@ class StudyLayout:
         return self.root / DATABASE
 
     @property
+    def timing(self) -> Path:
+        return self.root / TIMING
+
+    @property
     def database_lock(self) -> Path:
         return self.root / ".optuna.lock"
 
@@ -90,6 +95,12 @@ class StudyLayout:
     def storage_url(self, url: str | None = None) -> str:
         """The Optuna storage every worker of this study uses: ``url``, else the study's own SQLite file."""
         return url or f"sqlite:///{self.database.resolve()}"
+
+
+def tuning_name(candidate: str, replicate: int = 0) -> str:
+    """The folder and Optuna name of one independent tuning of a candidate: the candidate's own name for the first
+    (a study tuned once keeps its layout), ``<candidate>@tuning<r>`` for replicate r."""
+    return candidate if replicate == 0 else f"{candidate}@tuning{replicate}"
 
 
 def damaged_copy(folder: Path) -> Path:

@@ -1,8 +1,11 @@
 """The leaderboard: every candidate's metrics as mean and spread over seeds, ranked by the study's metric.
 
 The spread is Student's t 95% interval of the mean by default (statistics.py), the standard deviation or
-standard error on request. ``Pareto`` marks the candidates on the front of quality, diversity and cost within
-their context (pareto.py): those no other candidate of the same dataset beats on all three.
+standard error on request. A diverged run has no score; in the ranking metric and the area under the curve -- the
+columns that rank -- it counts at the worst value any run of its dataset has (or its own untrained level, when
+worse), as in every comparison, and the cell says how many runs diverged: a candidate diverging on 3 of 8 seeds
+does not lead on the mean of the other 5. ``Pareto`` marks the candidates on the front of quality, diversity and
+cost within their context (pareto.py): those no other candidate of the same dataset beats on all three.
 """
 
 from __future__ import annotations
@@ -11,17 +14,20 @@ import csv
 import math
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gan_module.names import EVAL, ISSUES, issue_key
 from gan_module.study.criteria import COST, INSTABILITY, QUALITY, by_candidate, by_seed, contexts, criteria, finite_mean
 from gan_module.study.layout import LEADERBOARD_CSV, LEADERBOARD_MD
 from gan_module.study.learning import area_under_curve, curve_state, iterations_to, seconds_to
 from gan_module.study.pareto import pareto_front
+from gan_module.study.references import untrained
 from gan_module.study.result import RunResult
 from gan_module.study.schema import DECISIONS
-from gan_module.study.spec import Study
 from gan_module.study.statistics import mean_interval, rate_interval
+
+if TYPE_CHECKING:  # for type hints only: spec.py imports the claims and criteria it checks against
+    from gan_module.study.spec import Study
 
 Row = dict[str, Any]  # one leaderboard row: a column name -> its value (leaderboard.csv's columns)
 
@@ -34,9 +40,20 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(finite), statistics.stdev(finite) if len(finite) > 1 else 0.0
 
 
+def worst_filled(values: list[float], context: list[float], higher_is_better: bool) -> list[float]:
+    """``values`` with each missing one (a diverged run) at the worst finite value of ``context``."""
+    finite = [v for v in context if math.isfinite(v)]
+    if not finite:
+        return values
+    worst = min(finite) if higher_is_better else max(finite)
+    return [v if math.isfinite(v) else worst for v in values]
+
+
 def aggregate(study: Study, results: list[RunResult]) -> list[Row]:
-    """One row per candidate with results, best first by ``rank_by`` (diverged or unscored candidates last)."""
+    """One row per candidate with results, best first by ``rank_by`` (a diverged run at its dataset's worst)."""
     grouped = by_candidate(results)
+    context_of = {run.candidate: runs for _, runs in contexts(study, results) for run in runs}
+    higher = study.rank_mode == "max"
     front = pareto(study, results)
     judged = criteria(study)
     cost, quality = judged[COST], judged[QUALITY]
@@ -47,9 +64,13 @@ def aggregate(study: Study, results: list[RunResult]) -> list[Row]:
             continue
         row: Row = {"candidate": candidate.name, "seeds": len(runs)}
         row["diverged"] = sum(r.diverged for r in runs)
+        start = untrained(runs, study.rank_metric, study.rank_metric)  # a diverged run is no better than this
         row.update({d: dict(candidate.decision).get(d, "") for d in DECISIONS})
         for metric in study.metrics:
             values = [r.metrics.get(metric, math.nan) for r in runs]
+            if metric == study.rank_metric:  # the ranking column: a diverged run counts, at the worst
+                everyone = [r.metrics.get(metric, math.nan) for r in context_of[candidate.name]]
+                values = worst_filled(values, [*everyone, start], higher)
             row[metric], row[metric + " std"] = mean_std(values)
             row[metric + " se"] = row[metric + " std"] / math.sqrt(max(sum(math.isfinite(v) for v in values), 1))
             interval = mean_interval(values)
@@ -67,7 +88,8 @@ def aggregate(study: Study, results: list[RunResult]) -> list[Row]:
             0
         ]
         row["curve"] = curve_state(runs, quality.higher_is_better, quality.margin)
-        row["auc"] = mean_std([area_under_curve(r) for r in runs])[0]
+        everyone = [area_under_curve(r) for r in context_of[candidate.name]]
+        row["auc"] = mean_std(worst_filled([area_under_curve(r) for r in runs], [*everyone, start], higher))[0]
         if study.threshold is not None:
             reached = [iterations_to(r, study.threshold, quality.higher_is_better) for r in runs]
             row["reached"] = sum(math.isfinite(x) for x in reached)
@@ -137,7 +159,8 @@ def markdown_table(study: Study, rows: list[Row]) -> str:
         "worst seed: its value of the ranking metric; seeds with a target: how many reached it, exact 95% interval; "
         "issue columns: share of logged steps the diagnostic flagged; diverged: runs that diverged, exact 95% "
         "interval of the rate; curve: the quality curve's state (learning.py: final values rank only settled "
-        "candidates); AUC: its mean level over the budget"
+        "candidates); AUC: its mean level over the budget; in the ranking metric and AUC a diverged run counts at "
+        "the worst value of its dataset"
         + (
             f"; to threshold: median over seeds of the first evaluation at {study.threshold:g} (n/seeds reached it)"
             if study.threshold is not None
@@ -151,13 +174,14 @@ def markdown_table(study: Study, rows: list[Row]) -> str:
     ]
     for row in rows:
         cells = [str(row["rank"]), row["candidate"]]
-        cells += [_spread(study, row, m) for m in study.metrics]
+        diverged = f" ({row['diverged']} diverged)" if row["diverged"] else ""
+        cells += [_spread(study, row, m) + (diverged if m == study.rank_metric else "") for m in study.metrics]
         worst = "diverged" if not math.isfinite(row["worst"]) else f"{row['worst']:.3g}"
         cells.append(f"{worst} (seed {row['worst_seed']})")
         cells += [
             "–" if row[t.label] is None else str(rate_interval(row[t.label], row["seeds"])) for t in study.targets
         ]
-        cells += [row["curve"], _number(row["auc"])]
+        cells += [row["curve"], _number(row["auc"]) + diverged]
         if study.threshold is not None:
             cells += [
                 f"{_number(row['iterations_to_threshold'])} ({row['reached']}/{row['seeds']})",

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gan_module.study.criteria import context_axes
 from gan_module.study.layout import CURVES, SAMPLES
 from gan_module.study.result import RunResult
-from gan_module.study.spec import Study
+
+if TYPE_CHECKING:  # for type hints only: spec.py imports the claims and criteria it checks against
+    from gan_module.study.spec import Study
 
 
 def _pyplot():

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gan_module.study.layout import RECIPES
 from gan_module.study.runner import read_best
-from gan_module.study.spec import Study
+
+if TYPE_CHECKING:  # for type hints only: spec.py imports the claims and criteria it checks against
+    from gan_module.study.spec import Study
 
 
 def write_recipes(study: Study) -> Path:
@@ -23,18 +25,21 @@ def write_recipes(study: Study) -> Path:
     ]
     for candidate in study.candidates():
         settings: dict[str, Any] = {**study.args, **dict(candidate.args)}
-        tuned = read_best(study, candidate) if study.tune is not None else None
         lines.append(f"## {candidate.name}")
         lines.append("")
         lines.append(f"- configs: {', '.join(f'`{c}`' for c in (*study.base, *candidate.configs))}")
         lines += [f"- `{key}`: `{_text(value)}`" for key, value in settings.items()]
-        if study.tune is not None:
+        for replicate in range(study.tune.replicates if study.tune is not None else 0):
+            tuned, which = read_best(study, candidate, replicate), f" (tuning {replicate})" * (replicate > 0)
             if tuned is None:
-                lines.append("- tuned: (tuning not finished)")
-            else:
-                lines += [f"- tuned `{key}`: `{_text(value)}`" for key, value in tuned.settings.items()]
-                if not tuned.settings:
-                    lines.append("- tuned: nothing (every trial was pruned or diverged: its own settings)")
+                lines.append(f"- tuned{which}: (tuning not finished)")
+            elif tuned.kept_default:
+                lines.append(f"- tuned{which}: nothing (its own recipe scored best)")
+            elif not tuned.settings:
+                lines.append(f"- tuned{which}: nothing (every trial was pruned or diverged: its own settings)")
+            lines += (
+                [f"- tuned{which} `{key}`: `{_text(value)}`" for key, value in tuned.settings.items()] if tuned else []
+            )
         lines.append("")
     path = study.layout.report(RECIPES)
     path.parent.mkdir(parents=True, exist_ok=True)

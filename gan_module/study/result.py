@@ -57,11 +57,13 @@ class RunResult(Record):
     candidate: str
     seed: int
     status: str = DONE  # DONE, or DIVERGED: the loss turned non-finite; the run was not tested
+    tuning: int = 0  # the tuning replicate whose settings it trained with (its seeds nested in it; tuning_noise.py)
     values: dict[str, str] = field(default_factory=dict)  # axis -> value name
     decision: dict[str, str] = field(default_factory=dict)  # decision parameter -> label
     metrics: dict[str, float] = field(default_factory=dict)  # logged name -> final value
     stability: dict[str, float] = field(default_factory=dict)  # issue -> share of logged steps flagged
     curve: list[tuple[int, float]] = field(default_factory=list)  # (iteration, ranking metric)
+    untrained: dict[str, float] = field(default_factory=dict)  # each metric at iteration 0: the pick's fixed reference
     iterations: int = 0
     d_steps: int = 0  # D steps taken (k per iteration): the cost of a k > 1 recipe shows per D step too
     training_seconds: float = math.nan  # the fit's own clock, over every attempt, start-up excluded
@@ -89,5 +91,7 @@ class TunedSettings(Record):
 
     trial: int | None = None  # the chosen trial's number; None when every trial was pruned or diverged
     value: float | None = None  # its tuning score
+    kept_default: bool = False  # the candidate's own recipe (trial 0) scored best: tuning found nothing better
+    default_value: float | None = None  # the own recipe's tuning score (None: not tried, pruned or diverged)
     params: dict[str, Any] = field(default_factory=dict)  # parameter name -> value, in the parameter's type
     settings: dict[str, Any] = field(default_factory=dict)  # the main.py settings they stand for

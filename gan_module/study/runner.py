@@ -29,7 +29,7 @@ from gan_module.names import EVAL, ISSUES, ITERATIONS, issue_key
 from gan_module.run.checkpoint import loads
 from gan_module.run.layout import RunLayout
 from gan_module.run.locks import RunBusyError, lock_beside
-from gan_module.study.layout import damaged_copy
+from gan_module.study.layout import damaged_copy, tuning_name
 from gan_module.study.result import DIVERGED, DONE, RunResult, TunedSettings
 from gan_module.study.spec import Candidate, Study
 
@@ -114,7 +114,8 @@ def _run_locked(study: Study, candidate: Candidate, seed: int) -> RunResult:
         folder.rename(damaged)
     if folder.exists() and not last.is_file():
         shutil.rmtree(folder)  # started but saved nothing: start over
-    settings = tuned_settings(study, candidate)
+    replicate = study.replicate_of(seed)
+    settings = tuned_settings(study, candidate, replicate)
     args = cli_args(study, candidate, seed, settings=settings)
     timing = layout.run_seconds(candidate.name, seed)  # every attempt of this run, start-up and test included
     spent = _seconds(timing)
@@ -128,26 +129,27 @@ def _run_locked(study: Study, candidate: Candidate, seed: int) -> RunResult:
     if code not in (0, 1):
         raise RuntimeError(f"{candidate.name} seed {seed} failed (exit {code}); see the messages above.")
     result = collect(run, study, candidate, seed, DIVERGED if code == 1 else DONE, settings, spent)
+    result.tuning = replicate
     result.write(result_file)
     return result
 
 
-def tuned_settings(study: Study, candidate: Candidate) -> dict[str, Any]:
-    """The settings tuning chose for the candidate (nothing when the study does not tune); tuning must have
-    finished (tuning.ensure_tuned) before a reporting run starts."""
+def tuned_settings(study: Study, candidate: Candidate, replicate: int = 0) -> dict[str, Any]:
+    """The settings a tuning replicate chose for the candidate (nothing when the study does not tune); tuning
+    must have finished (tuning.ensure_tuned) before a reporting run starts."""
     if study.tune is None:
         return {}
-    best = read_best(study, candidate)
+    best = read_best(study, candidate, replicate)
     if best is None:
         raise RuntimeError(f"{candidate.name}: tuning has not finished; its reporting runs wait for best.json.")
     return dict(best.settings)
 
 
-def read_best(study: Study, candidate: Candidate) -> TunedSettings | None:
-    """What tuning chose for the candidate, or None before its tuning has finished (or when best.json is damaged:
-    the tuning then writes it again from the trials in the storage)."""
+def read_best(study: Study, candidate: Candidate, replicate: int = 0) -> TunedSettings | None:
+    """What a tuning replicate chose for the candidate, or None before it has finished (or when best.json is
+    damaged: the tuning then writes it again from the trials in the storage)."""
     try:
-        return TunedSettings.read(study.layout.best(candidate.name))
+        return TunedSettings.read(study.layout.best(tuning_name(candidate.name, replicate)))
     except (ValueError, UnicodeDecodeError):
         return None
 
@@ -201,6 +203,7 @@ def collect(
         metrics=metrics,
         stability=stability,
         curve=_curve(trained, study.rank_metric),
+        untrained=_untrained(trained),
         iterations=iterations,
         d_steps=saved.progress.d_steps if saved else 0,
         training_seconds=seconds,
@@ -221,22 +224,38 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def _curve(rows: list[dict[str, str]], metric: str) -> list[tuple[int, float]]:
-    """(generator iterations, metric) at each evaluation during fitting.
+    """(generator iterations, metric) at each evaluation during fitting, from iteration 0 (the untrained
+    generator, evaluated at the start of a fit from scratch).
 
-    Evaluations are logged at epoch ends, in rows of their own; the iteration count comes from the last
-    training row at or before the same logging step.
+    An evaluation row that carries its iteration count (the one at iteration 0) is read as it says; the others
+    are logged at epoch ends in rows of their own, and take the count of the last training row at or before
+    their logging step.
     """
     iterations_at: dict[int, int] = {}
     for row in rows:
-        if row.get(ITERATIONS):
+        if row.get(ITERATIONS) and not _evaluated(row):
             iterations_at[int(row["step"])] = int(float(row[ITERATIONS]))
     curve = []
     for row in rows:
         if row.get(metric):
             step = int(row["step"])
             earlier = [s for s in iterations_at if s <= step]
-            curve.append((iterations_at[max(earlier)] if earlier else 0, float(row[metric])))
+            at = int(float(row[ITERATIONS])) if row.get(ITERATIONS) else iterations_at[max(earlier)] if earlier else 0
+            curve.append((at, float(row[metric])))
     return curve
+
+
+def _untrained(rows: list[dict[str, str]]) -> dict[str, float]:
+    """Every metric of the evaluation at iteration 0 (the untrained generator): the fixed reference the pick's
+    scales start from (references.py); empty when the run did not evaluate at its start."""
+    for row in rows:
+        if _evaluated(row) and row.get(ITERATIONS) and float(row[ITERATIONS]) == 0:
+            return {key: float(value) for key, value in row.items() if key.startswith(EVAL) and value}
+    return {}
+
+
+def _evaluated(row: dict[str, str]) -> bool:
+    return any(key.startswith(EVAL) and value for key, value in row.items())
 
 
 def run_indices(study: Study, indices: list[int]) -> list[RunResult]:

@@ -154,6 +154,8 @@ class TuneFile:
 
     trials: PositiveInt
     seeds: list[int]
+    replicates: PositiveInt = 1  # independent tunings of each candidate (tuning seeds and reporting seeds split)
+    default_first: bool = True  # trial 0 trains the candidate's own recipe (no tuned setting)
     budget: Budget = field(default_factory=Budget)
     args: VerbatimMap = field(default_factory=VerbatimMap)
     metric: str | None = None

@@ -11,12 +11,14 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gan_module.names import EVAL
 from gan_module.study.layout import RUNS_CSV, RUNS_MD
 from gan_module.study.result import RunResult
-from gan_module.study.spec import Study
+
+if TYPE_CHECKING:  # for type hints only: spec.py imports the claims and criteria it checks against
+    from gan_module.study.spec import Study
 
 #: the marks of a target in runs.md: reached, missed, not this candidate's target
 REACHED, MISSED, NOT_APPLICABLE = "yes", "no", "–"
@@ -28,9 +30,11 @@ def run_rows(study: Study, results: list[RunResult], order: list[str] | None = N
     ``order``: the candidates' order (the leaderboard's ranking); the study's own order otherwise."""
     candidates = {c.name: c for c in study.candidates()}
     rank = {name: i for i, name in enumerate(order or list(candidates))}
+    replicated = any(r.tuning for r in results)  # the tuning replicate each run trained with (tuning_noise.py)
     rows = []
-    for run in sorted(results, key=lambda r: (rank.get(r.candidate, len(rank)), r.seed)):
+    for run in sorted(results, key=lambda r: (rank.get(r.candidate, len(rank)), r.tuning, r.seed)):
         row: dict[str, Any] = {"candidate": run.candidate, "seed": run.seed, "status": run.status}
+        row |= {"tuning": run.tuning} if replicated else {}
         row |= {metric: run.metrics.get(metric, math.nan) for metric in study.metrics}
         for target in study.targets:
             if not target.applies(candidates[run.candidate]):

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_module.errors import ConfigError
-from gan_module.study.claims import ROLES
+from gan_module.study.claim_list import ROLES
 from gan_module.study.criteria import LIMITS, WEIGHED
 from gan_module.study.layout import StudyLayout
 from gan_module.study.schema import (
@@ -153,6 +153,12 @@ class Study:
     def trial_metric(self) -> str:
         """The metric tuning trials are scored and pruned by: ``tune.metric``, else the study's quality metric."""
         return (self.tune.metric if self.tune else None) or self.objectives["quality"].metric
+
+    def replicate_of(self, seed: int) -> int:
+        """The tuning replicate whose settings a reporting seed trains with: the seeds cut into equal, consecutive
+        shares, one per replicate (runs nested in tunings; 0 when the study tunes once or not at all)."""
+        replicates = self.tune.replicates if self.tune else 1
+        return self.seeds.index(seed) // (len(self.seeds) // replicates)
 
     def role_value(self, role: str) -> str:
         """The axis value that plays ``role`` in the claims report."""

@@ -8,9 +8,12 @@ Add ``configs/logger/wandb.yaml`` to the study's ``base`` for the runs to log to
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import yaml
 
-from gan_module.study.spec import Study
+if TYPE_CHECKING:  # for type hints only: spec.py imports the claims and criteria it checks against
+    from gan_module.study.spec import Study
 
 
 def sweep_config(study: Study) -> dict:

@@ -111,6 +111,8 @@ class Tune:
     trials: int
     seeds: list[int]
     spaces: dict[str, tuple[Parameter, ...]]
+    replicates: int = 1  # independent tunings of every candidate, each on its share of the tuning seeds
+    default_first: bool = True  # trial 0 of every tuning is the candidate's own recipe
     default_space: str | None = None
     common: tuple[Parameter, ...] = ()  # in every space, and all a candidate without a space tunes
     iterations: int | None = None
@@ -121,6 +123,11 @@ class Tune:
     pruner: optuna.pruners.BasePruner = field(default_factory=optuna.pruners.NopPruner)
     pruner_args: dict[str, Any] = field(default_factory=dict)  # as given, for the report
     enqueue: tuple[dict[str, Any], ...] = ()  # points every candidate tries first (name -> value)
+
+    def seeds_of(self, replicate: int) -> list[int]:
+        """The tuning seeds of one replicate: ``seeds`` cut into ``replicates`` equal, consecutive shares."""
+        share = len(self.seeds) // self.replicates
+        return self.seeds[replicate * share : (replicate + 1) * share]
 
     def space(self, name: str | None) -> tuple[Parameter, ...]:
         """The parameters of a candidate's space (``name`` None: the default space; no default: ``common`` only)."""
@@ -179,6 +186,12 @@ def load_tune(raw: Any, where: str, reporting_seeds: list[int]) -> Tune:
     """Read and check a ``tune:`` section; any mistake is one :class:`ConfigError` naming the key to fix."""
     spec: TuneFile = typed(TuneFile, raw, where, "tune")
     check_seeds(spec.seeds, where, "tune.seeds")
+    for key, seeds in (("tune.seeds", spec.seeds), ("seeds", reporting_seeds)):
+        if len(seeds) % spec.replicates:
+            raise ConfigError(
+                f"{where}: `{key}` has {len(seeds)} seeds, which {spec.replicates} tuning replicates cannot share "
+                "equally: give a multiple of `tune.replicates`."
+            )
     shared = sorted(set(spec.seeds) & set(reporting_seeds))
     if shared:
         raise ConfigError(
@@ -202,6 +215,8 @@ def load_tune(raw: Any, where: str, reporting_seeds: list[int]) -> Tune:
     return Tune(
         trials=spec.trials,
         seeds=list(spec.seeds),
+        replicates=spec.replicates,
+        default_first=spec.default_first,
         spaces=spaces,
         default_space=spec.default_space,
         common=common,

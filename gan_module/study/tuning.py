@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_module.run.locks import RunBusyError, lock_beside, lock_file
-from gan_module.study.layout import TUNING_MD
+from gan_module.study.layout import TUNING_MD, tuning_name
 from gan_module.study.result import DONE, TunedSettings
 from gan_module.study.runner import cli_args, collect, fit_and_test, read_best
 from gan_module.study.spec import Candidate, Study
@@ -38,7 +38,7 @@ from gan_module.study.tune_spec import settings_of
 #: seconds between looks at the storage while other workers finish a candidate's last trials
 POLL_SECONDS = 2.0
 #: Optuna user attributes of a trial
-CPU_SECONDS, SEED, SETTINGS, ENDED = "cpu_seconds", "seed", "settings", "ended"
+CPU_SECONDS, SEED, SETTINGS, ENDED, DEFAULT = "cpu_seconds", "seed", "settings", "ended", "own_recipe"
 
 
 @dataclass
@@ -88,8 +88,9 @@ def trial_cli(reporter: TrialReporter) -> type:
     return TrialCLI
 
 
-def open_study(study: Study, candidate: Candidate, storage: str | None = None):
-    """The candidate's Optuna study in the study's storage (created on first use)."""
+def open_study(study: Study, candidate: Candidate, storage: str | None = None, replicate: int = 0):
+    """One tuning's Optuna study in the study's storage (created on first use, with the candidate's own recipe
+    and the ``enqueue`` points as its first trials)."""
     import optuna
 
     layout = study.layout
@@ -99,24 +100,26 @@ def open_study(study: Study, candidate: Candidate, storage: str | None = None):
     # workers starting together would race to create the storage's tables and the study: one at a time
     with lock_file(layout.database_lock, layout.root, wait=True):
         ostudy = optuna.create_study(
-            study_name=layout.optuna_name(candidate.name),
+            study_name=layout.optuna_name(tuning_name(candidate.name, replicate)),
             storage=optuna.storages.RDBStorage(url, engine_kwargs=engine),
             direction="maximize" if study.objectives["quality"].mode == "max" else "minimize",
             pruner=study.tune.pruner,
             load_if_exists=True,
         )
-        if not ostudy.get_trials(deepcopy=False):  # a new study: the enqueued points are its first trials
+        if not ostudy.get_trials(deepcopy=False):  # a new study: its first trials
+            if study.tune.default_first:  # the recipe as shipped, so tuning cannot end below it
+                ostudy.enqueue_trial({}, user_attrs={DEFAULT: True})
             for point in study.tune.enqueued(candidate.space):
                 ostudy.enqueue_trial(point)
         return ostudy
 
 
-def _reap(ostudy, study: Study, candidate: Candidate) -> None:
+def _reap(ostudy, study: Study, name: str) -> None:
     """Fail the running trials whose worker died (their lock is free) and queue their settings again."""
     import optuna
 
     for trial in ostudy.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        folder = study.layout.trial_folder(candidate.name, trial.number)
+        folder = study.layout.trial_folder(name, trial.number)
         try:
             lock = lock_beside(folder)
         except RunBusyError:
@@ -126,51 +129,53 @@ def _reap(ostudy, study: Study, candidate: Candidate) -> None:
             if trial.number not in running:
                 continue  # its worker finished it (and let go of its lock) since the list was read
             ostudy.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-            ostudy.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
+            kept = {k: v for k, v in trial.user_attrs.items() if k == DEFAULT}
+            ostudy.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number, **kept})
             shutil.rmtree(folder, ignore_errors=True)
-            print(f"[tune {study.name}] {candidate.name} trial {trial.number}: its worker died; retried")
+            print(f"[tune {study.name}] {name} trial {trial.number}: its worker died; retried")
 
 
-def tune_candidate(study: Study, candidate: Candidate, storage: str | None = None) -> TunedSettings:
-    """Take part in the candidate's tuning until its trials are all finished or pruned; its best settings."""
+def tune_candidate(study: Study, candidate: Candidate, storage: str | None = None, replicate: int = 0) -> TunedSettings:
+    """Take part in one tuning of the candidate until its trials are all finished or pruned; its best settings."""
     import optuna
 
-    done = read_best(study, candidate)
+    done = read_best(study, candidate, replicate)
     if done is not None:
         return done
     states = optuna.trial.TrialState
-    ostudy = open_study(study, candidate, storage)
-    layout = study.layout
+    ostudy = open_study(study, candidate, storage, replicate)
+    layout, name = study.layout, tuning_name(candidate.name, replicate)
     while True:
-        with lock_file(layout.ask_lock(candidate.name), layout.tuning(candidate.name), wait=True):
-            _reap(ostudy, study, candidate)
+        with lock_file(layout.ask_lock(name), layout.tuning(name), wait=True):
+            _reap(ostudy, study, name)
             trials = ostudy.get_trials(deepcopy=False)
             finished = sum(t.state in (states.COMPLETE, states.PRUNED) for t in trials)
             running = sum(t.state == states.RUNNING for t in trials)
             trial = lock = None
             if finished + running < study.tune.trials:
-                ostudy.sampler = study.tune.new_sampler(candidate.name, len(trials))
+                ostudy.sampler = study.tune.new_sampler(name, len(trials))
                 trial = ostudy.ask()
-                lock = lock_beside(layout.trial_folder(candidate.name, trial.number), wait=True)
+                lock = lock_beside(layout.trial_folder(name, trial.number), wait=True)
         if trial is not None:
             with lock:
-                _run_trial(ostudy, study, candidate, trial)
+                _run_trial(ostudy, study, candidate, trial, replicate)
         elif finished >= study.tune.trials:
             break
         else:
             time.sleep(POLL_SECONDS)  # other workers' last trials: wait (and reap them if their worker dies)
-    return _choose(ostudy, study, candidate)
+    return _choose(ostudy, study, candidate, replicate)
 
 
-def _run_trial(ostudy, study: Study, candidate: Candidate, trial) -> None:
+def _run_trial(ostudy, study: Study, candidate: Candidate, trial, replicate: int) -> None:
     import optuna
 
-    tune = study.tune
+    tune, name = study.tune, tuning_name(candidate.name, replicate)
     space = tune.space(candidate.space)
-    seed = tune.seeds[trial.number % len(tune.seeds)]
-    params = {p.name: p.suggest(trial) for p in space}
+    seeds = tune.seeds_of(replicate)
+    seed = seeds[trial.number % len(seeds)]
+    params = {} if trial.user_attrs.get(DEFAULT) else {p.name: p.suggest(trial) for p in space}
     settings = {**tune.args, **settings_of(space, params)}
-    run = study.layout.trial_folder(candidate.name, trial.number)
+    run = study.layout.trial_folder(name, trial.number)
     shutil.rmtree(run, ignore_errors=True)  # a retried trial number never reuses a dead run
     budget = (tune.iterations or study.iterations, tune.wall_time or study.wall_time)
     quality = study.trial_metric
@@ -186,8 +191,7 @@ def _run_trial(ostudy, study: Study, candidate: Candidate, trial) -> None:
     trial.set_user_attr(SETTINGS, settings)
     value = None
     if code == 0 and not reporter.pruned:
-        tested = collect(study.layout.trial(candidate.name, trial.number), study, candidate, seed, DONE)
-        value = tested.metrics.get(quality)
+        value = collect(study.layout.trial(name, trial.number), study, candidate, seed, DONE).metrics.get(quality)
     ended = "pruned" if reporter.pruned else "diverged" if code == 1 else "unscored" if value is None else "done"
     trial.set_user_attr(ENDED, ended)
     if ended == "done" and math.isfinite(value):
@@ -195,91 +199,115 @@ def _run_trial(ostudy, study: Study, candidate: Candidate, trial) -> None:
     else:  # stopped early by the pruner, diverged, or no score: counted, never chosen
         ostudy.tell(trial, state=optuna.trial.TrialState.PRUNED)
     summary = f"{quality} {value:.4g}" if value is not None else ended
+    own = " (its own recipe)" if trial.user_attrs.get(DEFAULT) else ""
     print(
-        f"[tune {study.name}] {candidate.name} trial {trial.number} (seed {seed}): {summary} "
+        f"[tune {study.name}] {name} trial {trial.number}{own} (seed {seed}): {summary} "
         f"({time.perf_counter() - began:.1f} s)",
         flush=True,
     )
 
 
-def _choose(ostudy, study: Study, candidate: Candidate) -> TunedSettings:
-    """Write best.json (once, whoever gets here first): the best finished trial's settings, or the candidate's
-    own settings when every trial was pruned or diverged."""
+def _choose(ostudy, study: Study, candidate: Candidate, replicate: int) -> TunedSettings:
+    """Write best.json (once, whoever gets here first): the best finished trial's settings -- none when the
+    candidate's own recipe (trial 0) scored best, or when every trial was pruned or diverged."""
     import optuna
 
-    best = read_best(study, candidate)
+    best = read_best(study, candidate, replicate)
     if best is not None:
         return best
     space = study.tune.space(candidate.space)
-    best = TunedSettings()  # every trial pruned or diverged: the candidate's own settings
-    if ostudy.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+    complete = ostudy.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    own = next((t.value for t in complete if t.user_attrs.get(DEFAULT)), None)
+    best = TunedSettings(default_value=own)  # every trial pruned or diverged: the candidate's own settings
+    if complete:
         chosen = ostudy.best_trial
         params = {p.name: p.decode(chosen.params[p.name]) for p in space if p.name in chosen.params}
-        best = TunedSettings(chosen.number, chosen.value, params, settings_of(space, params))
-    best.write(study.layout.best(candidate.name))
+        kept = bool(chosen.user_attrs.get(DEFAULT))
+        best = TunedSettings(chosen.number, chosen.value, params, settings_of(space, params), kept, own)
+    best.write(study.layout.best(tuning_name(candidate.name, replicate)))
     return best
 
 
 def ensure_tuned(study: Study, candidates: list[Candidate], storage: str | None = None) -> None:
-    """Tune each candidate (taking part in its trials, or waiting for other workers' last ones) unless it is done."""
+    """Every tuning of each candidate (taking part in its trials, or waiting for other workers' last ones)."""
     if study.tune is None:
         return
     for candidate in candidates:
-        tune_candidate(study, candidate, storage)
+        for replicate in range(study.tune.replicates):
+            tune_candidate(study, candidate, storage, replicate)
 
 
 def tuning_summary(study: Study, storage: str | None = None) -> list[dict[str, Any]]:
-    """Per candidate: its space, the chosen settings and their tuning score, trials finished / pruned / failed,
-    and the CPU-seconds tuning spent on it."""
+    """Per tuning (candidate and replicate): its space, the chosen settings and their tuning score beside the
+    candidate's own recipe's, trials finished / pruned / failed, and the CPU-seconds it spent."""
     import optuna
 
     states = optuna.trial.TrialState
     rows = []
     for candidate in study.candidates():
-        best = read_best(study, candidate)
-        try:  # read only: a report never creates a candidate's Optuna study
-            trials = optuna.load_study(
-                study_name=study.layout.optuna_name(candidate.name), storage=study.layout.storage_url(storage)
-            ).get_trials(deepcopy=False)
-        except KeyError:  # not tuned yet
-            trials = []
-        rows.append(
-            {
-                "candidate": candidate.name,
-                "space": candidate.space or study.tune.default_space or "-",
-                "params": best.params if best else None,
-                "value": best.value if best else None,
-                "complete": sum(t.state == states.COMPLETE for t in trials),
-                "pruned": sum(t.state == states.PRUNED for t in trials),
-                "failed": sum(t.state == states.FAIL for t in trials),
-                "cpu_seconds": sum(float(t.user_attrs.get(CPU_SECONDS, 0.0)) for t in trials),
-            }
-        )
+        for replicate in range(study.tune.replicates):
+            name = tuning_name(candidate.name, replicate)
+            best = read_best(study, candidate, replicate)
+            trials = _trials(study, name, storage)
+            rows.append(
+                {
+                    "candidate": name,
+                    "space": candidate.space or study.tune.default_space or "-",
+                    "params": best.params if best else None,
+                    "value": best.value if best else None,
+                    "own": best.default_value if best else None,
+                    "kept": bool(best and best.kept_default),
+                    "complete": sum(t.state == states.COMPLETE for t in trials),
+                    "pruned": sum(t.state == states.PRUNED for t in trials),
+                    "failed": sum(t.state == states.FAIL for t in trials),
+                    "cpu_seconds": sum(float(t.user_attrs.get(CPU_SECONDS, 0.0)) for t in trials),
+                }
+            )
     return rows
 
 
+def _trials(study: Study, name: str, storage: str | None) -> list:
+    """A tuning's trials, read only: a report never creates a storage or an Optuna study."""
+    import optuna
+
+    if storage is None and not study.layout.database.is_file():
+        return []
+    try:
+        loaded = optuna.load_study(study_name=study.layout.optuna_name(name), storage=study.layout.storage_url(storage))
+    except KeyError:  # not tuned yet
+        return []
+    return loaded.get_trials(deepcopy=False)
+
+
 def write_tuning(study: Study, storage: str | None = None) -> Path:
-    """``tuning.md``: per candidate, what tuning chose and what it cost (every candidate had the same trials)."""
+    """``tuning.md``: per tuning, what it chose, against the candidate's own recipe, and what it cost (every
+    candidate had the same trials)."""
     tune = study.tune
+    replicated = f"{tune.replicates} independent tunings of each candidate, " if tune.replicates > 1 else ""
     lines = [
         f"# Tuning of {study.name}",
         "",
-        f"{tune.trials} trials per candidate ({tune.described}) on tuning seeds {tune.seeds}, "
-        f"scored by {study.trial_metric}; the reporting runs (seeds {study.seeds}) use each "
-        "candidate's chosen settings. Browse the trials: "
+        f"{replicated}{tune.trials} trials per tuning ({tune.described}) on tuning seeds {tune.seeds}, "
+        f"scored by {study.trial_metric}"
+        + ("; trial 0 of each is the candidate's own recipe" if tune.default_first else "")
+        + f"; the reporting runs (seeds {study.seeds}) use each tuning's chosen settings. Browse the trials: "
         f"`optuna-dashboard {study.layout.storage_url(storage)}`.",
         "",
-        "| candidate | space | chosen settings | tuning score | trials done | pruned | failed | tuning CPU-s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| tuning | space | chosen settings | tuning score | own recipe's score | trials done | pruned | failed | "
+        "tuning CPU-s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in tuning_summary(study, storage):
         params = ", ".join(f"{k}={_short(v)}" for k, v in (row["params"] or {}).items()) or "(its own: none chosen)"
+        if row["kept"]:
+            params = "(its own recipe: no trial did better)"
         if row["params"] is None:
             params = "(not finished)"
         value = "-" if row["value"] is None else f"{row['value']:.4g}"
+        own = "-" if row["own"] is None else f"{row['own']:.4g}"
         lines.append(
-            f"| {row['candidate']} | {row['space']} | {params} | {value} | {row['complete']} | {row['pruned']} | "
-            f"{row['failed']} | {row['cpu_seconds']:.0f} |"
+            f"| {row['candidate']} | {row['space']} | {params} | {value} | {own} | {row['complete']} | "
+            f"{row['pruned']} | {row['failed']} | {row['cpu_seconds']:.0f} |"
         )
     path = study.layout.report(TUNING_MD)
     path.parent.mkdir(parents=True, exist_ok=True)

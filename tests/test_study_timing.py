@@ -1,0 +1,67 @@
+"""Cost timed alone (gan_module/study/timing.py): candidates interleaved in one process, read by the reports."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gan_module.study import load_study
+from gan_module.study.timing import QUIET, TIMING, read_timing, time_candidates, time_study
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def from_the_repository(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def test_rounds_alternate_the_order_so_a_drifting_load_reaches_every_candidate_alike():
+    """A fake fit whose "machine" slows down by 1 s per fit: the ABC, CBA, ABC order gives every candidate the same
+    mean slow-down, where timing each candidate's rounds in a row would have ranked them by when they ran."""
+    order = []
+
+    def fit(args: list[str]) -> None:
+        folder = Path(next(a for a in args if a.startswith("--trainer.default_root_dir=")).split("=", 1)[1])
+        name = args[0]
+        order.append(name)
+        assert "--evaluation.every_n_epochs=0" in args and "--budget.max_iterations=25" in args
+        assert all(quiet in args for quiet in QUIET)
+        watch = next(a for a in args if a.startswith("--trainer.callbacks+="))
+        assert json.loads(watch.split("=", 1)[1])["init_args"] == {"warmup": 5}
+        folder.mkdir(parents=True)
+        (folder / "stopwatch.json").write_text(json.dumps({"iterations": 20, "seconds": float(len(order))}))
+
+    found = time_candidates({"a": ["a"], "b": ["b"], "c": ["c"]}, iterations=20, rounds=4, warmup=5, fit=fit)
+    assert order == ["a", "b", "c", "c", "b", "a", "a", "b", "c", "c", "b", "a"]
+    assert found == {"a": [50.0, 300.0, 350.0, 600.0], "b": [100.0, 250.0, 400.0, 550.0],
+                     "c": [150.0, 200.0, 450.0, 500.0]}  # fmt: skip
+    assert {sum(v) for v in found.values()} == {1300.0}  # the drift shared out evenly
+
+
+def test_a_study_is_timed_with_its_own_settings_and_the_reports_read_it(tmp_path):
+    """Two tiny candidates, one round of 5 iterations after 2 (each a real fit in this process): timing.json in the
+    study folder, seconds per 1,000 iterations per round, read back by read_timing (the claims' cost test and the
+    pick read it)."""
+    spec = {
+        "name": "timed",
+        "base": ["configs/mixtures/base.yaml"],
+        "args": {"trainer.limit_train_batches": 5, "data.init_args.num_train": 2000},
+        "seeds": [0],
+        "budget": {"iterations": 4},
+        "rank_by": {"metric": "eval/modes_500_high_quality", "mode": "max"},
+        "axes": {"loss": {"ns": {}, "lsgan": {"config": "configs/losses/lsgan.yaml"}}},
+    }
+    (tmp_path / "timed.yaml").write_text(yaml.safe_dump(spec))
+    study = load_study(tmp_path / "timed.yaml", tmp_path / "runs")
+    assert read_timing(study) is None
+    path = time_study(study, iterations=5, rounds=1, warmup=2)
+    assert path == study.folder / TIMING
+    measured = read_timing(study)
+    assert set(measured) == {"ns", "lsgan"} and all(len(v) == 1 for v in measured.values())
+    assert all(math.isfinite(s) and s > 0 for v in measured.values() for s in v)
+    assert not (study.folder / "ns").exists()  # no run folder of the study was touched
