@@ -7,6 +7,10 @@ class ConfigError(ValueError):
     """A setting or an input file that must be changed before training can start."""
 
 
+class RunFailedError(RuntimeError):
+    """A study's run or worker failed for a reason of its own: the message names it, its exit and its log."""
+
+
 class DivergenceError(RuntimeError):
     """A loss or gradient became NaN or infinite; raised before the optimizer step, so no weight is poisoned."""
 

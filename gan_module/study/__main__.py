@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-from gan_module.errors import ConfigError
+import yaml
+
+from gan_module.errors import ConfigError, RunFailedError
 from gan_module.study import finished_results, load_study, report
 from gan_module.study.across import write_across
+from gan_module.study.console import ProgressDisplay, output_to, study_status
 from gan_module.study.preflight import check_configs
 from gan_module.study.runner import run_indices, run_parallel
 from gan_module.study.sweep import sweep_yaml
@@ -36,6 +40,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "several machines share the study)",
     )
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a main.py setting for every run, after the file's own (e.g. --set data.init_args.root=my_images)",
+    )
+    parser.add_argument(
         "--across",
         nargs="+",
         metavar="OTHER",
@@ -48,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     try:
         study = load_study(args.study, args.runs_root)
+        study.args.update(settings_given(args.set))
         runs = study.runs()
         if args.list:
             for i, (candidate, seed) in enumerate(runs):
@@ -75,11 +87,13 @@ def main(argv: list[str] | None = None) -> None:
                 raise ConfigError(f"--jobs must be at least 1, got {args.jobs}.")
             if len(finished_results(study)) < len(runs):
                 check_configs(study)  # a typo in one axis value fails now, not after hours of other runs
-            if args.jobs > 1:
-                run_parallel(study, args.jobs, args.runs_root, args.storage)
-            else:
-                ensure_tuned(study, study.candidates(), args.storage)
-                run_indices(study, list(range(len(runs))))
+            with ProgressDisplay(study.name, study_status(study, args.storage)):
+                if args.jobs > 1:
+                    run_parallel(study, args.jobs, args.runs_root, args.storage, args.set)
+                else:
+                    with output_to(study.layout.log("study")):  # the runs' own lines: the display says enough
+                        ensure_tuned(study, study.candidates(), args.storage)
+                        run_indices(study, list(range(len(runs))))
         single = args.index is not None or args.candidate is not None or args.shard is not None
         if args.report or not (single or args.no_report):
             for name, path in report(study, args.storage).items():
@@ -91,6 +105,20 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except RunFailedError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
+def settings_given(pairs: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` options as main.py settings (VALUE read as YAML: numbers, lists, true/false)."""
+    found = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {pair}: give KEY=VALUE, e.g. --set data.init_args.root=my_images.")
+        found[key.removeprefix("--")] = yaml.safe_load(value) if value else ""
+    return found
 
 
 if __name__ == "__main__":

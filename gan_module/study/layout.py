@@ -6,12 +6,14 @@
       <candidate>/seed<S>/version_0/          a reporting run (an ordinary run folder: gan_module/run/layout.py)
       <candidate>/seed<S>/result.json         its numbers, once fit and test both finished (result.py)
       <candidate>/seed<S>/run_seconds.json    the wall clock of every attempt, start-up and test included
+      <candidate>/seed<S>/run.log             the run's own output (Lightning's), kept off the study's console
       <candidate>/.seed<S>.lock               held by the worker training it
       tuning/<candidate>/trial<N>/version_0/  a tuning trial's run; .trial<N>.lock beside it
       tuning/<candidate>/best.json            the settings tuning chose (result.py: TunedSettings)
       tuning/<candidate>/.ask.lock            held while a worker asks Optuna for the candidate's next trial
       optuna.db, .optuna.lock                 the default Optuna storage (SQLite), and its creation lock
       timing.json                             each candidate's cost timed alone (timing.py)
+      logs/study.log, logs/worker<k>.log      the study command's own messages, and each --jobs worker's
       leaderboard.md, answers.md, ...         the reports (REPORTS)
 """
 
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from gan_module.run.layout import RunLayout
 
-RESULT, RUN_SECONDS = "result.json", "run_seconds.json"
+RESULT, RUN_SECONDS, RUN_LOG, LOGS = "result.json", "run_seconds.json", "run.log", "logs"
 TUNING, BEST, DATABASE, TIMING = "tuning", "best.json", "optuna.db", "timing.json"
 LEADERBOARD_MD, LEADERBOARD_CSV, RUNS_MD, RUNS_CSV = "leaderboard.md", "leaderboard.csv", "runs.md", "runs.csv"
 CURVES, SAMPLES, ANSWERS, CLAIMS, RECIPES, TUNING_MD = (
@@ -56,6 +58,16 @@ class StudyLayout:
 
     def run_seconds(self, candidate: str, seed: int) -> Path:
         return self.run_folder(candidate, seed) / RUN_SECONDS
+
+    def run_log(self, candidate: str, seed: int) -> Path:
+        return self.run_folder(candidate, seed) / RUN_LOG
+
+    def trial_log(self, candidate: str, number: int) -> Path:
+        return self.trial_folder(candidate, number) / RUN_LOG
+
+    def log(self, name: str) -> Path:
+        """The study command's own log (``study``) or a worker's (``worker<k>``)."""
+        return self.root / LOGS / f"{name}.log"
 
     def tuning(self, candidate: str) -> Path:
         return self.root / TUNING / candidate

@@ -91,7 +91,7 @@ class TunedSettings(Record):
 
     trial: int | None = None  # the chosen trial's number; None when every trial was pruned or diverged
     value: float | None = None  # its tuning score
-    kept_default: bool = False  # the candidate's own recipe (trial 0) scored best: tuning found nothing better
-    default_value: float | None = None  # the own recipe's tuning score (None: not tried, pruned or diverged)
     params: dict[str, Any] = field(default_factory=dict)  # parameter name -> value, in the parameter's type
     settings: dict[str, Any] = field(default_factory=dict)  # the main.py settings they stand for
+    kept_default: bool = False  # the candidate's own recipe (trial 0) scored best: tuning found nothing better
+    default_value: float | None = None  # the own recipe's tuning score (None: not tried, pruned or diverged)

@@ -20,15 +20,18 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 from gan_module.checkpoint_io import write_text_atomically
+from gan_module.errors import RunFailedError
 from gan_module.model.run_state import SavedRun
 from gan_module.names import EVAL, ISSUES, ITERATIONS, issue_key
 from gan_module.run.checkpoint import loads
 from gan_module.run.layout import RunLayout
 from gan_module.run.locks import RunBusyError, lock_beside
+from gan_module.study.console import output_to
 from gan_module.study.layout import damaged_copy, tuning_name
 from gan_module.study.result import DIVERGED, DONE, RunResult, TunedSettings
 from gan_module.study.spec import Candidate, Study
@@ -73,16 +76,20 @@ def _cli_value(value: Any) -> str:
     return str(value)
 
 
-def fit_and_test(args: list[str], cli: type | None = None) -> int:
-    """``python main.py fit ARGS`` then ``test`` of its last.ckpt, in this process; the exit code (0: done, 1: the
-    run diverged, and was not tested). ``cli``: a subclass of FitThenTestCLI (a tuning trial's)."""
+def fit_and_test(args: list[str], log: Path, cli: type | None = None) -> int:
+    """``python main.py fit ARGS`` then ``test`` of its last.ckpt, in this process, its output appended to ``log``;
+    the exit code (0: done, 1: the run diverged, and was not tested). ``cli``: a subclass of FitThenTestCLI (a
+    tuning trial's)."""
     from gan_module.cli import main
     from gan_module.study.fit_then_test import FitThenTestCLI
 
-    try:
-        main(["fit", *args], cli=cli or FitThenTestCLI)
-    except SystemExit as stop:
-        return int(stop.code or 0)
+    with output_to(log), warnings.catch_warnings():
+        # LightningCLI warns that args were given beside the study command's own sys.argv: they are meant to be
+        warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter is intended")
+        try:
+            main(["fit", *args], cli=cli or FitThenTestCLI)
+        except SystemExit as stop:
+            return int(stop.code or 0)
     return 0
 
 
@@ -120,18 +127,29 @@ def _run_locked(study: Study, candidate: Candidate, seed: int) -> RunResult:
     timing = layout.run_seconds(candidate.name, seed)  # every attempt of this run, start-up and test included
     spent = _seconds(timing)
     start = time.perf_counter()
-    code = fit_and_test([*args, *(["--ckpt_path=last"] if last.is_file() else [])])
+    log = layout.run_log(candidate.name, seed)
+    code = fit_and_test([*args, *(["--ckpt_path=last"] if last.is_file() else [])], log)
     spent += time.perf_counter() - start
     if folder.exists():  # also before a stop: an interrupted attempt's seconds count when the run resumes
         write_text_atomically(timing, json.dumps({"seconds": spent}))
     if code in (130, 143):  # Ctrl-C or SIGTERM: the run saved a checkpoint; stop the whole study here
         raise SystemExit(code)
     if code not in (0, 1):
-        raise RuntimeError(f"{candidate.name} seed {seed} failed (exit {code}); see the messages above.")
+        raise RunFailedError(f"{candidate.name} seed {seed} failed (exit {code}): {_last_error(log)} (its log: {log})")
     result = collect(run, study, candidate, seed, DIVERGED if code == 1 else DONE, settings, spent)
     result.tuning = replicate
     result.write(result_file)
     return result
+
+
+def _last_error(log: Path) -> str:
+    """The last ``error:`` line of a run's log (the CLI's one-line reason), or its last line."""
+    try:
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    errors = [line for line in lines if line.startswith("error:")]
+    return (errors or lines or ["the log is empty"])[-1]
 
 
 def tuned_settings(study: Study, candidate: Candidate, replicate: int = 0) -> dict[str, Any]:
@@ -288,17 +306,28 @@ def _said(study: Study, i: int, result: RunResult, seconds: float) -> RunResult:
     return result
 
 
-def run_parallel(study: Study, jobs: int, runs_root: Path | None = None, storage: str | None = None) -> None:
-    """``jobs`` worker processes, each running every ``jobs``-th run, with the CPU threads shared out."""
+def run_parallel(
+    study: Study, jobs: int, runs_root: Path | None = None, storage: str | None = None, settings: list[str] = ()
+) -> None:
+    """``jobs`` worker processes, each running every ``jobs``-th run, with the CPU threads shared out; each
+    worker's messages go to its log (``logs/worker<k>.log``), and a failed worker is one line naming it."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
     env = os.environ | {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     root = ["--runs-root", str(runs_root)] if runs_root is not None else []
     root += ["--storage", storage] if storage is not None else []
+    root += [part for setting in settings for part in ("--set", setting)]
     command = [sys.executable, "-m", "gan_module.study", str(study.path), "--no-report", *root]
+    logs = [study.layout.log(f"worker{k}") for k in range(jobs)]
+    logs[0].parent.mkdir(parents=True, exist_ok=True)
     # each worker in its own session: a terminal's Ctrl-C reaches the parent only, which passes it on once
-    workers = [
-        subprocess.Popen([*command, "--shard", f"{k}/{jobs}"], env=env, start_new_session=True) for k in range(jobs)
-    ]
+    workers = []
+    for k, log in enumerate(logs):
+        with open(log, "ab") as out:
+            workers.append(
+                subprocess.Popen(
+                    [*command, "--shard", f"{k}/{jobs}"], env=env, start_new_session=True, stdout=out, stderr=out
+                )
+            )
 
     def pass_on(signum: int, frame) -> None:
         # a scheduler stopping the job signals the parent: the workers save their runs, and the parent waits
@@ -316,5 +345,10 @@ def run_parallel(study: Study, jobs: int, runs_root: Path | None = None, storage
     stopped = [c for c in codes if c in (130, 143, -signal.SIGTERM, -signal.SIGINT)]
     if stopped:
         raise SystemExit(143 if 143 in stopped or -signal.SIGTERM in stopped else 130)
-    if any(codes):
-        raise RuntimeError(f"Study workers exited with codes {codes}; rerun the same command to resume.")
+    failed = [(k, code) for k, code in enumerate(codes) if code]
+    if failed:
+        k, code = failed[0]
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        raise RunFailedError(
+            f"study worker {k} {how}: {_last_error(logs[k])} (its log: {logs[k]}); rerun the same command to resume."
+        )

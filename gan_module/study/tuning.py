@@ -182,7 +182,9 @@ def _run_trial(ostudy, study: Study, candidate: Candidate, trial, replicate: int
     reporter = TrialReporter(trial, quality)
     cpu, began = time.process_time(), time.perf_counter()
     code = fit_and_test(
-        cli_args(study, candidate, seed, folder=run, settings=settings, budget=budget), cli=trial_cli(reporter)
+        cli_args(study, candidate, seed, folder=run, settings=settings, budget=budget),
+        study.layout.trial_log(name, trial.number),
+        cli=trial_cli(reporter),
     )
     if code in (130, 143):  # Ctrl-C or SIGTERM: the trial stays running until a worker finds its lock free
         raise SystemExit(code)
@@ -223,7 +225,8 @@ def _choose(ostudy, study: Study, candidate: Candidate, replicate: int) -> Tuned
         chosen = ostudy.best_trial
         params = {p.name: p.decode(chosen.params[p.name]) for p in space if p.name in chosen.params}
         kept = bool(chosen.user_attrs.get(DEFAULT))
-        best = TunedSettings(chosen.number, chosen.value, params, settings_of(space, params), kept, own)
+        settings = settings_of(space, params)
+        best = TunedSettings(chosen.number, chosen.value, params, settings, kept_default=kept, default_value=own)
     best.write(study.layout.best(tuning_name(candidate.name, replicate)))
     return best
 
