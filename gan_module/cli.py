@@ -8,8 +8,9 @@ What it adds to LightningCLI:
   input is ``model.pack`` samples wide when packing);
 - one folder per run, ``<trainer.default_root_dir>/version_N``, holding the logs, the images and the
   checkpoints; ``--ckpt_path last`` resumes the newest run *in its own folder*;
-- a bad ``--ckpt_path``, a :class:`ConfigError` or a fault of the machine (a full disk, a read-only folder:
-  :mod:`gan_module.run.faults`) ends with one readable line, not a traceback.
+- a bad ``--ckpt_path``, a :class:`ConfigError`, a key written twice in a YAML file (:mod:`gan_module.run.yaml_files`)
+  or a fault of the machine (a full disk, a read-only folder: :mod:`gan_module.run.faults`) ends with one
+  readable line, not a traceback.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from gan_module.run.folder import CONFIG_DIR, claims, current_run, resolve_run_f
 from gan_module.run.machine import stop_probing_for_absent_gpus
 from gan_module.run.resume import changed_settings, describe, is_fixed
 from gan_module.run.wandb import WandbConfigSaver
+from gan_module.run.yaml_files import STRICT_MODE, YamlFileError, register_with_jsonargparse
 
 DEFAULTS = CONFIG_DIR / "defaults.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -58,12 +60,27 @@ def _checked_pack(cfg: Namespace) -> int:
     return pack
 
 
+register_with_jsonargparse()
+
+
 class OneLineErrorParser(LightningArgumentParser):
-    """Bad input on the command line or in a config is one ``error:`` line (exit 2), not the 100-line usage."""
+    """Bad input on the command line or in a config is one ``error:`` line (exit 2), not the 100-line usage.
+
+    Its YAML loader refuses a key written twice, in a ``--config`` file and in every file a config names by path,
+    and names the file and line of a syntax error (a tab as indentation).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("parser_mode", STRICT_MODE)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if not self.exit_on_error:  # a subcommand's parser: the main parser reports
             super().error(message, ex)
+        unloadable = _behind(ex, YamlFileError)
+        if unloadable is not None:  # jsonargparse's wrapping of it would bury the file, key and lines
+            say(str(unloadable))
+            sys.exit(2)
         prog = self.prog.replace(" [options]", "")
         flat = " ".join(message.split())
         say(f"{flat} ({prog} --help lists the options)")
