@@ -105,7 +105,9 @@ def strict_jsonargparse_loader(value: str, path: str | Path | None = None) -> An
     The file is read from jsonargparse's stack of the files it is loading (not public API: without it, the
     ``path`` jsonargparse passes for a ``--config`` file, only its base name, or no file is named).
     """
-    from jsonargparse._loaders_dumpers import yaml_load  # the default "yaml" mode's loader
+    from jsonargparse import get_loader
+
+    yaml_load = get_loader("yaml")  # the default mode's loader
 
     source = _file_being_loaded() or (str(path) if path else None)
     try:
