@@ -10,8 +10,10 @@ from pathlib import Path
 
 
 def check_config_files(argv: list[str]) -> str | None:
-    """The first problem with a ``--config FILE`` (or ``--config=FILE``) argument, or ``None``."""
-    import yaml  # light: no torch behind it
+    """The first problem with a ``--config FILE`` (or ``--config=FILE``) argument, or ``None``: a missing file,
+    bytes that are not UTF-8, a YAML syntax error (a tab as indentation: its line), a key written twice."""
+    from gan_module.errors import ConfigError  # light: PyYAML only, no torch behind them
+    from gan_module.run.yaml_files import load_yaml_strict
 
     files = [b for a, b in itertools.pairwise(argv) if a == "--config"]
     files += [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
@@ -23,14 +25,9 @@ def check_config_files(argv: list[str]) -> str | None:
                 return f"--config {name}: no such file."
             continue
         try:
-            content = yaml.safe_load(path.read_bytes().decode("utf-8"))
-        except UnicodeDecodeError as err:
-            byte = f"byte {err.object[err.start]:#x} at position {err.start}"
-            return f"--config {name} is not UTF-8 text ({byte}): save it as UTF-8."
-        except yaml.YAMLError as err:
-            where = getattr(err, "problem_mark", None)
-            line = f" (line {where.line + 1})" if where is not None else ""
-            return f"--config {name} is not valid YAML{line}: {getattr(err, 'problem', None) or err}"
+            content = load_yaml_strict(path, label=f"--config {name}")
+        except ConfigError as err:
+            return str(err)
         if not isinstance(content, dict):
             return f"--config {name} holds no settings (a YAML mapping such as `trainer: {{max_epochs: 5}}`)."
     return None

@@ -11,6 +11,7 @@ import torchvision
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 from torch import Tensor
 
+from gan_module.run.faults import naming
 from gan_module.run.layout import RunLayout
 
 
@@ -31,7 +32,8 @@ def log_image(trainer: L.Trainer, key: str, image: Tensor, iteration: int, capti
     """
     path = RunLayout(run_dir(trainer)).image(key, iteration)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torchvision.utils.save_image(image, path)
+    with naming(path):  # a full disk fails PIL's write, whose OSError names no file
+        torchvision.utils.save_image(image, path)
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):
             # no step: W&B requires monotonic steps and Lightning logs metrics at its own batch counter

@@ -20,7 +20,9 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from torch import Tensor
 
 from callbacks.images import run_dir
+from gan_module.checkpoint_io import write_atomically
 from gan_module.errors import ConfigError
+from gan_module.run.faults import naming
 
 #: the most samples ``predict`` writes by default: one tensor of them is held until it is saved (a CIFAR-10
 #: sample is 3,072 float32 values: 100,000 samples are 1.2 GB); the shipped test splits have at most 10,000 images
@@ -71,11 +73,15 @@ class PredictionWriter(BasePredictionWriter):
         stem = "samples" if trainer.world_size == 1 else f"samples_rank{trainer.global_rank}"
         folder = run_dir(trainer)
         folder.mkdir(parents=True, exist_ok=True)
-        torch.save({"samples": samples, "iterations": pl_module.iterations}, folder / f"{stem}.pt")
+        saved = {"samples": samples, "iterations": pl_module.iterations}
+        # whole or not at all, and a full disk is an OSError naming the file (torch.save given a file name
+        # raises a RuntimeError that says neither)
+        write_atomically(folder / f"{stem}.pt", lambda file: torch.save(saved, file))
         self.written = [folder / f"{stem}.pt"]
         if self.grid_size and samples.dim() == 4:  # images (points have no grid)
             grid = trainer.datamodule.to_unit_interval(samples[: self.grid_size])
-            torchvision.utils.save_image(grid, folder / f"{stem}.png", nrow=self.nrow)
+            with naming(folder / f"{stem}.png"):
+                torchvision.utils.save_image(grid, folder / f"{stem}.png", nrow=self.nrow)
             self.written.append(folder / f"{stem}.png")
         print(f"predict: wrote {', '.join(map(str, self.written))}")
 

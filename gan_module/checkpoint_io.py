@@ -9,6 +9,7 @@ file into ``$TMPDIR``. Here the bytes go to a temporary file beside the checkpoi
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +19,12 @@ import torch
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from gan_module.run.faults import naming
+
 #: temporary files are named ``.<checkpoint name>.<pid>.partial`` in the checkpoint's folder
 PARTIAL_SUFFIX = ".partial"
+#: why a save into a folder deleted during the run stops
+VANISHED = "folder deleted while the run was writing into it (not made again)"
 
 
 def partial_files(folder: Path) -> list[Path]:
@@ -49,7 +54,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """``TorchCheckpointIO`` whose local saves are atomic and durable (temporary file beside, fsync, rename).
 
     Remote paths (``s3://`` and the like) keep Lightning's save, whose object stores replace whole objects.
+    A folder it saved into that has since vanished (the run folder deleted mid-run) is not made again: the save
+    stops with a ``FileNotFoundError`` naming it, rather than silently starting a new, partial run folder.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._folders: set[Path] = set()  # the folders saved into so far
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None) -> None:
         if storage_options is not None:
@@ -57,17 +68,24 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if "://" in str(path):  # a remote store (s3://, gs://, ...)
             super().save_checkpoint(checkpoint, path)
             return
+        folder = Path(path).parent
+        if folder in self._folders and not folder.is_dir():
+            raise FileNotFoundError(errno.ENOENT, VANISHED, str(folder))
         write_atomically(Path(path), lambda file: torch.save(checkpoint, file))
+        self._folders.add(folder)
 
 
 def write_atomically(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
     """``write(file)`` into a temporary file beside ``target``, flushed to the disk, then renamed over it: a crash
-    at any instant leaves the old file or the new one, never half of one."""
+    at any instant leaves the old file or the new one, never half of one.
+
+    A fault while writing (a full disk: torch raises a RuntimeError for it) is an ``OSError`` naming ``target``.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(target.parent)
     partial = target.parent / f".{target.name}.{os.getpid()}{PARTIAL_SUFFIX}"
     try:
-        with open(partial, "wb") as file:
+        with naming(target, temporary=partial), open(partial, "wb") as file:
             write(file)
             file.flush()
             os.fsync(file.fileno())

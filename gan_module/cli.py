@@ -8,7 +8,9 @@ What it adds to LightningCLI:
   input is ``model.pack`` samples wide when packing);
 - one folder per run, ``<trainer.default_root_dir>/version_N``, holding the logs, the images and the
   checkpoints; ``--ckpt_path last`` resumes the newest run *in its own folder*;
-- a bad ``--ckpt_path`` or a :class:`ConfigError` ends with one readable line, not a traceback.
+- a bad ``--ckpt_path``, a :class:`ConfigError`, a key written twice in a YAML file (:mod:`gan_module.run.yaml_files`)
+  or a fault of the machine (a full disk, a read-only folder: :mod:`gan_module.run.faults`) ends with one
+  readable line, not a traceback.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ from datamodules.base import ImageDataModule
 from gan_module.errors import ConfigError, DivergenceError, PreemptedError
 from gan_module.model.module import GAN
 from gan_module.model.packing import check_batch_size, packed_shape
+from gan_module.run.faults import describe_fault, mask_credentials, os_fault_behind
 from gan_module.run.folder import CONFIG_DIR, claims, current_run, resolve_run_folder
 from gan_module.run.machine import stop_probing_for_absent_gpus
 from gan_module.run.resume import changed_settings, describe, is_fixed
 from gan_module.run.wandb import WandbConfigSaver
+from gan_module.run.yaml_files import STRICT_MODE, YamlFileError, register_with_jsonargparse
 
 DEFAULTS = CONFIG_DIR / "defaults.yaml"
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -56,27 +60,52 @@ def _checked_pack(cfg: Namespace) -> int:
     return pack
 
 
+register_with_jsonargparse()
+
+
 class OneLineErrorParser(LightningArgumentParser):
-    """Bad input on the command line or in a config is one ``error:`` line (exit 2), not the 100-line usage."""
+    """Bad input on the command line or in a config is one ``error:`` line (exit 2), not the 100-line usage.
+
+    Its YAML loader refuses a key written twice, in a ``--config`` file and in every file a config names by path,
+    and names the file and line of a syntax error (a tab as indentation).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("parser_mode", STRICT_MODE)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if not self.exit_on_error:  # a subcommand's parser: the main parser reports
             super().error(message, ex)
+        unloadable = _behind(ex, YamlFileError)
+        if unloadable is not None:  # jsonargparse's wrapping of it would bury the file, key and lines
+            say(str(unloadable))
+            sys.exit(2)
         prog = self.prog.replace(" [options]", "")
         flat = " ".join(message.split())
-        sys.stderr.write(f"error: {flat} ({prog} --help lists the options)\n")
+        say(f"{flat} ({prog} --help lists the options)")
         sys.exit(2)
 
 
-def _config_error_behind(err: BaseException | None) -> ConfigError | None:
-    """The ConfigError a constructor raised, which jsonargparse wraps into its own errors when it builds a class."""
+def say(message: str) -> None:
+    """The one ``error:`` line on stderr, with any password in a URL masked."""
+    sys.stderr.write(f"error: {mask_credentials(message)}\n")
+
+
+def _behind(err: BaseException | None, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of ``kind`` in ``err``'s chain (what it was raised from, or while handling)."""
     seen: set[int] = set()
     while err is not None and id(err) not in seen:
-        if isinstance(err, ConfigError):
+        if isinstance(err, kind):
             return err
         seen.add(id(err))
         err = err.__cause__ or err.__context__
     return None
+
+
+def _config_error_behind(err: BaseException | None) -> ConfigError | None:
+    """The ConfigError a constructor raised, which jsonargparse wraps into its own errors when it builds a class."""
+    return _behind(err, ConfigError)
 
 
 def _rejected_setting(err: BaseException) -> ConfigError | None:
@@ -240,24 +269,28 @@ def _run(cli: type[GANCLI], args: list[str] | None) -> None:
     try:
         cli(args=args)
     except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
+        say(str(err))
         sys.exit(2)
     except DivergenceError as err:  # the message says what to do; a traceback would bury it
-        print(f"error: {err}", file=sys.stderr)
+        say(str(err))
         sys.exit(1)
     except PreemptedError as err:
         print(str(err), file=sys.stderr)
         sys.exit(err.exit_code)
-    except OSError as err:  # no space, a read-only or vanished folder, a path that is a file: the machine's fault
-        print(f"error: {_os_fault(err)}", file=sys.stderr)
+    except Exception as err:
+        # no space, a read-only or vanished folder, a path that is a file: the machine's fault, also where a
+        # library raised its own error for it (torch's zip writer: a RuntimeError while handling the OSError)
+        fault = os_fault_behind(err)
+        if fault is None:
+            raise
+        say(_os_fault(fault))
         sys.exit(1)
 
 
 def _os_fault(err: OSError) -> str:
     """One line: what the system refused, where, and what is safe to resume from."""
-    where = f" ({err.filename})" if err.filename else ""
-    text = f"{err.strerror or err}{where}: the command stopped."
     run = current_run()
+    text = f"{describe_fault(err, folder=run.root if run is not None else None)}: the command stopped."
     last = run.last_checkpoint if run is not None else None
     if last is not None and last.is_file():
         text += f" The last good checkpoint is {last}: fix the cause, then run the same command with --ckpt_path last."

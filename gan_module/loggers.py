@@ -7,10 +7,14 @@ folder (``--ckpt_path last``) would erase the history of everything before the i
 from __future__ import annotations
 
 import csv
+import os
+from typing import Any
 
 from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+from gan_module.run.faults import naming
 
 
 class _AppendingWriter(ExperimentWriter):
@@ -19,6 +23,15 @@ class _AppendingWriter(ExperimentWriter):
         if self._fs.isfile(self.metrics_file_path):
             with self._fs.open(self.metrics_file_path, "r", newline="") as file:
                 self.metrics_keys = sorted(csv.DictReader(file).fieldnames or [])
+
+    # a full disk fails the write or the close, whose OSError names no file: these name theirs
+    def save(self) -> None:
+        with naming(self.metrics_file_path):
+            super().save()
+
+    def log_hparams(self, params: dict[str, Any]) -> None:
+        with naming(os.path.join(self.log_dir, self.NAME_HPARAMS_FILE)):
+            super().log_hparams(params)
 
 
 class ResumableCSVLogger(CSVLogger):

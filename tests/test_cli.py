@@ -376,6 +376,94 @@ def test_a_missing_or_broken_config_file_is_reported_before_anything_heavy_is_im
     assert done.stderr.strip() == "error: --config configs/nope.yaml: no such file."
 
 
+def test_a_key_written_twice_in_a_config_is_one_line_before_torch_is_imported(tmp_path):
+    """The last of two ``trainer:`` blocks would silently win (PyYAML keeps it); main.py refuses the file."""
+    import subprocess
+    import sys
+
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("trainer:\n  max_epochs: 2\nmodel:\n  k: 2\n\ntrainer:\n  max_steps: 30\n")
+    probe = (
+        f"import runpy, sys; sys.argv = ['main.py', 'fit', '--config', {QUICKSTART!r}, '--config', {str(twice)!r}]\n"
+    )
+    probe += "try:\n    runpy.run_path('main.py', run_name='__main__')\nexcept SystemExit as e:\n"
+    probe += "    print('torch' in sys.modules, e.code)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=CONFIGS.parent)
+    assert done.stdout.split() == ["False", "2"]
+    assert done.stderr.splitlines() == [
+        f"error: --config {twice}: key `trainer` appears twice (lines 1 and 6): keep one."
+    ]
+
+
+def composed_over_a_copy_of_the_model_fragments(tmp_path: Path, fragment: str, appended: str) -> Path:
+    """A config naming its model by path (as configs/<dataset>/base.yaml do), over copies of configs/model/ in which
+    ``fragment`` has ``appended`` added at its end."""
+    import shutil
+
+    shutil.copytree(CONFIGS / "model", tmp_path / "model")
+    with open(tmp_path / "model" / fragment, "a") as file:
+        file.write(appended)
+    (tmp_path / "config.yaml").write_text("model: model/fc_gan.yaml\n")
+    return tmp_path / "config.yaml"
+
+
+@pytest.mark.parametrize(
+    ("fragment", "appended", "message"),
+    [
+        ("fc_gan.yaml", "k: 2\n", "key `k` appears twice (lines 7 and 10): keep one."),  # named by the config
+        (  # named by that fragment in turn
+            "fc_generator.yaml",
+            "class_path: gan_module.networks.MLPGenerator\n",
+            "key `class_path` appears twice (lines 4 and 6): keep one.",
+        ),
+        (
+            "fc_discriminator.yaml",
+            "init_args:\n\tdropout: 0.5\n",
+            "is not valid YAML (line 5): found character '\\t' that cannot start any token (a tab: indent with spaces)",
+        ),
+    ],
+)
+def test_a_file_a_config_names_by_path_is_read_strictly_too(tmp_path, capsys, fragment, appended, message):
+    """jsonargparse loads those files itself (main.py sees only the --config files): its loader refuses them."""
+    config = composed_over_a_copy_of_the_model_fragments(tmp_path, fragment, appended)
+    runs = tmp_path / "runs"
+    with pytest.raises(SystemExit) as stopped:
+        run_cli(
+            "fit",
+            "--config",
+            QUICKSTART,
+            "--config",
+            str(config),
+            *SMALL,
+            "--trainer.max_steps=2",
+            f"--trainer.default_root_dir={runs}",
+        )
+    assert stopped.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    separator = ": " if message.startswith("key") else " "
+    assert errors == [f"error: {tmp_path / 'model' / fragment}{separator}{message}"]
+    assert not runs.exists()
+
+
+def test_the_composed_model_fragments_load_as_shipped(tmp_path):
+    """The strict loader reads the shipped fragments as jsonargparse's own did (the same model is built)."""
+    config = composed_over_a_copy_of_the_model_fragments(tmp_path, "fc_gan.yaml", "")
+    run_cli(
+        "fit",
+        "--config",
+        QUICKSTART,
+        "--config",
+        str(config),
+        *SMALL,
+        "--trainer.max_steps=2",
+        f"--trainer.default_root_dir={tmp_path / 'runs'}",
+    )
+    saved = yaml.safe_load((tmp_path / "runs" / "version_0" / "config.yaml").read_text())["model"]
+    assert saved["generator"]["init_args"]["hidden_dims"] == [32]  # the command line over the fragment
+    assert saved["generator_optimizer"]["init_args"]["lr"] == 2e-4  # read from adam_dcgan.yaml as a number
+    assert saved["discriminator"]["class_path"] == "gan_module.networks.MLPDiscriminator"
+
+
 def test_without_cuda_devices_torch_stops_probing_for_nvml(monkeypatch):
     from gan_module.run.machine import stop_probing_for_absent_gpus
 

@@ -4,14 +4,19 @@ each kind of checkpoint in test_resume.py."""
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
@@ -436,3 +441,271 @@ def test_a_sigterm_while_the_run_starts_leaves_no_folder(tmp_path, capsys, monke
     assert "SIGTERM before training started" in capsys.readouterr().out
     assert not any(tmp_path.glob("version_*"))
     assert signal.getsignal(signal.SIGTERM) == before  # the command's handler is given back
+
+
+# ------------------------------------------------------------------ the machine's faults, real ones (CI runs as root)
+#: a fit that saves last.ckpt after every epoch: the quickstart's full networks (a 24 MB checkpoint, so a 40 MB disk
+#: takes the first and refuses the second), 3 batches an epoch
+FILLING = ["--trainer.limit_train_batches=3", "--trainer.max_epochs=12", "--trainer.enable_progress_bar=false"]
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A real 40 MB filesystem (tmpfs), unmounted after the test."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(folder)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"mount -t tmpfs failed: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        unmount(folder)
+
+
+@pytest.fixture
+def bind_point(tmp_path) -> Iterator[Path]:
+    """A folder that :func:`make_read_only` can turn read-only under a running process (a bind mount over it)."""
+    if os.geteuid() != 0:
+        pytest.skip("a read-only bind mount needs root (CI runs as root)")
+    folder = tmp_path / "bound"
+    folder.mkdir()
+    yield folder
+    unmount(folder)
+
+
+def unmount(folder: Path) -> None:
+    while subprocess.run(["mountpoint", "-q", str(folder)]).returncode == 0:
+        if subprocess.run(["umount", str(folder)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(folder)], check=True)  # still busy: detach it now
+
+
+def make_read_only(folder: Path) -> None:
+    """A read-only bind mount over ``folder`` (``mount -o remount,ro`` of a filesystem with open files fails)."""
+    try:
+        subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True, capture_output=True)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True, capture_output=True)
+    except subprocess.CalledProcessError as err:
+        pytest.skip(f"a read-only bind mount failed: {err.stderr.decode().strip()}")
+
+
+def fill(disk: Path, leave: int = 0) -> None:
+    """Write a ballast file so that ``leave`` bytes stay free on ``disk``."""
+    stats = os.statvfs(disk)
+    (disk / "ballast").write_bytes(bytes(stats.f_bavail * stats.f_frsize - leave))
+
+
+def main_py_command(*args: str) -> subprocess.Popen:
+    """``python main.py ARGS`` as a user runs it, stderr captured whole."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "main.py", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+def ended(process: subprocess.Popen, timeout: float = 300) -> tuple[int, list[str]]:
+    """The exit code and the stderr lines of a command; the error lines of this project start ``error:``."""
+    _, err = process.communicate(timeout=timeout)
+    return process.returncode, err.decode().splitlines()
+
+
+def one_error_line(stderr: list[str]) -> str:
+    assert not any("Traceback" in line for line in stderr), "\n".join(stderr)
+    errors = [line for line in stderr if line.startswith("error:")]
+    assert len(errors) == 1, "\n".join(stderr)
+    assert stderr[-1] == errors[0]  # and nothing after it
+    return errors[0]
+
+
+def wait_for(path: Path, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert process.poll() is None, ended(process)
+        assert time.monotonic() < deadline, f"no {path} after {seconds} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_real_full_disk_during_fit_is_one_line_and_the_last_checkpoint_loads(small_disk):
+    """torch's zip writer raises a RuntimeError while it handles the ENOSPC: still one line, naming the file."""
+    code, stderr = ended(
+        main_py_command("fit", "--config", QUICKSTART, *FILLING, f"--trainer.default_root_dir={small_disk}")
+    )
+    last = small_disk / "version_0" / "checkpoints" / "last.ckpt"
+    assert code == 1
+    assert one_error_line(stderr) == (
+        f"error: No space left on device ({last}): the command stopped. The last good checkpoint is {last}: fix the "
+        "cause, then run the same command with --ckpt_path last."
+    )
+    saved = torch.load(last, weights_only=True)  # the epoch-0 save, whole: the epoch-1 save did not fit
+    assert saved["gan_progress"]["d_steps"] == 3
+    assert partial_files(last.parent) == []  # the cut-off temporary is gone: its space is free again
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("subcommand", "room", "refused"),
+    [("test", 0, "test/config.yaml"), ("predict", 64 * 1024, "predict/samples.pt")],
+)
+def test_a_real_full_disk_in_test_and_predict_is_one_line_naming_the_file(small_disk, subcommand, room, refused):
+    """``test`` on a full disk fails at its config.yaml; ``predict`` with 64 KB left writes that, then not its 1.5 MB
+    of samples (torch.save given a file name raised a RuntimeError naming neither file nor cause)."""
+    from tests.test_cli import SMALL
+
+    cli.main(
+        ["fit", "--config", QUICKSTART, *SMALL, "--trainer.max_epochs=1", f"--trainer.default_root_dir={small_disk}"]
+    )
+    run = small_disk / "version_0"
+    trained = (run / "checkpoints" / "last.ckpt").read_bytes()
+    fill(small_disk, leave=room)
+    command = main_py_command(
+        subcommand, "--config", QUICKSTART, *SMALL, f"--ckpt_path={run / 'checkpoints' / 'last.ckpt'}"
+    )
+    code, stderr = ended(command)
+    assert code == 1
+    assert one_error_line(stderr) == f"error: No space left on device ({run / refused}): the command stopped."
+    assert (run / "checkpoints" / "last.ckpt").read_bytes() == trained
+    assert not (run / refused).exists() or subcommand == "test"  # samples.pt is written whole or not at all
+
+
+@pytest.mark.slow
+def test_a_folder_made_read_only_during_fit_is_one_line_and_the_last_checkpoint_loads(bind_point):
+    from tests.test_cli import SMALL
+
+    process = main_py_command(
+        "fit", "--config", QUICKSTART, *SMALL, "--trainer.max_epochs=2000", f"--trainer.default_root_dir={bind_point}"
+    )
+    last = bind_point / "version_0" / "checkpoints" / "last.ckpt"
+    wait_for(last, process)
+    make_read_only(bind_point)
+    code, stderr = ended(process)
+    assert code == 1
+    line = one_error_line(stderr)
+    assert line.startswith(f"error: Read-only file system ({bind_point / 'version_0'}")
+    assert line.endswith(
+        f"The last good checkpoint is {last}: fix the cause, then run the same command with --ckpt_path last."
+    )
+    assert torch.load(last, weights_only=True)["gan_progress"]["d_steps"] >= 3
+
+
+class DeleteFolder(L.Callback):
+    """``rm -rf`` of the run folder (or a folder in it) after the given D step, as a person or a script would."""
+
+    def __init__(self, inside: str = "", after_d_step: int = 4) -> None:
+        self.inside, self.after_d_step = inside, after_d_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if pl_module.d_steps == self.after_d_step:
+            shutil.rmtree(Path(trainer.default_root_dir) / self.inside)
+
+
+@pytest.mark.parametrize("inside", ["", "checkpoints"])
+def test_a_folder_deleted_during_fit_is_one_line_not_silently_made_again(tmp_path, capsys, inside):
+    """The run folder, or its checkpoints/, removed in epoch 1 after epoch 0's last.ckpt: the next write stops the
+    run. Before, the save of last.ckpt made the folder again and training went on, exit 0 (always for checkpoints/;
+    for the run folder when the sample grid had made it again before metrics.csv was written)."""
+    from tests.test_cli import SMALL
+
+    spec = {"class_path": "tests.test_faults.DeleteFolder", "init_args": {"inside": inside, "after_d_step": 4}}
+    deleting = f"--trainer.callbacks+={json.dumps(spec)}"
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(
+            [
+                "fit",
+                "--config",
+                QUICKSTART,
+                *SMALL,
+                "--trainer.max_epochs=3",
+                deleting,
+                f"--trainer.default_root_dir={tmp_path}",
+            ]
+        )
+    assert stopped.value.code == 1
+    run = tmp_path / "version_0"
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    if inside:
+        assert errors == [
+            f"error: folder deleted while the run was writing into it (not made again) ({run / 'checkpoints'}): the "
+            "command stopped."
+        ]
+    else:  # the first write after it: metrics.csv, or a sample grid then the checkpoint
+        assert len(errors) == 1 and f"({run}/" in errors[0] and errors[0].endswith("): the command stopped.")
+    assert not (run / "checkpoints").exists()  # nothing claims to be a checkpoint of that run
+
+
+def test_a_runs_root_that_is_a_file_is_one_line_saying_so(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    runs.write_text("")
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["fit", "--config", QUICKSTART, *RUN, f"--trainer.default_root_dir={runs}"])
+    assert stopped.value.code == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: A file is where a folder is needed ({runs}): the command stopped."]
+
+
+# each file a run writes, on a real full disk: an OSError naming that file (a failed write names none)
+def test_an_atomic_save_on_a_real_full_disk_names_its_file_and_keeps_the_old_one(small_disk):
+    """Checkpoints, the evaluation caches (classifier, real statistics, Inception weights) and predict's samples."""
+    from gan_module.checkpoint_io import write_atomically
+
+    target = small_disk / "cache" / "statistics.pt"
+    write_atomically(target, lambda file: torch.save({"old": torch.zeros(10)}, file))
+    fill(small_disk, leave=1 << 20)
+    with pytest.raises(OSError) as raised:
+        write_atomically(target, lambda file: torch.save({"new": torch.zeros(1 << 20)}, file))  # 4 MB
+    assert (raised.value.errno, raised.value.filename) == (errno.ENOSPC, str(target))
+    assert isinstance(raised.value.__cause__, RuntimeError)  # what torch raised: "unexpected pos"
+    assert torch.equal(torch.load(target, weights_only=True)["old"], torch.zeros(10))
+    assert partial_files(target.parent) == []
+
+
+def test_metrics_csv_on_a_real_full_disk_names_its_file(small_disk):
+    from gan_module.loggers import ResumableCSVLogger
+
+    logger = ResumableCSVLogger(save_dir=str(small_disk), name="", version="")
+    logger.log_metrics({"loss/d": 0.5}, step=0)
+    fill(small_disk)
+    with pytest.raises(OSError) as raised:
+        logger.save()
+    assert (raised.value.errno, raised.value.filename) == (errno.ENOSPC, str(small_disk / "metrics.csv"))
+
+
+def test_a_sample_grid_on_a_real_full_disk_names_its_file(small_disk):
+    from types import SimpleNamespace
+
+    from callbacks.images import log_image
+
+    fill(small_disk)
+    trainer = SimpleNamespace(loggers=[], default_root_dir=str(small_disk))
+    with pytest.raises(OSError) as raised:
+        log_image(trainer, "samples", torch.rand(3, 256, 256), 7)
+    assert (raised.value.errno, raised.value.filename) == (
+        errno.ENOSPC,
+        str(small_disk / "images/samples/iter_00000007.png"),
+    )
+
+
+@pytest.mark.parametrize("given", ["a file", "a file name"])
+def test_what_torch_raises_on_a_real_full_disk_is_found_to_be_that_fault(small_disk, given):
+    """Given a file, torch's RuntimeError was raised while handling the OSError; given a file name, its C++ stream
+    fails with no OSError at all (``unexpected pos``, behind it ``iostream error``)."""
+    from gan_module.run.faults import os_fault_behind
+
+    fill(small_disk, leave=1 << 20)
+    target = small_disk / "big.pt"
+    with pytest.raises(RuntimeError) as raised:
+        if given == "a file":
+            with open(target, "wb") as file:
+                torch.save(torch.zeros(1 << 20), file)
+        else:
+            torch.save(torch.zeros(1 << 20), target)
+    assert "unexpected pos" in str(raised.value)
+    fault = os_fault_behind(raised.value)
+    if given == "a file":
+        assert fault is raised.value.__context__ and fault.errno == errno.ENOSPC
+    else:
+        assert fault is not None and fault.errno == errno.EIO and "a write failed (torch:" in fault.strerror

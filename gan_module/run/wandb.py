@@ -11,6 +11,8 @@ from jsonargparse import Namespace
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 
+from gan_module.run.faults import naming
+
 #: in the run folder: the id of its W&B run
 WANDB_ID = "wandb_id"
 
@@ -37,6 +39,12 @@ def continue_wandb_run(init_args: Namespace, run: Path) -> None:
 
 class WandbConfigSaver(SaveConfigCallback):
     """Writes config.yaml as usual and also sends the full resolved config to every W&B run (Lightning does not)."""
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        # the run folder holds config.yaml (Lightning writes it into trainer.log_dir, which main.py points there);
+        # a full disk fails its write, whose OSError names no file
+        with naming(Path(trainer.default_root_dir) / self.config_filename):
+            super().setup(trainer, pl_module, stage)
 
     def save_config(self, trainer, pl_module, stage: str) -> None:
         config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
