@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from gan_module.errors import ConfigError, RunFailedError
+from gan_module.run.faults import describe_fault, os_fault_behind
 from gan_module.study import finished_results, load_study, report
 from gan_module.study.across import write_across
 from gan_module.study.console import ProgressDisplay, output_to, study_status
@@ -107,6 +108,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except RunFailedError as err:
         print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as err:
+        fault = os_fault_behind(err)  # a full disk, a runs root that is a file, a read-only folder
+        if fault is None:
+            raise
+        print(
+            f"error: {describe_fault(fault)}: the study stopped; fix it and run the same command to resume.",
+            file=sys.stderr,
+        )
         sys.exit(1)
 
 

@@ -65,8 +65,12 @@ def _stream_handlers() -> list[logging.StreamHandler]:
 
 
 def terminal() -> IO[str]:
-    """A writer on this process's standard output as it is now, which later :func:`output_to` leaves alone."""
-    return os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    """A writer on this process's standard output as it is now, which later :func:`output_to` leaves alone (the
+    stream itself where it has no file descriptor: a notebook, a test's capture)."""
+    try:
+        return os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return sys.stdout
 
 
 class ProgressDisplay:

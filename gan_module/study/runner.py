@@ -135,14 +135,14 @@ def _run_locked(study: Study, candidate: Candidate, seed: int) -> RunResult:
     if code in (130, 143):  # Ctrl-C or SIGTERM: the run saved a checkpoint; stop the whole study here
         raise SystemExit(code)
     if code not in (0, 1):
-        raise RunFailedError(f"{candidate.name} seed {seed} failed (exit {code}): {_last_error(log)} (its log: {log})")
+        raise RunFailedError(f"{candidate.name} seed {seed} failed (exit {code}): {last_error(log)} (its log: {log})")
     result = collect(run, study, candidate, seed, DIVERGED if code == 1 else DONE, settings, spent)
     result.tuning = replicate
     result.write(result_file)
     return result
 
 
-def _last_error(log: Path) -> str:
+def last_error(log: Path) -> str:
     """The last ``error:`` line of a run's log (the CLI's one-line reason), or its last line."""
     try:
         lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
@@ -350,5 +350,5 @@ def run_parallel(
         k, code = failed[0]
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
         raise RunFailedError(
-            f"study worker {k} {how}: {_last_error(logs[k])} (its log: {logs[k]}); rerun the same command to resume."
+            f"study worker {k} {how}: {last_error(logs[k])} (its log: {logs[k]}); rerun the same command to resume."
         )

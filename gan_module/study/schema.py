@@ -20,11 +20,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from jsonargparse import ArgumentParser
 from jsonargparse.typing import NonNegativeFloat, Path_fr, PositiveFloat, PositiveInt, register_type
 
 from gan_module.errors import ConfigError
+from gan_module.run.yaml_files import load_yaml_strict
 
 
 class Verbatim:
@@ -230,15 +230,11 @@ def _tune_section(raw: Any, where: str) -> Any:
 
 
 def read_yaml(path: Any, where: str) -> Any:
-    """A YAML file a study file names (relative to where the command runs), or one ConfigError."""
+    """A YAML file a study file names (relative to where the command runs), read strictly (a key written twice,
+    a tab, bytes that are not UTF-8: the file and the line), or one ConfigError."""
     if not isinstance(path, str) or not Path(path).is_file():
         raise ConfigError(f"{where}: no such file {path} (paths are relative to where you run).")
-    try:
-        return yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{where}: {path} is not valid YAML{line}: {getattr(err, 'problem', None) or err}") from None
+    return load_yaml_strict(path, f"{where}: {path}")
 
 
 def check_name(value: str, where: str, key: str) -> str:

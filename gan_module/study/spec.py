@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_module.errors import ConfigError
+from gan_module.run.yaml_files import load_yaml_strict
 from gan_module.study.claim_list import ROLES
 from gan_module.study.criteria import LIMITS, WEIGHED
 from gan_module.study.layout import StudyLayout
@@ -62,7 +63,6 @@ from gan_module.study.schema import (
     TargetSpec,
     check_name,
     check_seeds,
-    read_yaml,
     typed,
     with_files_read,
 )
@@ -221,7 +221,7 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
     where = f"Study file {path}"
     if not path.is_file():
         raise ConfigError(f"No study file {path}.")
-    raw = read_yaml(str(path), where)
+    raw = load_yaml_strict(path, where)
     if not isinstance(raw, dict):
         raise ConfigError(f"{where} holds no settings: it is a YAML mapping of name, base, seeds, rank_by, axes, ...")
     spec: StudyFile = typed(StudyFile, with_files_read(raw, where), where, "")

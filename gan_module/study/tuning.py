@@ -20,18 +20,24 @@ command resumes. When a candidate's trials are done its best settings go to ``be
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gan_module.errors import ConfigError, RunFailedError
+from gan_module.run.checkpoint import loads
+from gan_module.run.faults import mask_credentials
 from gan_module.run.locks import RunBusyError, lock_beside, lock_file
-from gan_module.study.layout import TUNING_MD, tuning_name
+from gan_module.study.layout import TUNING, TUNING_MD, tuning_name
 from gan_module.study.result import DONE, TunedSettings
-from gan_module.study.runner import cli_args, collect, fit_and_test, read_best
+from gan_module.study.runner import cli_args, collect, fit_and_test, last_error, read_best
 from gan_module.study.spec import Candidate, Study
 from gan_module.study.tune_spec import settings_of
 
@@ -39,6 +45,8 @@ from gan_module.study.tune_spec import settings_of
 POLL_SECONDS = 2.0
 #: Optuna user attributes of a trial
 CPU_SECONDS, SEED, SETTINGS, ENDED, DEFAULT = "cpu_seconds", "seed", "settings", "ended", "own_recipe"
+#: a retried trial's predecessor, and the first trial of its chain (whose seed it keeps)
+RETRY_OF, ORIGIN = "retry_of", "origin"
 
 
 @dataclass
@@ -88,12 +96,49 @@ def trial_cli(reporter: TrialReporter) -> type:
     return TrialCLI
 
 
+@contextmanager
+def storage_errors(study: Study, storage: str | None) -> Iterator[None]:
+    """The storage's faults as one line (optuna lets SQLAlchemy's errors through, or wraps them): a damaged SQLite
+    file names the file and what to do; a full disk is that fault; an unreachable server its host and port; never
+    a password."""
+    from optuna.exceptions import StorageInternalError
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+    try:
+        yield
+    except (SQLAlchemyError, StorageInternalError) as err:
+        cause = err if isinstance(err, SQLAlchemyError) else err.__cause__ or err
+        url = make_url(study.layout.storage_url(storage))
+        reason = " ".join(str(getattr(cause, "orig", None) or cause).split())
+        if url.get_backend_name() == "sqlite":
+            if "disk is full" in reason:  # SQLite says so in words: the machine's fault, told as the others are
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), url.database) from None
+            raise ConfigError(
+                f"The tuning database {url.database} cannot be read ({reason}): restore it from a copy, or remove it "
+                f"together with {study.layout.root / TUNING} to tune again from the start."
+            ) from None
+        if isinstance(cause, OperationalError):
+            raise ConfigError(
+                f"The tuning storage at {url.host}:{url.port or 'its default port'} cannot be used "
+                f"({mask_credentials(reason)}): start it or check --storage, then run the same command again."
+            ) from None
+        shown = mask_credentials(str(url))
+        raise ConfigError(f"The tuning storage {shown} failed: {mask_credentials(reason)}") from None
+
+
 def open_study(study: Study, candidate: Candidate, storage: str | None = None, replicate: int = 0):
     """One tuning's Optuna study in the study's storage (created on first use, with the candidate's own recipe
     and the ``enqueue`` points as its first trials)."""
     import optuna
 
     layout = study.layout
+    trials_made = layout.tuning(tuning_name(candidate.name, replicate))
+    if storage is None and not layout.database.is_file() and trials_made.is_dir():
+        raise ConfigError(
+            f"The tuning database {layout.database} is missing, but {trials_made} holds trials it counted: restore "
+            f"the database, or remove {layout.root / TUNING} to tune again from the start (nothing was retrained)."
+        )
     url = layout.storage_url(storage)
     engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -130,9 +175,9 @@ def _reap(ostudy, study: Study, name: str) -> None:
                 continue  # its worker finished it (and let go of its lock) since the list was read
             ostudy.tell(trial.number, state=optuna.trial.TrialState.FAIL)
             kept = {k: v for k, v in trial.user_attrs.items() if k == DEFAULT}
-            ostudy.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number, **kept})
-            shutil.rmtree(folder, ignore_errors=True)
-            print(f"[tune {study.name}] {name} trial {trial.number}: its worker died; retried")
+            origin = {ORIGIN: trial.user_attrs.get(ORIGIN, trial.number), RETRY_OF: trial.number}
+            ostudy.enqueue_trial(dict(trial.params), user_attrs={**origin, **kept})
+            print(f"[tune {study.name}] {name} trial {trial.number}: its worker stopped; retried from its checkpoint")
 
 
 def tune_candidate(study: Study, candidate: Candidate, storage: str | None = None, replicate: int = 0) -> TunedSettings:
@@ -172,22 +217,24 @@ def _run_trial(ostudy, study: Study, candidate: Candidate, trial, replicate: int
     tune, name = study.tune, tuning_name(candidate.name, replicate)
     space = tune.space(candidate.space)
     seeds = tune.seeds_of(replicate)
-    seed = seeds[trial.number % len(seeds)]
+    seed = seeds[trial.user_attrs.get(ORIGIN, trial.number) % len(seeds)]  # a retried trial keeps its seed
     params = {} if trial.user_attrs.get(DEFAULT) else {p.name: p.suggest(trial) for p in space}
     settings = {**tune.args, **settings_of(space, params)}
     run = study.layout.trial_folder(name, trial.number)
-    shutil.rmtree(run, ignore_errors=True)  # a retried trial number never reuses a dead run
+    shutil.rmtree(run, ignore_errors=True)  # a number Optuna gives again never reuses a run
+    resume = _take_over(study, name, trial, run)
     budget = (tune.iterations or study.iterations, tune.wall_time or study.wall_time)
     quality = study.trial_metric
     reporter = TrialReporter(trial, quality)
     cpu, began = time.process_time(), time.perf_counter()
-    code = fit_and_test(
-        cli_args(study, candidate, seed, folder=run, settings=settings, budget=budget),
-        study.layout.trial_log(name, trial.number),
-        cli=trial_cli(reporter),
-    )
+    log = study.layout.trial_log(name, trial.number)
+    args = cli_args(study, candidate, seed, folder=run, settings=settings, budget=budget)
+    code = fit_and_test([*args, *(["--ckpt_path=last"] if resume else [])], log, cli=trial_cli(reporter))
     if code in (130, 143):  # Ctrl-C or SIGTERM: the trial stays running until a worker finds its lock free
         raise SystemExit(code)
+    if code not in (0, 1):  # a setting main.py refused (or a fault): never a scored, pruned or finished trial
+        ostudy.tell(trial, state=optuna.trial.TrialState.FAIL)
+        raise RunFailedError(f"{name} trial {trial.number} failed (exit {code}): {last_error(log)} (its log: {log})")
     trial.set_user_attr(CPU_SECONDS, time.process_time() - cpu)
     trial.set_user_attr(SEED, seed)
     trial.set_user_attr(SETTINGS, settings)
@@ -207,6 +254,20 @@ def _run_trial(ostudy, study: Study, candidate: Candidate, trial, replicate: int
         f"({time.perf_counter() - began:.1f} s)",
         flush=True,
     )
+
+
+def _take_over(study: Study, name: str, trial, run: Path) -> bool:
+    """A retried trial continues its stopped predecessor's run (same settings, same seed) from its last checkpoint
+    when that loads: the predecessor's folder becomes this trial's. Whether there was one to continue."""
+    previous = trial.user_attrs.get(RETRY_OF)
+    if previous is None:
+        return False
+    folder = study.layout.trial_folder(name, previous)
+    if not loads(study.layout.trial(name, previous).last_checkpoint):
+        shutil.rmtree(folder, ignore_errors=True)  # nothing saved: this trial starts over
+        return False
+    folder.rename(run)
+    return True
 
 
 def _choose(ostudy, study: Study, candidate: Candidate, replicate: int) -> TunedSettings:
@@ -235,9 +296,10 @@ def ensure_tuned(study: Study, candidates: list[Candidate], storage: str | None 
     """Every tuning of each candidate (taking part in its trials, or waiting for other workers' last ones)."""
     if study.tune is None:
         return
-    for candidate in candidates:
-        for replicate in range(study.tune.replicates):
-            tune_candidate(study, candidate, storage, replicate)
+    with storage_errors(study, storage):
+        for candidate in candidates:
+            for replicate in range(study.tune.replicates):
+                tune_candidate(study, candidate, storage, replicate)
 
 
 def tuning_summary(study: Study, storage: str | None = None) -> list[dict[str, Any]]:
@@ -275,11 +337,13 @@ def _trials(study: Study, name: str, storage: str | None) -> list:
 
     if storage is None and not study.layout.database.is_file():
         return []
-    try:
-        loaded = optuna.load_study(study_name=study.layout.optuna_name(name), storage=study.layout.storage_url(storage))
-    except KeyError:  # not tuned yet
-        return []
-    return loaded.get_trials(deepcopy=False)
+    with storage_errors(study, storage):
+        try:
+            url = study.layout.storage_url(storage)
+            loaded = optuna.load_study(study_name=study.layout.optuna_name(name), storage=url)
+        except KeyError:  # not tuned yet
+            return []
+        return loaded.get_trials(deepcopy=False)
 
 
 def write_tuning(study: Study, storage: str | None = None) -> Path:
