@@ -51,24 +51,25 @@ def logged_names(metrics: Iterable[str], *, num_samples: int, feature: str, real
 def default_margin(logged: str) -> float | None:
     """The default equivalence margin of a logged metric name (``eval/modes_2500_high_quality``: 0.05), or None
     when its metric declares none."""
-    _load_shipped()
-    for cls in REGISTRY.values():
-        if logged.startswith(f"{EVAL}{cls.key}_"):
-            suffixes = sorted((s for s in cls.margins if logged.endswith(s)), key=len, reverse=True)
-            if suffixes:
-                return cls.margins[suffixes[0]]
-    return None
+    return _declared(logged, "margins")
 
 
 def ideal_value(logged: str) -> float | None:
     """What a perfect generator scores on a logged metric name (``eval/fid_classifier_2k_test``: 0), or None when
     its metric declares none (EvaluationMetric.ideals)."""
+    return _declared(logged, "ideals")
+
+
+def _declared(logged: str, table: str) -> float | None:
+    """The value a metric class declares in ``table`` (``margins``, ``ideals``: logged-name suffix -> value) for a
+    logged name: the longest suffix it ends with wins."""
     _load_shipped()
     for cls in REGISTRY.values():
         if logged.startswith(f"{EVAL}{cls.key}_"):
-            suffixes = sorted((s for s in cls.ideals if logged.endswith(s)), key=len, reverse=True)
+            declared = getattr(cls, table)
+            suffixes = sorted((s for s in declared if logged.endswith(s)), key=len, reverse=True)
             if suffixes:
-                return cls.ideals[suffixes[0]]
+                return declared[suffixes[0]]
     return None
 
 
