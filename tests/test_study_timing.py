@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from gan_module.study import load_study
-from gan_module.study.timing import QUIET, TIMING, read_timing, time_candidates, time_study
+from gan_module.study.timing import QUIET, read_timing, time_candidates, time_study
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,7 @@ def test_a_study_is_timed_with_its_own_settings_and_the_reports_read_it(tmp_path
     study = load_study(tmp_path / "timed.yaml", tmp_path / "runs")
     assert read_timing(study) is None
     path = time_study(study, iterations=5, rounds=1, warmup=2)
-    assert path == study.folder / TIMING
+    assert path == study.layout.timing
     measured = read_timing(study)
     assert set(measured) == {"ns", "lsgan"} and all(len(v) == 1 for v in measured.values())
     assert all(math.isfinite(s) and s > 0 for v in measured.values() for s in v)
