@@ -323,19 +323,23 @@ def test_a_truncated_checkpoint_is_still_called_truncated_or_corrupt(tmp_path, c
 
 
 def test_the_study_reading_a_malicious_last_ckpt_runs_nothing(tmp_path):
-    """collect() reads a finished run's last.ckpt with weights_only=True: refused, nothing run. (Today it raises
-    torch's own UnpicklingError, not one line: the CLI's check above is what a user meets first.)"""
-    import pickle
+    """collect() reads a finished run's last.ckpt as the CLI does (weights_only=True): refused in one line, nothing
+    in it run."""
     from types import SimpleNamespace
 
+    from gan_module.errors import ConfigError
     from gan_module.run.layout import RunLayout
     from gan_module.study.runner import collect
 
     marker = tmp_path / "ran"
     run = RunLayout(tmp_path / "version_0")
     malicious_checkpoint(run.last_checkpoint, marker, "torch.save")
-    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
-        collect(run, SimpleNamespace(rank_metric="eval/fid_classifier_2k_test"), "done")
+    study, candidate = (
+        SimpleNamespace(rank_metric="eval/fid_classifier_2k_test"),
+        SimpleNamespace(name="x", values=(), decision=()),
+    )
+    with pytest.raises(ConfigError, match="refused for safety, nothing in it was run"):  # read as the CLI reads it
+        collect(run, study, candidate, 0, "done")
     assert not marker.exists()
 
 

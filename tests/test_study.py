@@ -288,7 +288,7 @@ def test_a_ci_sized_study_resumes_after_an_interruption_and_reports(tmp_path, mo
 
     calls = []
     real_fit = study_runner.fit_and_test
-    monkeypatch.setattr(study_runner, "fit_and_test", lambda args: calls.append(args) or real_fit(args))
+    monkeypatch.setattr(study_runner, "fit_and_test", lambda args, log: calls.append(args) or real_fit(args, log))
     study_main([str(path), "--runs-root", str(root)])
     # the finished runs are skipped, the interrupted one resumes from its checkpoint, the last one starts; each
     # is one call (fit, then test in the same CLI)
@@ -321,8 +321,9 @@ def test_jobs_start_workers_that_share_the_runs_and_the_cpu(tmp_path, monkeypatc
     started = []
 
     class Worker:
-        def __init__(self, command, env, start_new_session):
+        def __init__(self, command, env, start_new_session, stdout, stderr):
             assert start_new_session  # the parent alone gets a terminal's Ctrl-C, and passes it on once
+            assert stdout is stderr and Path(stdout.name).name.startswith("worker")  # its messages: its log
             started.append((command, env))
 
         def poll(self) -> int:

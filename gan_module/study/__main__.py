@@ -13,7 +13,7 @@ from gan_module.errors import ConfigError, RunFailedError
 from gan_module.run.faults import describe_fault, os_fault_behind
 from gan_module.study import finished_results, load_study, report
 from gan_module.study.across import write_across
-from gan_module.study.console import ProgressDisplay, output_to, study_status
+from gan_module.study.console import ProgressDisplay, study_status
 from gan_module.study.preflight import check_configs
 from gan_module.study.runner import run_indices, run_parallel
 from gan_module.study.sweep import sweep_yaml
@@ -88,13 +88,12 @@ def main(argv: list[str] | None = None) -> None:
                 raise ConfigError(f"--jobs must be at least 1, got {args.jobs}.")
             if len(finished_results(study)) < len(runs):
                 check_configs(study)  # a typo in one axis value fails now, not after hours of other runs
-            with ProgressDisplay(study.name, study_status(study, args.storage)):
+            with ProgressDisplay(study.name, study_status(study, args.storage), study.layout.log("study")):
                 if args.jobs > 1:
                     run_parallel(study, args.jobs, args.runs_root, args.storage, args.set)
                 else:
-                    with output_to(study.layout.log("study")):  # the runs' own lines: the display says enough
-                        ensure_tuned(study, study.candidates(), args.storage)
-                        run_indices(study, list(range(len(runs))))
+                    ensure_tuned(study, study.candidates(), args.storage)
+                    run_indices(study, list(range(len(runs))))
         single = args.index is not None or args.candidate is not None or args.shard is not None
         if args.report or not (single or args.no_report):
             for name, path in report(study, args.storage).items():

@@ -25,6 +25,19 @@ if TYPE_CHECKING:  # for type hints only
 
 #: seconds between two looks at the study's folder and storage
 REFRESH_SECONDS = 2.0
+#: while a display shows the progress, the study's own news lines go to this log instead of the console
+_NOTES: list[Path] = []
+
+
+def note(text: str) -> None:
+    """One line of the study's own news (a run or trial done): printed, or appended to the study's log while a
+    :class:`ProgressDisplay` says the same in its line. Warnings are not news: they go to standard error."""
+    if not _NOTES:
+        print(text, flush=True)
+        return
+    _NOTES[-1].parent.mkdir(parents=True, exist_ok=True)
+    with open(_NOTES[-1], "a") as log:
+        log.write(text + "\n")
 
 
 @contextlib.contextmanager
@@ -81,8 +94,10 @@ class ProgressDisplay:
     started (a resumed study's finished units do not make it optimistic).
     """
 
-    def __init__(self, title: str, status: Callable[[], tuple[int, int, str]], out: IO[str] | None = None) -> None:
-        self.title, self.status = title, status
+    def __init__(
+        self, title: str, status: Callable[[], tuple[int, int, str]], notes: Path, out: IO[str] | None = None
+    ) -> None:
+        self.title, self.status, self.notes = title, status, notes
         self.out = out or terminal()
         self.live = self.out.isatty()
         self.began = time.monotonic()
@@ -92,13 +107,16 @@ class ProgressDisplay:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def __enter__(self) -> ProgressDisplay:
+        _NOTES.append(self.notes)
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self.show(final=True)
+        _NOTES.remove(self.notes)
+        with contextlib.suppress(Exception):
+            self.show(final=True)
 
     def _loop(self) -> None:
         while not self._stop.wait(REFRESH_SECONDS):
@@ -127,8 +145,15 @@ class ProgressDisplay:
 
 def study_status(study: Study, storage: str | None = None) -> Callable[[], tuple[int, int, str]]:
     """The status of ``study``'s tunings and runs, read from its folder and storage (nothing is written)."""
-    from gan_module.study import finished_results
+    from gan_module.study.result import RunResult
     from gan_module.study.tuning import tuning_summary
+
+    def finished() -> list[RunResult]:  # quietly: a damaged result is the runner's to name, once
+        found = []
+        for candidate, seed in study.runs():
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
+                found.append(RunResult.read(study.layout.result(candidate.name, seed)))
+        return [r for r in found if r is not None]
 
     def status() -> tuple[int, int, str]:
         total = done = 0
@@ -136,7 +161,7 @@ def study_status(study: Study, storage: str | None = None) -> Callable[[], tuple
             rows = tuning_summary(study, storage)
             total += len(rows) * study.tune.trials
             done += sum(min(r["complete"] + r["pruned"], study.tune.trials) for r in rows)
-        results = finished_results(study)
+        results = finished()
         total += len(study.runs())
         done += len(results)
         return done, total, _leader(study, results)

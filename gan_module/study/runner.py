@@ -31,7 +31,7 @@ from gan_module.names import EVAL, ISSUES, ITERATIONS, issue_key
 from gan_module.run.checkpoint import loads
 from gan_module.run.layout import RunLayout
 from gan_module.run.locks import RunBusyError, lock_beside
-from gan_module.study.console import output_to
+from gan_module.study.console import note, output_to
 from gan_module.study.layout import damaged_copy, tuning_name
 from gan_module.study.result import DIVERGED, DONE, RunResult, TunedSettings
 from gan_module.study.spec import Candidate, Study
@@ -100,7 +100,7 @@ def run_one(study: Study, candidate: Candidate, seed: int, wait: bool = False) -
     try:
         lock = lock_beside(folder, wait)
     except RunBusyError as err:
-        print(f"[study {study.name}] {candidate.name} seed {seed}: another worker (process {err.holder}) trains it")
+        note(f"[study {study.name}] {candidate.name} seed {seed}: another worker (process {err.holder}) trains it")
         return None
     with lock:
         return _run_locked(study, candidate, seed)
@@ -298,10 +298,9 @@ def run_indices(study: Study, indices: list[int]) -> list[RunResult]:
 def _said(study: Study, i: int, result: RunResult, seconds: float) -> RunResult:
     """Print one run's line of progress."""
     summary = f"{study.rank_metric} {result.metrics.get(study.rank_metric, math.nan):.4g}"
-    print(
+    note(
         f"[study {study.name}] run {i + 1}/{len(study.runs())} {result.candidate} seed {result.seed}: "
-        f"{result.status}, {summary} ({seconds:.1f} s)",
-        flush=True,
+        f"{result.status}, {summary} ({seconds:.1f} s)"
     )
     return result
 

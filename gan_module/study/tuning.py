@@ -35,6 +35,7 @@ from gan_module.errors import ConfigError, RunFailedError
 from gan_module.run.checkpoint import loads
 from gan_module.run.faults import mask_credentials
 from gan_module.run.locks import RunBusyError, lock_beside, lock_file
+from gan_module.study.console import note
 from gan_module.study.layout import TUNING, TUNING_MD, tuning_name
 from gan_module.study.result import DONE, TunedSettings
 from gan_module.study.runner import cli_args, collect, fit_and_test, last_error, read_best
@@ -177,7 +178,7 @@ def _reap(ostudy, study: Study, name: str) -> None:
             kept = {k: v for k, v in trial.user_attrs.items() if k == DEFAULT}
             origin = {ORIGIN: trial.user_attrs.get(ORIGIN, trial.number), RETRY_OF: trial.number}
             ostudy.enqueue_trial(dict(trial.params), user_attrs={**origin, **kept})
-            print(f"[tune {study.name}] {name} trial {trial.number}: its worker stopped; retried from its checkpoint")
+            note(f"[tune {study.name}] {name} trial {trial.number}: its worker stopped; retried from its checkpoint")
 
 
 def tune_candidate(study: Study, candidate: Candidate, storage: str | None = None, replicate: int = 0) -> TunedSettings:
@@ -249,11 +250,8 @@ def _run_trial(ostudy, study: Study, candidate: Candidate, trial, replicate: int
         ostudy.tell(trial, state=optuna.trial.TrialState.PRUNED)
     summary = f"{quality} {value:.4g}" if value is not None else ended
     own = " (its own recipe)" if trial.user_attrs.get(DEFAULT) else ""
-    print(
-        f"[tune {study.name}] {name} trial {trial.number}{own} (seed {seed}): {summary} "
-        f"({time.perf_counter() - began:.1f} s)",
-        flush=True,
-    )
+    seconds = time.perf_counter() - began
+    note(f"[tune {study.name}] {name} trial {trial.number}{own} (seed {seed}): {summary} ({seconds:.1f} s)")
 
 
 def _take_over(study: Study, name: str, trial, run: Path) -> bool:
