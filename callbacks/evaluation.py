@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from gan_module.errors import ConfigError
-from gan_module.metrics.features import DEFAULT_CACHE, FEATURES
+from gan_module.metrics.features import CLASSIFIER_POOL, DEFAULT_CACHE, FEATURES
 from gan_module.metrics.inception import OFFICIAL_FILE, resolve_weights
 from gan_module.metrics.real_statistics import DEFAULT_STATISTICS_CACHE
 from gan_module.metrics.registry import EvaluationContext, metric_class
@@ -74,8 +74,11 @@ class Evaluation(L.Callback):
             (gan_module/metrics/inception.py).
         classifier_cache: folder of the cached dataset classifiers.
         classifier_epochs: training epochs of a new dataset classifier.
+        classifier_pool: the most training images a new dataset classifier learns when the training split is read
+            from files (a folder, a stream): a fixed sample of that many, said in one line (null: all of them);
+            splits held in memory are learnt whole.
         statistics_cache: folder of the real split's cached FID/KID statistics, one file per metric, feature
-            network and split (gan_module/metrics/real_statistics.py); null computes them in every run.
+            network and split content (gan_module/metrics/real_statistics.py); null computes them in every run.
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class Evaluation(L.Callback):
         inception_weights: str | None = None,
         classifier_cache: str = str(DEFAULT_CACHE),
         classifier_epochs: int = 3,
+        classifier_pool: int | None = CLASSIFIER_POOL,
         statistics_cache: str | None = str(DEFAULT_STATISTICS_CACHE),
     ) -> None:
         self.metrics = list(metrics) if metrics is not None else list(DEFAULT_METRICS)
@@ -104,6 +108,8 @@ class Evaluation(L.Callback):
             raise ConfigError("evaluation.num_samples must be >= 2 and every_n_epochs >= 0.")
         if batch_size < 1:
             raise ConfigError(f"evaluation.batch_size must be >= 1, got {batch_size}.")
+        if classifier_pool is not None and classifier_pool < 1:
+            raise ConfigError(f"evaluation.classifier_pool must be >= 1 or null (all), got {classifier_pool}.")
         _check_sample_limits(self._classes, num_samples)
         if feature == "inception":  # before training: the weights file, or one line saying what to install
             inception_weights, has_logits = resolve_weights(inception_weights)
@@ -117,6 +123,7 @@ class Evaluation(L.Callback):
         self.every_n_epochs, self.at_start, self.parzen_val_size = every_n_epochs, at_start, parzen_val_size
         self.batch_size, self.seed, self.inception_weights = batch_size, seed, inception_weights
         self.classifier_cache, self.classifier_epochs = classifier_cache, classifier_epochs
+        self.classifier_pool = classifier_pool
         self.statistics_cache = statistics_cache
         #: called as ``observer(iterations, results)`` after each evaluation while fitting (a tuning trial's
         #: pruner listens here: gan_module/study/tuning.py)
@@ -136,6 +143,7 @@ class Evaluation(L.Callback):
             inception_weights=self.inception_weights,
             classifier_cache=self.classifier_cache,
             classifier_epochs=self.classifier_epochs,
+            classifier_pool=self.classifier_pool,
             statistics_cache=self.statistics_cache,
         )
 

@@ -12,10 +12,12 @@ files) builds its own splits (:meth:`ImageDataModule.build_splits`) as any map-s
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import lightning as L
+import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
@@ -60,6 +62,11 @@ class ImageArrays:
 
 #: validation and test batches hold this many training batches' worth of samples
 EVAL_BATCH_FACTOR = 4
+#: the seed of every bounded sample evaluation draws from a split (:meth:`ImageDataModule.split_sample`): fixed,
+#: so a cached classifier and a grid's neighbours always come from the same images
+POOL_SEED = 0
+#: about how many samples the in-memory content digest reads (:meth:`ImageDataModule.content_digest`)
+DIGEST_SAMPLE = 256
 
 
 class TensorSplit(TensorDataset):
@@ -221,8 +228,97 @@ class ImageDataModule(L.LightningDataModule):
         return self.scale(self.split_tensors(split)[0])
 
     def split_labels(self, split: str) -> Tensor:
-        """The int64 class labels of a split (-1 where a source has none)."""
+        """The int64 class labels of a split (-1 where a source has none): a file-backed split's ``labels``
+        when it has them (nothing decoded), else from :meth:`split_tensors`."""
+        self.setup()
+        labels = getattr(self.splits[split], "labels", None)
+        if labels is not None:
+            return torch.as_tensor(labels, dtype=torch.int64)
         return self.split_tensors(split)[1]
+
+    def class_counts(self, split: str) -> Tensor:
+        """Images of each class in a split, int64 (``num_classes``,): the class balance coverage compares with."""
+        return torch.bincount(self.split_labels(split), minlength=self.num_classes)
+
+    # ---------------------------------------------------------------- reading a split for evaluation
+    # Evaluation reads splits without assuming they fit in memory: batch by batch (split_batches), a bounded
+    # sample (split_sample), and a content digest (content_digest) that names cached statistics and classifiers.
+    def in_memory(self, split: str) -> bool:
+        """Whether a split is held in memory already (a :class:`TensorSplit`): reading it whole costs nothing more."""
+        self.setup()
+        return isinstance(self.splits[split], TensorSplit)
+
+    def reader(self, split: str) -> Dataset:
+        """The split's dataset for reading in its stored order (evaluation): the split itself here; a source
+        whose training dataset shuffles as it is read gives an unshuffled twin."""
+        self.setup()
+        return self.splits[split]
+
+    def split_batches(self, split: str, batch_size: int | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+        """A split's raw samples and labels in its order, ``batch_size`` at a time (default: an evaluation
+        batch): memory bounded by one batch (and the loader's prefetching) whatever the split's size."""
+        size = batch_size or EVAL_BATCH_FACTOR * self.batch_size
+        if self.in_memory(split):
+            images, labels = self.splits[split].tensors
+            for start in range(0, len(images), size):
+                yield images[start : start + size], labels[start : start + size]
+            return
+        yield from self._loader(split, batch_size=size, persistent=False)
+
+    def read_items(self, split: str, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
+        """Items ``indices`` of a split (in that order) as ``(raw samples, int64 labels)``: by indexing when in
+        memory, through the dataset's ``items(indices)`` when it has one (a folder's: decoded on threads), else
+        one item at a time."""
+        data = self.reader(split)
+        if isinstance(data, TensorSplit):
+            index = torch.as_tensor(list(indices), dtype=torch.long)
+            return data.tensors[0][index], data.tensors[1][index]
+        read = getattr(data, "items", None)
+        if read is not None:
+            return read(indices)
+        items = [data[int(i)] for i in indices]
+        if not items:
+            return torch.empty(0, *self.image_shape, dtype=torch.uint8), torch.empty(0, dtype=torch.int64)
+        return torch.stack([x for x, _ in items]), torch.tensor([int(y) for _, y in items], dtype=torch.int64)
+
+    def sample_size(self, split: str, limit: int | None) -> int:
+        """How many items :meth:`split_sample` gives: the whole split when it is in memory, ``limit`` is None
+        or the split holds no more; else ``limit``."""
+        n = len(self.reader(split))
+        return n if limit is None or n <= limit or self.in_memory(split) else limit
+
+    def split_sample(self, split: str, limit: int | None, seed: int = POOL_SEED) -> tuple[Tensor, Tensor]:
+        """At most ``limit`` of a split's raw samples and labels, for evaluation code that needs many at once
+        (nearest neighbours, the dataset classifier) on splits that may not fit in memory: the whole split when
+        :meth:`sample_size` says so, else ``limit`` items drawn without replacement with ``seed`` (the same
+        ones every time), in the split's order; returned, never kept here."""
+        if self.in_memory(split):
+            return self.split_tensors(split)
+        n, count = len(self.reader(split)), self.sample_size(split, limit)
+        chosen = range(n) if count == n else np.sort(np.random.default_rng(seed).choice(n, size=count, replace=False))
+        return self.read_items(split, chosen)  # not split_tensors: a folder's split would keep its decoded copy
+
+    #: the name cached statistics and classifiers of this data are filed under, beside the content digest
+    #: (:func:`gan_module.metrics.features.dataset_key`); None: the class name. Modules that hold the same
+    #: images (a folder, and that folder prepared for streaming) share one.
+    cache_name: str | None = None
+
+    def content_digest(self, split: str) -> str:
+        """A hex digest of a split as the model sees it, naming the evaluation caches (real statistics, the
+        dataset classifier): its shape and dtype, the range images are scaled to, every label, and the samples
+        of an evenly strided sample of about 256 items (the whole split would cost a full pass to hash).
+
+        Folder-backed modules override this with a digest of the files' bytes (datamodules/image_folder.py).
+        """
+        self.setup()
+        n = len(self.reader(split))
+        sample, _ = self.read_items(split, range(0, n, max(1, n // DIGEST_SAMPLE)))
+        digest = hashlib.sha1()
+        digest.update(str(((n, *sample.shape[1:]), str(sample.dtype))).encode())
+        digest.update(str(tuple(float(v) for v in self.value_range)).encode())
+        digest.update(sample.contiguous().numpy().tobytes())
+        digest.update(self.split_labels(split).numpy().tobytes())
+        return digest.hexdigest()
 
     def split_tensors(self, split: str) -> tuple[Tensor, Tensor]:
         """A split's raw samples and labels, in its order: its ``tensors`` when it has them (a

@@ -14,6 +14,9 @@ How a split is made:
   ``[test | val | train]``: the held-out sizes are ``val_size``/``test_size`` when given, else
   ``max(1, round(fraction * n))`` (0 for a fraction of 0). Each split keeps the folder order.
 
+Content digests (:func:`files_digest`, :func:`images_digest`) name the evaluation caches by what a split holds,
+never by where it lies: a folder moved, renamed or copied keeps its digests, one changed image changes them.
+
 Labels (``labels: folders``): the first-level sub-folder under the split's root is the class; classes are the
 sorted names of ``train/``'s (or the root's) sub-folders. Unlabelled: every label is -1 (as the base's sources
 without labels).
@@ -21,16 +24,19 @@ without labels).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from datamodules.base import DIGEST_SAMPLE
 from datamodules.folder_listing import PathTable
-from datamodules.image_files import probe_all
+from datamodules.image_files import DECODE_VERSION, probe_all
 from gan_module.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
@@ -84,6 +90,11 @@ class FolderSplit:
         """The record (:meth:`describe`) as JSON at ``path`` (what ``split_file`` reads back)."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(Path(path), json.dumps(self.describe(), indent=1) + "\n")
+
+    def digest(self, name: str) -> str:
+        """:func:`files_digest` of split ``name``: every file's bytes for the held-out splits (whose FID/KID
+        statistics are cached under it), a sample of them for the training split."""
+        return files_digest(self.root, self.splits[name], whole=name != "train")
 
     def summary(self) -> str:
         """One line: images per split and the skipped files, the first few named."""
@@ -222,6 +233,70 @@ def load(path: str | os.PathLike, root: str, min_size: int, classes: list[str]) 
         splits[name] = SplitFiles(PathTable.of(kept), np.asarray(labels, dtype=np.int64))
     how = {**record.get("how", {}), "split_file": str(path)}
     return FolderSplit(root, classes, splits, skipped, how)
+
+
+def file_digest(path: str) -> bytes:
+    """BLAKE2b of a file's bytes (read in 1 MiB blocks); a file that cannot be read hashes as the error's name."""
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        with open(path, "rb") as file:
+            while block := file.read(1 << 20):
+                digest.update(block)
+    except OSError as err:
+        digest.update(f"unreadable: {type(err).__name__}".encode())
+    return digest.digest()
+
+
+def files_digest(root: str, split: SplitFiles, whole: bool = True) -> str:
+    """A hex digest of what a split's files hold, whatever folder they are in: the decoding version, the count,
+    every label, and, in the split's order, the bytes of every file (``whole``), or every file's size and the
+    bytes of an evenly strided sample of about ``DIGEST_SAMPLE`` files (not ``whole``: a training split of a
+    million photos is not read in full to name a cache; a same-size edit of an unsampled file goes unseen, as
+    with the in-memory modules' strided sample). Paths are left out: only the content counts.
+
+    Files are read on threads: hashing waits on the disk and hashlib releases the GIL on large buffers.
+    """
+    n = len(split)
+    paths = [os.path.join(root, relative) for relative in split.files]
+    digest = hashlib.sha256(f"decode {DECODE_VERSION}; {n} files; ".encode())
+    digest.update(np.ascontiguousarray(split.labels, dtype=np.int64).tobytes())
+    chosen = range(n) if whole else range(0, n, max(1, n // DIGEST_SAMPLE))
+    with ThreadPoolExecutor() as pool:
+        if not whole:
+            for sizes in pool.map(_sizes, _chunks(paths)):
+                digest.update(np.asarray(sizes, dtype=np.int64).tobytes())
+        for hashes in pool.map(_hashes, _chunks([paths[i] for i in chosen])):
+            digest.update(b"".join(hashes))
+    return digest.hexdigest()
+
+
+def images_digest(files: str, shape: Sequence[int], value_range: Sequence[float]) -> str:
+    """The content digest of a split of decoded images as the model sees them: :func:`files_digest` of its files,
+    the shape they are decoded to (count, channels, resolution, resolution) and the range they are scaled to.
+    What a folder module and the same folder prepared for streaming both report (their caches are shared)."""
+    digest = hashlib.sha1(files.encode())
+    digest.update(str(tuple(int(v) for v in shape)).encode())
+    digest.update(str(tuple(float(v) for v in value_range)).encode())
+    return digest.hexdigest()
+
+
+def _chunks(paths: list[str], size: int = 256) -> list[list[str]]:
+    """Work for one thread at a time: one task per file would cost more than a stat."""
+    return [paths[start : start + size] for start in range(0, len(paths), size)]
+
+
+def _hashes(paths: list[str]) -> list[bytes]:
+    return [file_digest(path) for path in paths]
+
+
+def _sizes(paths: list[str]) -> list[int]:
+    sizes = []
+    for path in paths:
+        try:
+            sizes.append(os.stat(path).st_size)
+        except OSError:
+            sizes.append(-1)
+    return sizes
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -30,6 +30,9 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 
 #: the file name endings read as images, compared in lower case: torchvision's ImageFolder list plus GIF
 EXTENSIONS: tuple[str, ...] = (*IMG_EXTENSIONS, ".gif")
+#: bumped whenever :func:`decode` would give other pixels for the same file: it is part of every folder's content
+#: digest (datamodules/folder_split.py), so cached statistics of the old pixels are not reused
+DECODE_VERSION = 1
 #: what transparent pixels are composited on
 BACKGROUND = (255, 255, 255)
 #: Pillow modes that hold colour (a palette is judged by its entries: :func:`is_colour`)

@@ -38,7 +38,7 @@ from torch.utils.data import Dataset
 from datamodules import folder_split
 from datamodules.base import ImageDataModule, TensorSplit
 from datamodules.folder_listing import PathTable, list_images, sub_folders
-from datamodules.folder_split import SPLITS, FolderSplit
+from datamodules.folder_split import SPLITS, FolderSplit, images_digest
 from datamodules.image_files import EXTENSIONS, BadImageError, decode, probe, transform
 from gan_module.errors import ConfigError
 
@@ -116,20 +116,29 @@ class ImageFileSplit(Dataset):
                 flush=True,
             )
 
+    def items(self, indices: Sequence[int]) -> tuple[Tensor, Tensor]:
+        """Items ``indices`` decoded on threads (Pillow decodes without holding the GIL), in that order:
+        ``(uint8 (n, C, R, R), int64 (n,))``."""
+        # normal tensors even when the caller runs under inference mode (``test``): that mode is per thread, and
+        # the pool's threads, outside it, could not write into inference tensors
+        with torch.inference_mode(False):
+            images = torch.empty(len(indices), self.channels, self.resolution, self.resolution, dtype=torch.uint8)
+            labels = torch.empty(len(indices), dtype=torch.int64)
+
+        def one(slot: int) -> None:  # written in place: no list of tensors beside the result
+            images[slot], labels[slot] = self[int(indices[slot])]
+
+        with ThreadPoolExecutor() as pool:
+            list(pool.map(one, range(len(indices))))
+        return images, labels
+
     @property
     def tensors(self) -> tuple[Tensor, Tensor]:
-        """Every item decoded, ``(uint8 (N, C, R, R), int64 (N,))``: for evaluation code that reads whole splits
-        (held-out splits are small). Decoded once, on threads (Pillow decodes without holding the GIL), then
+        """Every item decoded, ``(uint8 (N, C, R, R), int64 (N,))``: for evaluation code that reads whole held-out
+        splits (the metrics read the training split in batches or a bounded sample instead). Decoded once, then
         kept; never sent to loader workers."""
         if self._tensors is None:
-            with ThreadPoolExecutor() as pool:
-                items = list(pool.map(self.__getitem__, range(len(self))))
-            images = (
-                torch.stack([x for x, _ in items])
-                if items
-                else torch.empty(0, self.channels, self.resolution, self.resolution, dtype=torch.uint8)
-            )
-            self._tensors = images, torch.tensor([y for _, y in items], dtype=torch.int64)
+            self._tensors = self.items(range(len(self)))
         return self._tensors
 
     def __getstate__(self) -> dict:
@@ -207,6 +216,7 @@ class ImageFolderDataModule(ImageDataModule):
         if cache == "memory":
             self._check_memory()
         self.record: FolderSplit | None = None
+        self._digests: dict[str, str] = {}
 
     # ---------------------------------------------------------------- before setup: cheap facts
     def _classes(self) -> list[str]:
@@ -311,6 +321,20 @@ class ImageFolderDataModule(ImageDataModule):
             split.files, split.labels = split.files.take(kept), split.labels[kept]
             images = images[torch.from_numpy(kept)]
         return TensorSplit(images, torch.from_numpy(split.labels))
+
+    # ---------------------------------------------------------------- evaluation caches
+    #: shared with StreamingImageDataModule: the same images, prepared, hit the same cached statistics
+    cache_name = "ImageFolder"
+
+    def content_digest(self, split: str) -> str:
+        """The split's content, wherever the folder lies (:func:`~datamodules.folder_split.images_digest`): every
+        file's bytes for the held-out splits, whose statistics FID and KID cache; for the training split (the
+        dataset classifier's key) every file's size and a strided sample of the files' bytes. Computed once."""
+        if split not in self._digests:
+            ImageDataModule.setup(self)
+            shape = (len(self.record.splits[split]), *self.image_shape)
+            self._digests[split] = images_digest(self.record.digest(split), shape, self.value_range)
+        return self._digests[split]
 
     # ---------------------------------------------------------------- the record
     def describe(self) -> dict:

@@ -7,7 +7,9 @@ at their resolution, so training reads uint8 pixels and decodes nothing. ``OUT``
 
 - ``train/``, ``val/``, ``test/``: one LitData dataset each (``litdata.optimize``: ``index.json`` and
   ``chunk-*.bin``), every item ``{"image": uint8 (C, R, R), "label": int, "path": str}`` in the folder's order;
-- ``dataset.json``: image shape, classes and counts (what the streaming module reads before any chunk);
+- ``dataset.json``: image shape, classes, counts, each split's class counts and content digest
+  (:func:`~datamodules.folder_split.files_digest`: what the folder module reports, so the evaluation caches of
+  the folder are the stream's too): what the streaming module reads before any chunk;
 - ``data_split.json`` and ``data_skipped.txt``: the split record, as a run writes it
   (:mod:`datamodules.folder_split`). A file that passes the header check but fails to decode here is left out
   and recorded.
@@ -28,6 +30,8 @@ from pathlib import Path
 
 os.environ.setdefault("LITDATA_DISABLE_VERSION_CHECK", "1")  # litdata asks PyPI for a newer version otherwise
 
+import numpy as np
+
 from datamodules.folder_split import SPLITS
 from datamodules.image_files import BadImageError
 from datamodules.image_folder import ImageFileSplit, ImageFolderDataModule, default_workers
@@ -35,8 +39,8 @@ from gan_module.errors import ConfigError
 
 #: what the streaming module reads first
 DATASET_FILE = "dataset.json"
-#: bumped when the items' layout changes
-FORMAT = 1
+#: bumped when the items' layout or dataset.json's keys change (2: class counts and content digests)
+FORMAT = 2
 
 
 class EncodeItem:
@@ -94,12 +98,18 @@ def prepare(
             record.splits[name].labels = split.labels[kept]
             record.skipped += [(path, why) for path, why in failed]
         counts[name] = len(record.splits[name])
+    splits = record.splits
     metadata = {
         "format": FORMAT,
         "image_shape": list(data.image_shape),
         "num_classes": data.num_classes,
         "classes": data.classes,
         "counts": counts,
+        "class_counts": {
+            name: np.bincount(split.labels[split.labels >= 0], minlength=data.num_classes).tolist()
+            for name, split in splits.items()
+        },
+        "digests": {name: record.digest(name) for name in splits},  # of the files written (failures left out)
         "source": str(data.root),
     }
     (out_path / DATASET_FILE).write_text(json.dumps(metadata, indent=1) + "\n")

@@ -37,10 +37,13 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.base import ImageDataModule, ResumableSampler, TensorSplit
-from datamodules.folder_split import SPLITS
+from datamodules.folder_split import SPLITS, images_digest
 from datamodules.image_folder import default_workers
 from datamodules.prepare import DATASET_FILE, FORMAT
 from gan_module.errors import ConfigError
+
+#: what dataset.json must hold
+REQUIRED = frozenset({"image_shape", "num_classes", "counts", "class_counts", "digests"})
 
 
 def as_pair(item: dict[str, Any]) -> tuple[Tensor, int]:
@@ -115,6 +118,8 @@ class StreamingImageDataModule(ImageDataModule):
         self.image_shape = tuple(int(v) for v in metadata["image_shape"])
         self.num_classes = int(metadata["num_classes"])
         self.classes, self.counts = list(metadata.get("classes", [])), dict(metadata["counts"])
+        self.digests, self.split_class_counts = dict(metadata["digests"]), dict(metadata["class_counts"])
+        self._train_reader: ImageStream | None = None  # the training split unshuffled, for evaluation
         self._train_loader: EpochLoader | None = None
         self._saved_loader_state: dict[str, Any] | None = None  # from a checkpoint
 
@@ -127,6 +132,29 @@ class StreamingImageDataModule(ImageDataModule):
                 splits[name] = TensorSplit(torch.empty(0, *self.image_shape, dtype=torch.uint8), torch.empty(0).long())
         return splits
 
+    # ---------------------------------------------------------------- evaluation
+    #: shared with ImageFolderDataModule: the same images hit the same cached statistics
+    cache_name = "ImageFolder"
+
+    def reader(self, split: str) -> Dataset:
+        """The split in its stored order; for the training split a second, unshuffled stream over its chunks, so
+        evaluation never touches the training dataset's epoch and shuffling state."""
+        self.setup()
+        if split != "train" or not isinstance(self.splits["train"], ImageStream):
+            return self.splits[split]
+        if self._train_reader is None:
+            self._train_reader = ImageStream(f"{self.input_dir}/train", False, self.seed, **self.options)
+        return self._train_reader
+
+    def content_digest(self, split: str) -> str:
+        """The folder module's digest of the same images (prepare recorded their files' digests)."""
+        shape = (int(self.counts.get(split, 0)), *self.image_shape)
+        return images_digest(self.digests[split], shape, self.value_range)
+
+    def class_counts(self, split: str) -> Tensor:
+        """From ``dataset.json``: no chunk is read."""
+        return torch.tensor(self.split_class_counts[split], dtype=torch.int64)
+
     def _loader(
         self,
         split: str,
@@ -134,10 +162,10 @@ class StreamingImageDataModule(ImageDataModule):
         batch_size: int | None = None,
         persistent: bool = True,
     ) -> DataLoader:
-        data = self.splits[split]
+        data = self.reader(split)
         if not isinstance(data, ImageStream):
             return super()._loader(split, sampler, batch_size, persistent)
-        # one process: the stored (folder) order; the held-out splits are small and hold decoded pixels
+        # one process: the stored (folder) order; items are decoded pixels, nothing to decode in parallel
         return StreamingDataLoader(data, batch_size=batch_size or self.batch_size, num_workers=0, generator=self._rng())
 
     def train_dataloader(self) -> DataLoader:
@@ -209,8 +237,11 @@ def read_metadata(input_dir: str, storage_options: dict) -> dict[str, Any]:
         else:
             text = Path(path).read_text()
         metadata = json.loads(text)
-        if metadata.get("format") != FORMAT or not {"image_shape", "num_classes", "counts"} <= set(metadata):
-            raise ValueError(f"format {metadata.get('format')}, expected {FORMAT} with image_shape and counts")
+        if metadata.get("format") != FORMAT or not set(metadata) >= REQUIRED:
+            raise ValueError(
+                f"format {metadata.get('format')}, expected {FORMAT} with {', '.join(sorted(REQUIRED))}: prepared by "
+                "another version? prepare it again"
+            )
     except Exception as err:  # missing file, no access, not JSON, another layout: all mean "not prepared here"
         reason = " ".join(str(err).split()) or type(err).__name__
         raise ConfigError(

@@ -279,3 +279,19 @@ def stacked_jpeg_folder(tmp_path_factory) -> tuple[Path, np.ndarray]:
     for i, image in enumerate(images):
         Image.fromarray(image).save(root / f"stack_{i:03d}.jpg", quality=95)
     return root, images
+
+
+def count_decodes(monkeypatch) -> dict[int, int]:
+    """Patch the folder module's decoding to count the files decoded per split size (a split is named by its
+    length: the digit folder's splits all differ in size)."""
+    from datamodules.image_folder import ImageFileSplit
+
+    counts: dict[int, int] = {}
+    decode = ImageFileSplit.decode
+
+    def counted(self, index: int):
+        counts[len(self)] = counts.get(len(self), 0) + 1
+        return decode(self, index)
+
+    monkeypatch.setattr(ImageFileSplit, "decode", counted)
+    return counts

@@ -19,7 +19,7 @@ from datamodules import ImageFolderDataModule
 from datamodules.folder_listing import list_images
 from datamodules.folder_split import SKIPPED_FILE, SPLIT_FILE
 from gan_module.errors import ConfigError
-from tests.conftest import FAST, real_digits, run_cli, write_digit_pngs
+from tests.conftest import FAST, count_decodes, real_digits, run_cli, write_digit_pngs
 from tests.test_cli import QUICKSTART
 from tests.test_preemption import RUN, assert_same_training_state, signal_flag
 
@@ -300,6 +300,63 @@ def test_links_are_followed_once_names_sorted_and_memory_is_a_few_bytes_a_file(t
     assert list(listing.files) == [*(f"a_link/{n}" for n in sevens), "b/x.JPG.png", "c.PNG"]
     table = listing.files
     assert table.nbytes == sum(len(p) for p in table) + 8 * (len(table) + 1)
+
+
+# ------------------------------------------------------------------------------------------- read for evaluation
+def test_the_content_digest_follows_the_images_not_the_folder(tmp_path):
+    write_digit_pngs(tmp_path / "mine", 300)
+    options = {"resolution": 28, "labels": "folders", "test_size": 30, "val_size": 10}
+    digests = {s: folder(root=str(tmp_path / "mine"), **options).content_digest(s) for s in ("train", "val", "test")}
+    assert len(set(digests.values())) == 3
+    # moved, renamed, copied with new modification times: the same images, the same digests
+    shutil.copytree(tmp_path / "mine", tmp_path / "elsewhere" / "renamed")
+    for file in (tmp_path / "elsewhere" / "renamed").rglob("*.png"):
+        os.utime(file, (1e9, 1e9))
+    copy = folder(root=str(tmp_path / "elsewhere" / "renamed"), **options)
+    assert {s: copy.content_digest(s) for s in digests} == digests
+    # what the model sees is part of it: the resolution, the range
+    mine = str(tmp_path / "mine")
+    assert folder(root=mine, **{**options, "resolution": 32}).content_digest("test") != digests["test"]
+    assert folder(root=mine, **options, value_range=(-1, 1)).content_digest("test") != digests["test"]
+    # one held-out image changed (same digit, one pixel): that split's digest changes, the others do not
+    record = copy.describe()
+    victim = tmp_path / "elsewhere" / "renamed" / record["splits"]["test"][7]
+    pixels = np.asarray(Image.open(victim)).copy()
+    pixels[0, 0] ^= 1
+    Image.fromarray(pixels).save(victim)
+    changed = folder(root=str(tmp_path / "elsewhere" / "renamed"), **options)
+    assert changed.content_digest("test") != digests["test"]
+    assert changed.content_digest("val") == digests["val"] and changed.content_digest("train") == digests["train"]
+    # the training split: every size and a strided sample of the bytes (every file, below 512 files)
+    victim = tmp_path / "elsewhere" / "renamed" / record["splits"]["train"][100]
+    pixels = np.asarray(Image.open(victim)).copy()
+    pixels[5, 5] ^= 1
+    Image.fromarray(pixels).save(victim)
+    assert folder(root=str(tmp_path / "elsewhere" / "renamed"), **options).content_digest("train") != digests["train"]
+
+
+def test_splits_are_read_in_batches_and_bounded_seeded_samples(digit_png_folder, monkeypatch):
+    dm = folder(root=str(digit_png_folder), resolution=28, labels="folders", test_size=300)
+    images, labels = dm.split_tensors("test")
+    batches = list(dm.split_batches("test", 128))
+    assert [len(x) for x, _ in batches] == [128, 128, 44]
+    assert torch.equal(torch.cat([x for x, _ in batches]), images)
+    assert torch.equal(torch.cat([y for _, y in batches]), labels)
+    decoded = count_decodes(monkeypatch)
+    sample, sample_labels = dm.split_sample("train", 200)
+    assert decoded == {len(dm.splits["train"]): 200} and dm.sample_size("train", 200) == 200
+    again, _ = dm.split_sample("train", 200)
+    assert torch.equal(sample, again)  # the same sample every time
+    chosen = np.sort(np.random.default_rng(0).choice(len(dm.splits["train"]), 200, replace=False))
+    truth = digits_by_file(digit_png_folder)
+    train_files = dm.describe()["splits"]["train"]
+    for k in (0, 99, 199):  # in the split's order, the very files drawn
+        pixels, label = truth[train_files[chosen[k]]]
+        assert torch.equal(sample[k, 0], torch.from_numpy(pixels)) and sample_labels[k] == label
+    decoded.clear()
+    assert torch.equal(dm.class_counts("train"), torch.bincount(dm.split_labels("train"), minlength=10))
+    assert dm.class_counts("train").sum() == len(dm.splits["train"]) and decoded == {}  # labels from the record
+    assert dm.sample_size("test", 1000) == 300 and dm.sample_size("train", None) == len(dm.splits["train"])
 
 
 # ------------------------------------------------------------------------------------------- one-line errors

@@ -129,3 +129,37 @@ def test_prepare_from_the_command_line_writes_chunks_and_records(tmp_path, stack
     reference = ImageFolderDataModule(root=str(root), resolution=32, test_size=20, num_workers=0)
     assert torch.equal(images, reference.split_tensors("test")[0]) and labels.tolist() == [-1] * 20
     assert sorted(p.name for p in (tmp_path / "out" / "train").iterdir())[-1] == "index.json"
+
+
+def test_the_stream_reports_the_folders_digests_and_class_counts_and_reads_training_images_in_order(
+    prepared, digit_png_folder
+):
+    """Evaluation on a stream: the folder's content digests (so the two share cached statistics and classifiers)
+    and class balance from dataset.json, the training split read in the folder's order and sampled as the folder
+    module samples it, without touching the training dataset's shuffled stream."""
+    from gan_module.metrics.features import dataset_key
+
+    files = ImageFolderDataModule(root=str(digit_png_folder), num_workers=0, **OPTIONS)
+    stream = StreamingImageDataModule(str(prepared), num_workers=0)
+    for split in ("train", "val", "test"):
+        assert stream.content_digest(split) == files.content_digest(split)
+        assert dataset_key(stream, split) == dataset_key(files, split)
+        assert torch.equal(stream.class_counts(split), files.class_counts(split))
+    assert dataset_key(stream, "test").startswith("ImageFolder-test-500-")
+    stream.setup()
+    assert stream.reader("train") is not stream.splits["train"] and not stream.reader("train").shuffle
+    sample, labels = stream.split_sample("train", 64)
+    expected, expected_labels = files.split_sample("train", 64)
+    assert torch.equal(sample, expected) and torch.equal(labels, expected_labels)
+    streamed = torch.cat([x for x, _ in stream.split_batches("train", 1000)])
+    assert torch.equal(streamed, files.split_tensors("train")[0])
+
+
+def test_a_folder_prepared_by_an_older_version_is_one_line(tmp_path, prepared):
+    import shutil
+
+    shutil.copytree(prepared, tmp_path / "old")
+    metadata = json.loads((tmp_path / "old" / DATASET_FILE).read_text())
+    (tmp_path / "old" / DATASET_FILE).write_text(json.dumps({**metadata, "format": 1}))
+    with pytest.raises(ConfigError, match=r"expected 2 with class_counts, counts, digests, .*prepare it again"):
+        StreamingImageDataModule(str(tmp_path / "old"))

@@ -3,12 +3,15 @@ gan_module/metrics/features.py)."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
 
 import pytest
 import torch
 
 from callbacks.evaluation import Evaluation
+from datamodules.folder_split import SPLIT_FILE
 from gan_module import ConfigError
 from gan_module.metrics.features import dataset_classifier, dataset_key
 from gan_module.metrics.registry import EvaluationMetric
@@ -343,3 +346,99 @@ def test_a_fit_from_scratch_evaluates_the_untrained_generator_at_iteration_0_onc
     assert [float(row[ITERATIONS]) for row in evaluations() if row.get(ITERATIONS)].count(0.0) == 1
     assert len(evaluations()) == 4
     assert Evaluation(every_n_epochs=1, at_start=False).at_start is False
+
+
+# ------------------------------------------------------------------------------------- a user's folder of images
+def test_a_folders_classifier_learns_a_bounded_sample_and_judges_its_class_coverage(
+    digit_png_folder, tmp_path, monkeypatch, caplog
+):
+    from datamodules import ImageFolderDataModule
+    from tests.conftest import count_decodes
+
+    folder = ImageFolderDataModule(root=str(digit_png_folder), resolution=28, labels="folders", num_workers=0)
+    decoded = count_decodes(monkeypatch)
+    with caplog.at_level("INFO"):
+        _, accuracy = dataset_classifier(folder, tmp_path, epochs=2, pool=1500)
+    assert decoded == {4250: 1500, 500: 500}  # 1,500 training images, then the test split for its accuracy
+    assert "the dataset classifier learns 1,500 of the 4,250 training images" in caplog.text
+    assert [p.name for p in tmp_path.glob("*.pt")] == [f"{dataset_key(folder)}-sample1500.pt"]
+    assert dataset_key(folder).startswith("ImageFolder-train-4250-") and accuracy > 0.85
+    # class coverage in the folder's classes: its own test images cover all ten in the training balance
+    test = folder.split_images("test")
+    assert torch.equal(folder.class_counts("train"), torch.bincount(folder.split_labels("train"), minlength=10))
+    decoded.clear()
+    cover = evaluate(folder, test, tmp_path, metrics=["classes"], classifier_pool=1500, classifier_epochs=2)
+    assert decoded == {}  # the cached classifier; the class balance comes from the labels, no image decoded
+    assert cover["eval/classes_500_covered"] == 10 and cover["eval/classes_500_kl"] < 0.05
+    assert cover["eval/classifier_test_accuracy"] == accuracy
+    sevens = test[folder.split_labels("test") == 7]
+    one_class = evaluate(folder, sevens, tmp_path, metrics=["classes"], classifier_pool=1500, classifier_epochs=2)
+    assert one_class[f"eval/classes_{len(sevens)}_share/7"] > 0.9 and one_class[f"eval/classes_{len(sevens)}_kl"] > 1
+
+
+def test_fit_then_test_scores_the_held_out_images_and_a_copied_folder_reuses_their_statistics(
+    tmp_path, digit_png_folder, monkeypatch
+):
+    """The user's path: configs/image_folder/base.yaml (its metrics: fid, kid, classes) on the PNG digits with
+    their class folders; classifier features here (Inception's smoke test is in test_inception.py)."""
+    import shutil
+
+    from datamodules import ImageFolderDataModule
+    from gan_module.metrics import features
+    from gan_module.metrics.distribution import _FeatureMetric
+    from gan_module.metrics.features import ClassifierFeatures
+    from tests.conftest import FAST, run_cli
+    from tests.test_datamodule_image_folder import IMAGE_FOLDER_BASE, data_config
+
+    options = {"resolution": 32, "labels": "folders", "test_size": 40}
+    networks = ["--model.generator.init_args.base_channels=4", "--model.discriminator.init_args.base_channels=4"]
+    common = ["--config", IMAGE_FOLDER_BASE, *networks, f"--trainer.default_root_dir={tmp_path / 'runs'}"]
+    scoring = [
+        "--ckpt_path=last",
+        "--evaluation.feature=classifier",
+        "--evaluation.num_samples=40",
+        "--evaluation.classifier_pool=1000",
+        "--evaluation.classifier_epochs=2",
+        f"--evaluation.classifier_cache={tmp_path / 'classifiers'}",
+        f"--evaluation.statistics_cache={tmp_path / 'statistics'}",
+    ]
+    run_cli("fit", *common, "--config", data_config(tmp_path, digit_png_folder, **options), *FAST)
+    run_cli("test", *common, "--config", data_config(tmp_path, digit_png_folder, **options), *scoring)
+
+    def logged() -> dict[str, float]:
+        rows = (tmp_path / "runs" / "version_0" / "test" / "metrics.csv").read_text().splitlines()
+        return {k: float(v) for k, v in zip(rows[0].split(","), rows[-1].split(","), strict=True) if v}
+
+    first = logged()
+    fid = first["eval/fid_classifier_40_test"]
+    assert fid > 1 and first["eval/kid_classifier_40_test"] > 0 and 1 <= first["eval/classes_40_covered"] <= 10
+    # the cached real statistics: named by the held-out images' content digest, holding exactly those 40 images
+    folder = ImageFolderDataModule(root=str(digit_png_folder), num_workers=0, value_range=(-1, 1), **options)
+    digest = folder.content_digest("test")[:12]
+    cached = sorted(p.name for p in (tmp_path / "statistics").iterdir())
+    assert [name.split("-")[0] for name in cached] == ["fid", "kid"]
+    assert all(name.endswith(f"-ImageFolder-test-40-{digest}.pt") for name in cached)
+    real = torch.load(tmp_path / "statistics" / cached[0], weights_only=True)
+    classifier, _ = dataset_classifier(folder, tmp_path / "classifiers", pool=1000)
+    with torch.no_grad():
+        expected = ClassifierFeatures(classifier)(folder.split_images("test")).double().sum(0)
+    assert int(real["real_features_num_samples"]) == 40
+    assert torch.allclose(real["real_features_sum"], expected, rtol=1e-4, atol=1e-3)
+
+    # the same images under another path, with new modification times: nothing is computed again
+    moved = tmp_path / "elsewhere" / "my digits"
+    shutil.copytree(digit_png_folder, moved)
+    for file in moved.rglob("*.png"):
+        os.utime(file, (1e9, 1e9))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(_FeatureMetric, "_feed_real", refuse)
+    monkeypatch.setattr(features, "train_classifier", refuse)
+    (tmp_path / "moved").mkdir()
+    run_cli("test", *common, "--config", data_config(tmp_path / "moved", moved, **options), *scoring)
+    again = logged()
+    assert json.loads((tmp_path / "runs" / "version_0" / "test" / SPLIT_FILE).read_text())["root"] == str(moved)
+    assert sorted(p.name for p in (tmp_path / "statistics").iterdir()) == cached
+    assert again["eval/fid_classifier_40_test"] == pytest.approx(fid, rel=1e-6)

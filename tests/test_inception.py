@@ -77,3 +77,43 @@ def test_without_any_weights_the_error_says_what_to_install_before_training(tmp_
     (tmp_path / "hub" / "checkpoints" / inception.OFFICIAL_FILE).write_bytes(b"")  # the official file, cached
     assert resolve_weights(None) == (str(tmp_path / "hub" / "checkpoints" / inception.OFFICIAL_FILE), True)
     assert resolve_weights("download") == (None, True)
+
+
+@needs_wheel
+@pytest.mark.slow  # 18 Inception passes and a fit: 20-45 s on this shared 2-core CPU
+def test_a_grey_folder_is_scored_in_inception_features_at_its_own_resolution(tmp_path, digit_png_folder, converted):
+    """configs/image_folder/base.yaml as a user runs it (feature: inception, offline; an unlabelled folder, so
+    `classes` is skipped): 32x32 grey digits, tiled to 3 channels and resized to 299 by the network, against 6
+    held-out images; the cached real statistics are those images' Inception features."""
+    import json
+    import math
+
+    from datamodules import ImageFolderDataModule
+    from tests.conftest import FAST, run_cli
+    from tests.test_datamodule_image_folder import IMAGE_FOLDER_BASE, data_config
+
+    options = {"resolution": 32, "test_size": 6}
+    common = [
+        "--config", IMAGE_FOLDER_BASE, "--config", data_config(tmp_path, digit_png_folder, **options),
+        "--model.generator.init_args.base_channels=4", "--model.discriminator.init_args.base_channels=4",
+        f"--trainer.default_root_dir={tmp_path / 'runs'}",
+    ]  # fmt: skip
+    run_cli("fit", *common, *FAST, "--sample_grid.every_n_epochs=0")
+    statistics = tmp_path / "statistics"
+    scoring = ["--ckpt_path=last", "--evaluation.num_samples=6", f"--evaluation.statistics_cache={statistics}"]
+    run_cli("test", *common, *scoring)
+    rows = (tmp_path / "runs" / "version_0" / "test" / "metrics.csv").read_text().splitlines()
+    logged = {k: v for k, v in zip(rows[0].split(","), rows[-1].split(","), strict=True) if v}
+    assert 0 < float(logged["eval/fid_inception_6_test"]) < math.inf and "eval/kid_inception_6_test" in logged
+    assert not any(name.startswith("eval/classes") for name in logged)  # no labels: skipped
+    folder = ImageFolderDataModule(root=str(digit_png_folder), num_workers=0, value_range=(-1, 1), **options)
+    assert folder.image_shape == (1, 32, 32)
+    (cached,) = statistics.glob(f"fid-*-ImageFolder-test-6-{folder.content_digest('test')[:12]}.pt")
+    real = torch.load(cached, weights_only=True)
+    # the grey digits as the metric reads them: in the model's range [-1, 1], back on [0, 1], tiled to 3 channels
+    images = folder.to_unit_interval(folder.split_images("test")).expand(-1, 3, -1, -1)
+    with torch.no_grad():
+        expected = InceptionFeatures(converted[0])(images).double().sum(0)
+    assert int(real["real_features_num_samples"]) == 6 and real["real_features_sum"].shape == (2048,)
+    assert torch.allclose(real["real_features_sum"], expected, rtol=1e-4, atol=1e-3)
+    assert json.loads((tmp_path / "runs" / "version_0" / "test" / "data_split.json").read_text())["counts"]["test"] == 6

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from gan_module.metrics.features import DEFAULT_CACHE, dataset_classifier
+from gan_module.metrics.features import CLASSIFIER_POOL, DEFAULT_CACHE, dataset_classifier
 from gan_module.names import eval_name
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ class EvaluationContext:
     inception_weights: str | None = None
     classifier_cache: str | Path = DEFAULT_CACHE
     classifier_epochs: int = 3
+    #: the most training images the classifier learns from a split read from files (features.CLASSIFIER_POOL)
+    classifier_pool: int | None = CLASSIFIER_POOL
     #: folder of the cached real statistics of FID and KID (gan_module/metrics/real_statistics.py); None: none
     statistics_cache: str | Path | None = None
     _classifier: tuple[Any, float] | None = field(default=None, repr=False)
@@ -55,7 +57,7 @@ class EvaluationContext:
         """The dataset classifier and its test accuracy (gan_module/metrics/features.py)."""
         if self._classifier is None:
             self._classifier = dataset_classifier(
-                self.datamodule, self.classifier_cache, self.classifier_epochs, self.device
+                self.datamodule, self.classifier_cache, self.classifier_epochs, self.device, self.classifier_pool
             )
             log.info("Evaluation: dataset classifier test accuracy %.4f", self._classifier[1])
         return self._classifier

@@ -130,7 +130,7 @@ class ClassCoverageMetric(EvaluationMetric):
     def score(self, samples: Tensor, context: EvaluationContext) -> dict[str, float]:
         classifier, accuracy = context.classifier()
         classes = context.datamodule.num_classes
-        data_distribution = torch.bincount(context.datamodule.split_labels("train"), minlength=classes).double()
+        data_distribution = context.datamodule.class_counts("train").double()  # counted without decoding images
         coverage = class_coverage(classifier.predict(samples.to(context.device)), classes, data_distribution)
         name = self.base_name(context)
         results = {f"{name}_covered": float(coverage.classes_covered), f"{name}_kl": coverage.kl_from_data}
@@ -165,7 +165,7 @@ class StackedModesMetric(EvaluationMetric):
     def prepare(self, context: EvaluationContext) -> None:
         digits = context.datamodule.digits()
         self.classifier, self.accuracy = dataset_classifier(
-            digits, context.classifier_cache, context.classifier_epochs, context.device
+            digits, context.classifier_cache, context.classifier_epochs, context.device, context.classifier_pool
         )
 
     def score(self, samples: Tensor, context: EvaluationContext) -> dict[str, float]:

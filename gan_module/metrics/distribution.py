@@ -87,8 +87,10 @@ class _FeatureMetric(EvaluationMetric):
             load_or_compute(self.metric, path, lambda: self._feed_real(context), context.device)
 
     def _feed_real(self, context: EvaluationContext) -> None:
-        for batch in context.datamodule.split_images(context.real_split).split(context.batch_size):
-            self.metric.update(_inception_input(batch.to(context.device), context), real=True)
+        """The real split, batch by batch as the data module reads it (a folder's split is never held whole)."""
+        data = context.datamodule
+        for images, _ in data.split_batches(context.real_split, context.batch_size):
+            self.metric.update(_inception_input(data.scale(images).to(context.device), context), real=True)
 
     def reset(self, context: EvaluationContext) -> None:
         """Forget the samples of the last evaluation (the real split's statistics stay)."""
@@ -135,7 +137,7 @@ class KID(_FeatureMetric):
     def build(self, context: EvaluationContext) -> Any:
         from torchmetrics.image import KernelInceptionDistance
 
-        subset = min(1000, context.num_samples, len(context.datamodule.split_labels(context.real_split)))
+        subset = min(1000, context.num_samples, len(context.datamodule.reader(context.real_split)))
         return KernelInceptionDistance(
             self.extractor(context), subset_size=subset, reset_real_features=False, normalize=True
         )

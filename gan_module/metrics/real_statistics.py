@@ -7,7 +7,9 @@ and the detector). The key names everything the statistics depend on:
 
 - the metric (FID keeps a feature sum and covariance sum, KID every real feature row);
 - the feature network, by a digest of its weights (a retrained dataset classifier gets new statistics);
-- the dataset and split, by :func:`~gan_module.metrics.features.dataset_key` (a changed split is recomputed).
+- the dataset and split by their content, never their place: :func:`~gan_module.metrics.features.dataset_key`
+  names them by the data module's ``content_digest`` (a folder's held-out files by their bytes), so a folder moved,
+  renamed or copied reuses its statistics and one changed image computes them anew.
 
 A file is written whole or not at all (:func:`~gan_module.checkpoint_io.write_atomically`), so runs sharing the
 cache never read half of one.
@@ -15,12 +17,12 @@ cache never read half of one.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
 from gan_module.checkpoint_io import write_atomically
@@ -30,7 +32,6 @@ from gan_module.metrics.inception import tensors_digest
 DEFAULT_STATISTICS_CACHE = Path("~/.cache/gan-selection/real-statistics")
 #: the prefix torchmetrics gives the states of the real side (FID's sums, KID's feature rows)
 REAL_STATE_PREFIX = "real_"
-log = logging.getLogger(__name__)
 
 
 def statistics_file(cache_dir: str | Path, metric_key: str, network: nn.Module, datamodule, split: str) -> Path:
@@ -51,7 +52,7 @@ def load_or_compute(metric, path: Path | None, feed_real: Callable[[], None], de
         saved = torch.load(path, map_location=device, weights_only=True)
         for name, value in saved.items():
             setattr(metric, name, value)
-        log.info("Evaluation: real statistics loaded from %s", path)
+        rank_zero_info(f"evaluation: real statistics read from the cache: {path}")
         return
     feed_real()
     if path is not None:
@@ -60,4 +61,4 @@ def load_or_compute(metric, path: Path | None, feed_real: Callable[[], None], de
             for name, value in real_states(metric).items()
         }
         write_atomically(path, lambda file: torch.save(states, file))
-        log.info("Evaluation: real statistics cached at %s", path)
+        rank_zero_info(f"evaluation: real statistics computed and cached: {path}")
