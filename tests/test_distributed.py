@@ -125,3 +125,50 @@ def test_two_processes_stay_identical_under_the_simultaneous_update(tmp_path):
         assert torch.equal(tensor, rank1[name]), name
     progress = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["gan_progress"]
     assert progress["iterations"] == progress["d_steps"] == 6  # one D and one G update per batch
+
+
+class RecordBatches(L.Callback):
+    """Each rank writes the labels of every training batch it saw, to check the ranks' shares."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.seen = getattr(self, "seen", []) + batch[1].tolist()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        torch.save(
+            {"labels": self.seen, "state": pl_module.state_dict()},
+            Path(trainer.default_root_dir) / f"rank{trainer.global_rank}.pt",
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["folder", "streamed"])
+def test_a_users_folder_trains_under_ddp_in_two_processes_each_on_its_share(tmp_path, source, digit_png_folder):
+    """The image-folder module (a DistributedSampler) and the streamed chunks (LitData's sharding) under DDP: two
+    processes, identical weights, and each rank trains on its own batches."""
+    from datamodules.prepare import prepare
+
+    if source == "folder":
+        data = ["--data.class_path=datamodules.ImageFolderDataModule", f"--data.init_args.root={digit_png_folder}"]
+        data += ["--data.init_args.resolution=28", "--data.init_args.labels=folders", "--data.init_args.num_workers=0"]
+    else:
+        prepare(str(digit_png_folder), str(tmp_path / "chunks"), num_workers=1, resolution=28, labels="folders")
+        data = [
+            "--data.class_path=datamodules.StreamingImageDataModule",
+            f"--data.init_args.input_dir={tmp_path / 'chunks'}",
+        ]
+        data += ["--data.init_args.num_workers=0"]
+    root = tmp_path / "ddp"
+    env = {k: v for k, v in os.environ.items() if k != "GAN_RUN_DIR"} | {"PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "main.py", "fit", "--config", "configs/quickstart.yaml", *data]
+    cmd += ["--config", "configs/trainer/ddp.yaml", "--trainer.accelerator=cpu", "--trainer.devices=2"]
+    cmd += ["--trainer.max_epochs=1", "--trainer.limit_train_batches=4", "--trainer.limit_val_batches=0"]
+    cmd += ["--data.init_args.batch_size=32", "--trainer.enable_progress_bar=false", "--evaluation.every_n_epochs=0"]
+    cmd += ["--sample_grid.every_n_epochs=0", "--interpolation.every_n_epochs=0", f"--trainer.default_root_dir={root}"]
+    cmd += ['--trainer.callbacks+={"class_path": "tests.test_distributed.RecordBatches"}']
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0, rank1 = (torch.load(root / "version_0" / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for name, tensor in rank0["state"].items():
+        assert torch.equal(tensor, rank1["state"][name]), name
+    assert len(rank0["labels"]) == len(rank1["labels"]) == 4 * 32
+    assert rank0["labels"] != rank1["labels"]  # each rank its own share of the images, not the same batches
