@@ -20,9 +20,12 @@ quickstart: install
 	$(BIN)/python main.py fit --config configs/quickstart.yaml
 
 ## Speed of `main.py fit` as a user runs it (shipped configs, default callbacks) against a hand-written PyTorch
-## loop, for each recipe family, and the start-up times (prints a table; about 3 minutes on 2 CPU cores).
+## loop, for each recipe family, and the start-up times (prints a table; about 3 minutes on 2 CPU cores); then the
+## thread rows: each family's speed with the chosen threads, 1, 2 and as before, idle and beside a busy process
+## (about 10 minutes).
 bench: install
 	$(BIN)/python -m benchmarks.user_path
+	$(BIN)/python -m benchmarks.user_path --threads --scale 0.5
 
 ## The LightningModule alone (no callbacks, no logger) against the same loop, on compute-heavy networks.
 bench-module: install

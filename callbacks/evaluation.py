@@ -29,7 +29,7 @@ from gan_module.metrics.features import DEFAULT_CACHE, FEATURES
 from gan_module.metrics.inception import OFFICIAL_FILE, resolve_weights
 from gan_module.metrics.real_statistics import DEFAULT_STATISTICS_CACHE
 from gan_module.metrics.registry import EvaluationContext, metric_class
-from gan_module.names import EVAL, SAMPLER_DRAWS, SAMPLER_SECONDS, sampler_cost_key
+from gan_module.names import EVAL, SAMPLER_COSTS, sampler_cost_key
 
 #: what an Evaluation measures unless told otherwise; each applies only where its data allows
 DEFAULT_METRICS = ("fid", "kid", "parzen", "classes", "modes")
@@ -177,8 +177,8 @@ class Evaluation(L.Callback):
         if sampler is not None and sampler.guides:
             sampler.cost.reset()
             results |= self._evaluate_samples(trainer, pl_module, refined=True, label=sampler.label)
-            results[sampler_cost_key(sampler.label, SAMPLER_DRAWS)] = sampler.cost.draws_per_sample
-            results[sampler_cost_key(sampler.label, SAMPLER_SECONDS)] = sampler.cost.seconds_per_1k
+            for what in SAMPLER_COSTS:  # draws_per_sample, seconds_per_1k, capped_share
+                results[sampler_cost_key(sampler.label, what)] = getattr(sampler.cost, what)
             log.info("Evaluation: %s drew %s", type(sampler).__name__, sampler.cost.summary())
         if trainer.world_size > 1:
             results = trainer.strategy.broadcast(results, src=0)

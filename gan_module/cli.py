@@ -16,10 +16,12 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 from jsonargparse import Namespace
+from jsonargparse.typing import PositiveInt
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info
@@ -37,7 +39,7 @@ from gan_module.errors import ConfigError, DivergenceError, PreemptedError
 from gan_module.model.module import GAN
 from gan_module.model.packing import check_batch_size, packed_shape
 from gan_module.run.folder import CONFIG_DIR, claims, current_run, resolve_run_folder
-from gan_module.run.machine import stop_probing_for_absent_gpus
+from gan_module.run.machine import choose_threads, stop_probing_for_absent_gpus
 from gan_module.run.resume import changed_settings, describe, is_fixed
 from gan_module.run.wandb import WandbConfigSaver
 
@@ -105,6 +107,13 @@ class GANCLI(LightningCLI):
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument(
+            "--threads",
+            type=PositiveInt | Literal["auto"],
+            default="auto",
+            help="CPU intra-op threads: auto (one for small networks, torch's default otherwise; OMP_NUM_THREADS "
+            "wins when set) or a count (gan_module/run/machine.py)",
+        )
         # the data decides the sample shape and the number of classes; networks never repeat them in YAML
         for network in NETWORKS:
             for attribute in LINKED_FROM_DATA:
@@ -193,6 +202,16 @@ class GANCLI(LightningCLI):
             if found is None:
                 raise
             raise found from None
+        self._choose_threads()
+
+    def _choose_threads(self) -> None:
+        """The CPU threads for this run's networks, before the first step; one line says what and why."""
+        subcommand = self.config.get("subcommand")
+        cfg = self.config[subcommand] if subcommand is not None else self.config
+        trainer = getattr(self, "trainer", None)
+        on_cpu = trainer is None or isinstance(trainer.accelerator, CPUAccelerator)
+        batch_size = getattr(self.datamodule, "batch_size", None)
+        rank_zero_info(choose_threads(cfg.get("threads", "auto"), self.model, batch_size, on_cpu))
 
     def _discriminator_input(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
         return packed_shape(sample_shape, self._pack)

@@ -68,10 +68,12 @@ def eval_name(
 
 
 #: what a discriminator-guided sampler cost in an evaluation (gan_module/samplers/): generator samples drawn per
-#: sample kept, and seconds per 1,000 samples kept
-SAMPLER_DRAWS, SAMPLER_SECONDS = "draws_per_sample", "seconds_per_1k"
+#: sample kept, seconds per 1,000 samples kept, and the share of samples handed out at its cap (DRS: G's plain
+#: sample after max_draws_per_sample; MH-GAN: a chain run again from G)
+SAMPLER_DRAWS, SAMPLER_SECONDS, SAMPLER_CAPPED = "draws_per_sample", "seconds_per_1k", "capped_share"
+SAMPLER_COSTS = (SAMPLER_DRAWS, SAMPLER_SECONDS, SAMPLER_CAPPED)
 
 
 def sampler_cost_key(sampler: str, what: str) -> str:
-    """``eval/sampler_drs_draws_per_sample``: one of :data:`SAMPLER_DRAWS`, :data:`SAMPLER_SECONDS` of a sampler."""
+    """``eval/sampler_drs_draws_per_sample``: one of :data:`SAMPLER_COSTS` of a sampler."""
     return f"{EVAL}sampler_{sampler}_{what}"

@@ -186,3 +186,27 @@ def test_parzen_ceiling_of_real_digits_on_the_full_data_is_the_published_243(mon
     # ../shared/NOTES.md: 10,000 real training digits score 243.1 +- 2.2 nats on the 2014 protocol
     assert 238 < rows["real"].mean < 248 and rows["real"].sigma == pytest.approx(0.167, abs=1e-3)
     assert "10000 centres, sigma chosen on 1000 validation digits, 10000 test digits" in capsys.readouterr().out
+
+
+def test_the_thread_rows_time_every_setting_idle_and_busy_and_state_the_targets(tmp_path, monkeypatch):
+    from benchmarks import user_path
+
+    speeds = {"auto": 100.0, "1 thread": 110.0, "2 threads": 50.0, "before": 90.0}
+    started: list[tuple[str, tuple[str, ...], dict]] = []
+
+    def fake_fit(recipe, iterations, folder, extra=(), env=None):
+        name = folder.name.rsplit("-", 1)[-1]  # <recipe>-<condition>-<setting>
+        started.append((folder.name, extra, env or {}))
+        rate = speeds[name]
+        return {"wall": 1.0, "rows": [(recipe.warmup, 0.0), (recipe.warmup + 100, 100 / rate)]}
+
+    monkeypatch.setattr(user_path, "run_fit", fake_fit)
+    rows = user_path.thread_rows(user_path.THREAD_RECIPES[:1], tmp_path)
+    assert [r["condition"] for r in rows] == ["idle", "busy"] and len(started) == 8
+    assert rows[0]["auto_vs_best"] == pytest.approx(1.1) and rows[0]["auto_vs_before"] == pytest.approx(100 / 90)
+    before = [(extra, env) for name, extra, env in started if name.endswith("before")]
+    assert before[0][1] == {"GOMP_SPINCOUNT": "300000"}  # libgomp's default spinning: main.py leaves it alone
+    assert "| mixtures-best | busy | 100.0 | 110.0 | 50.0 | 90.0 | 1.10 | 1.11 |" in user_path.thread_table(rows)
+    for recipe in user_path.THREAD_RECIPES:
+        configs = [recipe.args[i + 1] for i, a in enumerate(recipe.args) if a == "--config"]
+        assert configs and all((user_path.ROOT / c).is_file() for c in configs)

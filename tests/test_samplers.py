@@ -212,6 +212,7 @@ def test_test_of_a_checkpoint_with_drs_logs_raw_and_refined_metrics_named_by_the
         assert math.isfinite(float(row[f"eval/modes_1k_drs_{name}"]))  # the sampler's, named by it
     assert float(row["eval/sampler_drs_draws_per_sample"]) >= 1.0
     assert float(row["eval/sampler_drs_seconds_per_1k"]) > 0
+    assert 0 <= float(row["eval/sampler_drs_capped_share"]) <= 1
     # a bad sampler setting is one line before anything runs (YAML spells NaN `.nan`)
     with pytest.raises(SystemExit) as stop:
         run_cli("test", *MIXTURE, *drs, "--model.sampler.init_args.gamma=.nan", f"--ckpt_path={ckpt}")

@@ -19,7 +19,7 @@ from gan_module.metrics.base import (  # noqa: F401  (EvaluationContext, Evaluat
     EvaluationMetric,
     register,
 )
-from gan_module.names import EVAL, SAMPLER_DRAWS, SAMPLER_SECONDS, sampler_cost_key
+from gan_module.names import EVAL, SAMPLER_COSTS, sampler_cost_key
 
 
 def metric_class(name: str) -> type[EvaluationMetric]:
@@ -52,7 +52,7 @@ def logged_names(
     found = [name for m in metrics for name in metric_class(m).logged_names(**settings)]
     if sampler:
         found += [name for m in metrics for name in metric_class(m).logged_names(**settings, sampler=sampler)]
-        found += [sampler_cost_key(sampler, what) for what in (SAMPLER_DRAWS, SAMPLER_SECONDS)]
+        found += [sampler_cost_key(sampler, what) for what in SAMPLER_COSTS]
     return list(dict.fromkeys(found))
 
 

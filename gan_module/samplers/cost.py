@@ -29,9 +29,13 @@ class SamplingCost:
     def seconds_per_1k(self) -> float:
         return 1000.0 * self.seconds / self.kept if self.kept else float("nan")
 
+    @property
+    def capped_share(self) -> float:
+        return self.capped / self.kept if self.kept else float("nan")
+
     def summary(self) -> str:
         """``2500 samples: 3.1 generator draws each, 0.42 s per 1,000``."""
         return (
             f"{self.kept} samples: {self.draws_per_sample:.3g} generator draws each, "
-            f"{self.seconds_per_1k:.3g} s per 1,000"
+            f"{self.seconds_per_1k:.3g} s per 1,000, {self.capped} at the cap"
         )
