@@ -20,10 +20,12 @@ quickstart: install
 	$(BIN)/python main.py fit --config configs/quickstart.yaml
 
 ## Speed of `main.py fit` as a user runs it (shipped configs, default callbacks) against a hand-written PyTorch
-## loop, for each recipe family, and the start-up times; then a folder of images through the image-folder loader
-## against torchvision's ImageFolder, and the memory of listing many files (prints tables; minutes on 2 CPU cores).
+## loop, for each recipe family, and the start-up times; the thread rows (each family's speed with the chosen
+## threads, 1, 2 and as before, idle and beside a busy process); then a folder of images through the image-folder
+## loader against torchvision's ImageFolder, and the memory of listing many files (prints tables; ~15 minutes).
 bench: install
 	$(BIN)/python -m benchmarks.user_path
+	$(BIN)/python -m benchmarks.user_path --threads --scale 0.5
 	$(BIN)/python -m benchmarks.image_folder
 
 ## The LightningModule alone (no callbacks, no logger) against the same loop, on compute-heavy networks.

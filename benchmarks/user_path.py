@@ -75,10 +75,34 @@ RECIPES = [
     ),
 ]
 BY_NAME = {recipe.name: recipe for recipe in RECIPES}
+#: the shipped config families the thread rows time idle and beside a busy process (docs/scaling.md, "Threads")
+THREAD_RECIPES = [
+    Recipe(
+        "mixtures-best",
+        tuple(arg for config in ("base", "grid", "best") for arg in ("--config", f"configs/mixtures/{config}.yaml")),
+        warmup=100,
+        window=900,
+    ),
+    BY_NAME["quickstart"],
+    BY_NAME["dcgan28"],
+]
+#: how each thread row starts ``main.py fit``: extra arguments and environment. "auto" is what a user gets;
+#: "before" is the behaviour before threads were chosen (torch's default count, libgomp's default spinning:
+#: GOMP_SPINCOUNT=300000 is its documented default, set so that main.py leaves the wait policy alone)
+THREAD_SETTINGS = {
+    "auto": ((), {}),
+    "1 thread": (("--threads=1",), {}),
+    "2 threads": (("--threads=2",), {}),
+    "before": ((f"--threads={os.cpu_count()}",), {"GOMP_SPINCOUNT": "300000"}),
+}
+#: the other process of the "busy" rows: a user's second job, torch matmuls on torch's default threads
+BUSY = "import torch, time\na = torch.randn(256, 256)\nwhile True:\n    a = torch.tanh(a @ a.T / 16)\n"
 
 
 # --------------------------------------------------------------------------------------------- the fit
-def run_fit(recipe: Recipe, iterations: int, folder: Path) -> dict:
+def run_fit(
+    recipe: Recipe, iterations: int, folder: Path, extra: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> dict:
     """``main.py fit`` of the recipe for ``iterations`` generator iterations: wall time and its logged rows."""
     command = [
         sys.executable,
@@ -87,9 +111,11 @@ def run_fit(recipe: Recipe, iterations: int, folder: Path) -> dict:
         *recipe.args,
         f"--budget.max_iterations={iterations}",
         f"--trainer.default_root_dir={folder}",
+        *extra,
     ]
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    environment = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment | (env or {}))
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -218,6 +244,56 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------------------------- threads
+def thread_rows(
+    recipes: list[Recipe], folder: Path, rounds: int = 1, conditions: tuple[str, ...] = ("idle", "busy")
+) -> list[dict]:
+    """Each recipe's fit speed under every :data:`THREAD_SETTINGS`, alone and beside one busy process; the
+    median over ``rounds``, each round going through the settings in turn (a slow spell hits them all)."""
+    rows = []
+    for recipe in recipes:
+        for condition in conditions:
+            speeds: dict[str, list[float]] = {name: [] for name in THREAD_SETTINGS}
+            for round_ in range(rounds):
+                for name, (extra, env) in THREAD_SETTINGS.items():
+                    run_folder = folder / f"{recipe.name}-{round_}-{condition}-{name}"
+                    speeds[name].append(_timed_beside(recipe, run_folder, extra, env, busy=condition == "busy"))
+            row = {"recipe": recipe.name, "condition": condition, "rounds": rounds}
+            row |= {name: statistics.median(values) for name, values in speeds.items()}
+            others = [row[name] for name in THREAD_SETTINGS if name != "auto"]
+            row["auto_vs_best"] = max(others) / row["auto"]  # target under load: <= 1.2
+            row["auto_vs_before"] = row["auto"] / row["before"]  # target idle: >= 0.95
+            rows.append(row)
+            print(f"{recipe.name} {condition}: done", file=sys.stderr, flush=True)
+    return rows
+
+
+def _timed_beside(recipe: Recipe, folder: Path, extra: tuple[str, ...], env: dict[str, str], busy: bool) -> float:
+    """The fit's iterations per second, with the :data:`BUSY` process running beside it when ``busy``."""
+    other = subprocess.Popen([sys.executable, "-c", BUSY], stdout=subprocess.DEVNULL) if busy else None
+    try:
+        run = run_fit(recipe, recipe.warmup + recipe.window, folder, extra, env)
+    finally:
+        if other is not None:
+            other.kill()
+            other.wait()
+    return clock_rate(run["rows"], recipe.warmup)
+
+
+def thread_table(rows: list[dict]) -> str:
+    names = list(THREAD_SETTINGS)
+    lines = [
+        "| recipe | machine | " + " | ".join(f"{n} it/s" for n in names) + " | best / auto | auto / before |",
+        "|---|---|" + "---:|" * (len(names) + 2),
+    ]
+    for r in rows:
+        speeds = " | ".join(f"{r[n]:.1f}" for n in names)
+        lines.append(
+            f"| {r['recipe']} | {r['condition']} | {speeds} | {r['auto_vs_best']:.2f} | {r['auto_vs_before']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def machine() -> str:
     import platform
 
@@ -237,7 +313,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up timings")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--threads",
+        action="store_true",
+        help="time the thread settings (auto, 1, 2, before) of the shipped families idle and beside a busy process",
+    )
+    parser.add_argument("--conditions", default="idle,busy", help="with --threads: idle, busy or both")
     args = parser.parse_args(argv)
+    if args.threads:
+        return _threads(args)
     unknown = set(args.recipes.split(",")) - set(BY_NAME)
     if unknown:
         parser.error(f"unknown recipes {sorted(unknown)}; choose from {', '.join(BY_NAME)}")
@@ -261,6 +345,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "results": results, "startup": startup}, indent=1))
     return results
+
+
+def _threads(args: argparse.Namespace) -> list[dict]:
+    began = time.perf_counter()
+    chosen = [r for r in THREAD_RECIPES if args.recipes == ",".join(BY_NAME) or r.name in args.recipes.split(",")]
+    if args.scale != 1.0:
+        chosen = [Recipe(r.name, r.args, r.warmup, max(20, int(r.window * args.scale))) for r in chosen]
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = thread_rows(chosen, Path(tmp), args.rounds, tuple(args.conditions.split(",")))
+    print(f"Machine: {machine()}")
+    print(thread_table(rows))
+    print("\nTargets: busy, best / auto <= 1.2; idle, auto / before >= 0.95")
+    print(f"Benchmark time: {time.perf_counter() - began:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "threads": rows}, indent=1))
+    return rows
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from gan_module.metrics.features import CLASSIFIER_POOL, DEFAULT_CACHE, FEATURES
 from gan_module.metrics.inception import OFFICIAL_FILE, resolve_weights
 from gan_module.metrics.real_statistics import DEFAULT_STATISTICS_CACHE
 from gan_module.metrics.registry import EvaluationContext, metric_class
-from gan_module.names import EVAL, ITERATIONS
+from gan_module.names import EVAL, ITERATIONS, SAMPLER_COSTS, sampler_cost_key
 
 #: what an Evaluation measures unless told otherwise; each applies only where its data allows
 DEFAULT_METRICS = ("fid", "kid", "parzen", "classes", "modes")
@@ -156,10 +156,10 @@ class Evaluation(L.Callback):
             log.info("Evaluation: %s do not apply to %s; skipped.", skipped, type(datamodule).__name__)
         return active
 
-    def name(self, metric: str) -> str:
-        """The logged name, with the protocol in it."""
+    def name(self, metric: str, sampler: str | None = None) -> str:
+        """The logged name, with the protocol in it (and the name part of a discriminator-guided ``sampler``)."""
         return self._classes[metric].name(
-            num_samples=self.num_samples, feature=self.feature, real_split=self.real_split
+            num_samples=self.num_samples, feature=self.feature, real_split=self.real_split, sampler=sampler
         )
 
     def _prepare(self, datamodule, device: torch.device) -> dict:
@@ -178,18 +178,31 @@ class Evaluation(L.Callback):
         """Every rank generates its share of the samples; global rank 0 scores them batch by batch as they come
         and tells the others.
 
+        The plain generator's samples are always scored, under the usual names; when the module's sampler is
+        guided by D (gan_module/samplers/), its samples from the same noise are scored too, under names carrying
+        its label, with what they cost (generator draws per sample, seconds per 1,000).
+
         Call it on every rank of a distributed run (it gathers and broadcasts).
         """
-        batches = self.stream(trainer, pl_module)
-        if trainer.global_rank == 0:
-            results = self.score_batches(trainer.datamodule, batches, pl_module.device)
-        else:
-            results = {}
-            for _ in batches:  # generates this rank's share and takes part in every gather
-                pass
+        results = self._evaluate_samples(trainer, pl_module, refined=False)
+        sampler = getattr(pl_module, "sampler", None)
+        if sampler is not None and sampler.guides:
+            sampler.cost.reset()
+            results |= self._evaluate_samples(trainer, pl_module, refined=True, label=sampler.label)
+            for what in SAMPLER_COSTS:  # draws_per_sample, seconds_per_1k, capped_share
+                results[sampler_cost_key(sampler.label, what)] = getattr(sampler.cost, what)
+            log.info("Evaluation: %s drew %s", type(sampler).__name__, sampler.cost.summary())
         if trainer.world_size > 1:
             results = trainer.strategy.broadcast(results, src=0)
         return results
+
+    def _evaluate_samples(self, trainer: L.Trainer, pl_module, refined: bool, label: str | None = None) -> dict:
+        batches = self.stream(trainer, pl_module, refined)
+        if trainer.global_rank == 0:
+            return self.score_batches(trainer.datamodule, batches, pl_module.device, label)
+        for _ in batches:  # generates this rank's share and takes part in every gather
+            pass
+        return {}
 
     def score(self, datamodule, samples: Tensor, device: torch.device) -> dict[str, float]:
         """Every active metric of ``samples`` (on the CPU), by name."""
@@ -200,14 +213,18 @@ class Evaluation(L.Callback):
         return results
 
     @torch.no_grad()
-    def score_batches(self, datamodule, batches: Iterable[Tensor], device: torch.device) -> dict[str, float]:
-        """Every active metric of the samples in ``batches`` (on the CPU), by name, without holding them all.
+    def score_batches(
+        self, datamodule, batches: Iterable[Tensor], device: torch.device, sampler: str | None = None
+    ) -> dict[str, float]:
+        """Every active metric of the samples in ``batches`` (on the CPU), by name, without holding them all;
+        ``sampler``: the name part of the sampler that drew them (None: the plain generator).
 
         Metrics fed batch by batch see each batch as it comes; the samples are kept (in one tensor of
         ``num_samples``) only when an active metric is given them all at once.
         """
         state = self._prepare(datamodule, device)
         context, active = state["context"], state["active"]
+        context.sampler = sampler
         fed = [metric for metric in active if metric.streams]
         for metric in fed:
             metric.reset(context)
@@ -226,9 +243,9 @@ class Evaluation(L.Callback):
             results |= metric.compute(context) if metric.streams else metric.score(kept[:count], context)
         return results
 
-    def batches(self, pl_module, rank: int = 0, world_size: int = 1) -> Iterator[Tensor]:
+    def batches(self, pl_module, rank: int = 0, world_size: int = 1, refined: bool = True) -> Iterator[Tensor]:
         """This rank's batches of samples (on the CPU), generated one at a time from seeded noise; labels drawn
-        uniformly for conditional models.
+        uniformly for conditional models. ``refined``: through the module's sampler (else G's plain samples).
 
         The noise of all ``num_samples`` is drawn in batches from one seeded stream; rank r generates batches
         r, r + world_size, ... of it, so the gathered set is the same whatever the number of ranks.
@@ -240,21 +257,21 @@ class Evaluation(L.Callback):
             z = pl_module.noise.sample(n, pl_module.latent_dim, "cpu", g)  # drawn on every rank: keeps the stream
             labels = torch.randint(0, pl_module.num_classes, (n,), generator=g) if conditional else None
             if index % world_size == rank:
-                yield pl_module.generate(z, labels).float().cpu()  # generate() runs without autograd
+                yield _generated(pl_module, z, labels, refined).float().cpu()  # generate() runs without autograd
 
-    def generate(self, pl_module, rank: int = 0, world_size: int = 1) -> Tensor:
+    def generate(self, pl_module, rank: int = 0, world_size: int = 1, refined: bool = True) -> Tensor:
         """This rank's samples of :meth:`batches` in one tensor (all ``num_samples`` with one process)."""
-        batches = list(self.batches(pl_module, rank, world_size))
+        batches = list(self.batches(pl_module, rank, world_size, refined))
         return torch.cat(batches) if batches else torch.empty(0)
 
-    def stream(self, trainer: L.Trainer, pl_module) -> Iterator[Tensor]:
+    def stream(self, trainer: L.Trainer, pl_module, refined: bool = True) -> Iterator[Tensor]:
         """All samples, batch by batch in the order of the noise stream, on global rank 0.
 
         Under DDP each round gathers one batch of every rank (rank r holds batches r, r + world, ...), so rank 0
         never holds more than ``world_size`` batches; the other ranks take part in the gathers and yield nothing.
         """
         rank, world = trainer.global_rank, trainer.world_size
-        mine = self.batches(pl_module, rank, world)
+        mine = self.batches(pl_module, rank, world, refined)
         if world == 1:
             yield from mine
             return
@@ -306,6 +323,13 @@ class Evaluation(L.Callback):
 
     def on_test_epoch_end(self, trainer, pl_module) -> None:
         self._log(pl_module, self.evaluate(trainer, pl_module))
+
+
+def _generated(pl_module, z: Tensor, labels: Tensor | None, refined: bool) -> Tensor:
+    """The module's samples for this noise; ``refined=False``: G's own (a module without samplers has only those)."""
+    if refined or not hasattr(pl_module, "generate_plain"):
+        return pl_module.generate(z, labels)
+    return pl_module.generate(z, labels, refined=False)
 
 
 def _check_sample_limits(classes: dict[str, type], num_samples: int) -> None:

@@ -79,7 +79,9 @@ class LatentInterpolation(L.Callback):
         return (torch.arange(self.num_pairs) % pl_module.num_classes).repeat_interleave(self.steps)
 
     def render(self, trainer: L.Trainer, pl_module, mode: str) -> Tensor:
-        samples = pl_module.generate(self.path_noise(pl_module, mode), self.labels(pl_module)).float().cpu()
+        # a path through G's noise space: G's own samples (a sampler guided by D would swap in other noise)
+        plain = getattr(pl_module, "generate_plain", pl_module.generate)
+        samples = plain(self.path_noise(pl_module, mode), self.labels(pl_module)).float().cpu()
         if trainer.datamodule is not None:
             samples = trainer.datamodule.to_unit_interval(samples)
         return torchvision.utils.make_grid(samples, nrow=self.steps, padding=2, pad_value=1.0)

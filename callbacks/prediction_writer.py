@@ -57,6 +57,9 @@ class PredictionWriter(BasePredictionWriter):
     def on_predict_start(self, trainer, pl_module) -> None:
         trainer.predict_loop.return_predictions = False  # held here once, not also in Lightning's list
         self._batches, self._count = [], 0
+        sampler = getattr(pl_module, "sampler", None)
+        if sampler is not None:
+            sampler.cost.reset()
         planned = _planned_count(trainer)
         if planned is not None and planned > self.max_samples:
             raise ConfigError(self._too_many(planned))
@@ -83,7 +86,10 @@ class PredictionWriter(BasePredictionWriter):
             with naming(folder / f"{stem}.png"):
                 torchvision.utils.save_image(grid, folder / f"{stem}.png", nrow=self.nrow)
             self.written.append(folder / f"{stem}.png")
-        print(f"predict: wrote {', '.join(map(str, self.written))}")
+        sampler = getattr(pl_module, "sampler", None)
+        guided = sampler is not None and sampler.guides
+        drawn = f" ({type(sampler).__name__}: {sampler.cost.summary()})" if guided else ""
+        print(f"predict: wrote {', '.join(map(str, self.written))}{drawn}")
 
     def _too_many(self, count: int) -> str:
         return (

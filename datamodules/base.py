@@ -135,6 +135,8 @@ class ImageDataModule(L.LightningDataModule):
             is available).
         persistent_workers: keep worker processes alive between epochs (when ``num_workers > 0``).
         prefetch_factor: batches each worker loads ahead (when ``num_workers > 0``).
+        train_size: keep only the first ``train_size`` images of the training split (limited-data experiments:
+            DiffAugment's setting of a few thousand images); ``null``: all of them. The other splits are unchanged.
 
     Checkpoints record how far the current epoch got (:meth:`state_dict`), so a run resumed from a mid-epoch
     checkpoint continues with the very next batch of the same order.
@@ -156,8 +158,12 @@ class ImageDataModule(L.LightningDataModule):
         pin_memory: bool | None = None,
         persistent_workers: bool = True,
         prefetch_factor: int = 2,
+        train_size: int | None = None,
     ) -> None:
         super().__init__()
+        if train_size is not None and train_size < 1:
+            raise ConfigError(f"data.train_size must be >= 1 (or null: every training image), got {train_size}.")
+        self.train_size = train_size
         if batch_size < 1:
             raise ConfigError(f"data.batch_size must be >= 1, got {batch_size}.")
         if val_size < 0 or test_size < 0:
@@ -220,6 +226,13 @@ class ImageDataModule(L.LightningDataModule):
         for name, (x, y) in official.items():
             if x is not None:
                 splits[name] = TensorSplit(x, y)
+        if self.train_size is not None:
+            if self.train_size > n_train:
+                raise ConfigError(
+                    f"data.train_size={self.train_size} is more than the {n_train} training images of "
+                    f"{type(self).__name__}: lower it, or set it to null for all of them."
+                )
+            splits["train"] = TensorSplit(pool_x[: self.train_size], pool_y[: self.train_size])
         return splits
 
     def split_images(self, split: str) -> Tensor:

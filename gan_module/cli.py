@@ -18,10 +18,12 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 from jsonargparse import Namespace
+from jsonargparse.typing import PositiveInt
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info
@@ -35,12 +37,12 @@ from callbacks.prediction_writer import PredictionWriter
 from callbacks.preemption import Preemption
 from callbacks.sample_grid import SampleGrid
 from datamodules.base import ImageDataModule
-from gan_module.errors import ConfigError, DivergenceError, PreemptedError
+from gan_module.errors import ConfigError, DivergenceError, PreemptedError, behind
 from gan_module.model.module import GAN
 from gan_module.model.packing import check_batch_size, packed_shape
-from gan_module.run.faults import describe_fault, mask_credentials, os_fault_behind
+from gan_module.run.faults import mask_credentials, os_fault_behind, stopped_by
 from gan_module.run.folder import CONFIG_DIR, claims, current_run, resolve_run_folder
-from gan_module.run.machine import stop_probing_for_absent_gpus
+from gan_module.run.machine import choose_threads, stop_probing_for_absent_gpus
 from gan_module.run.resume import changed_settings, describe, is_fixed
 from gan_module.run.wandb import WandbConfigSaver
 from gan_module.run.yaml_files import STRICT_MODE, YamlFileError, register_with_jsonargparse
@@ -77,7 +79,7 @@ class OneLineErrorParser(LightningArgumentParser):
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if not self.exit_on_error:  # a subcommand's parser: the main parser reports
             super().error(message, ex)
-        unloadable = _behind(ex, YamlFileError)
+        unloadable = behind(ex, YamlFileError)
         if unloadable is not None:  # jsonargparse's wrapping of it would bury the file, key and lines
             say(str(unloadable))
             sys.exit(2)
@@ -90,22 +92,6 @@ class OneLineErrorParser(LightningArgumentParser):
 def say(message: str) -> None:
     """The one ``error:`` line on stderr, with any password in a URL masked."""
     sys.stderr.write(f"error: {mask_credentials(message)}\n")
-
-
-def _behind(err: BaseException | None, kind: type[BaseException]) -> BaseException | None:
-    """The first exception of ``kind`` in ``err``'s chain (what it was raised from, or while handling)."""
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, kind):
-            return err
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return None
-
-
-def _config_error_behind(err: BaseException | None) -> ConfigError | None:
-    """The ConfigError a constructor raised, which jsonargparse wraps into its own errors when it builds a class."""
-    return _behind(err, ConfigError)
 
 
 def _rejected_setting(err: BaseException) -> ConfigError | None:
@@ -134,6 +120,13 @@ class GANCLI(LightningCLI):
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument(
+            "--threads",
+            type=PositiveInt | Literal["auto"],
+            default="auto",
+            help="CPU intra-op threads: auto (one for small networks, torch's default otherwise; OMP_NUM_THREADS "
+            "wins when set) or a count (gan_module/run/machine.py)",
+        )
         # the data decides the sample shape and the number of classes; networks never repeat them in YAML
         for network in NETWORKS:
             for attribute in LINKED_FROM_DATA:
@@ -218,10 +211,20 @@ class GANCLI(LightningCLI):
             if self.config.get("subcommand") == "fit":
                 self.model.configure_optimizers()  # built and dropped: Lightning builds its own at fit start
         except Exception as err:
-            found = _config_error_behind(err) or _rejected_setting(err)
+            found = behind(err, ConfigError) or _rejected_setting(err)
             if found is None:
                 raise
             raise found from None
+        self._choose_threads()
+
+    def _choose_threads(self) -> None:
+        """The CPU threads for this run's networks, before the first step; one line says what and why."""
+        subcommand = self.config.get("subcommand")
+        cfg = self.config[subcommand] if subcommand is not None else self.config
+        trainer = getattr(self, "trainer", None)
+        on_cpu = trainer is None or isinstance(trainer.accelerator, CPUAccelerator)
+        batch_size = getattr(self.datamodule, "batch_size", None)
+        rank_zero_info(choose_threads(cfg.get("threads", "auto"), self.model, batch_size, on_cpu))
 
     def _discriminator_input(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
         return packed_shape(sample_shape, self._pack)
@@ -283,15 +286,5 @@ def _run(cli: type[GANCLI], args: list[str] | None) -> None:
         fault = os_fault_behind(err)
         if fault is None:
             raise
-        say(_os_fault(fault))
+        say(stopped_by(fault, current_run()))
         sys.exit(1)
-
-
-def _os_fault(err: OSError) -> str:
-    """One line: what the system refused, where, and what is safe to resume from."""
-    run = current_run()
-    text = f"{describe_fault(err, folder=run.root if run is not None else None)}: the command stopped."
-    last = run.last_checkpoint if run is not None else None
-    if last is not None and last.is_file():
-        text += f" The last good checkpoint is {last}: fix the cause, then run the same command with --ckpt_path last."
-    return text

@@ -3,6 +3,18 @@
 import signal
 
 
+def behind(err: BaseException | None, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of ``kind`` in ``err``'s chain (what it was raised from, or while handling): the error a
+    constructor raised, which libraries wrap into their own."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, kind):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
 class ConfigError(ValueError):
     """A setting or an input file that must be changed before training can start."""
 

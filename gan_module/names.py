@@ -52,8 +52,28 @@ def count(n: int) -> str:
     return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
-def eval_name(metric: str, num_samples: int, feature: str | None = None, real_split: str | None = None) -> str:
+def eval_name(
+    metric: str,
+    num_samples: int,
+    feature: str | None = None,
+    real_split: str | None = None,
+    sampler: str | None = None,
+) -> str:
     """A metric's logged name with its protocol in it, so numbers of different protocols never share a name:
-    ``eval/<metric>[_<feature network>]_<samples>[_<real split>]`` (``eval/fid_classifier_10k_test``)."""
-    parts = [metric, feature, count(num_samples), real_split]
+    ``eval/<metric>[_<feature network>]_<samples>[_<real split>][_<sampler>]`` (``eval/fid_classifier_10k_test``;
+    ``eval/modes_2500_drs`` + ``_high_quality`` for samples refined by discriminator rejection sampling). The
+    plain generator's samples carry no sampler part, so its names are those every study already ranks by."""
+    parts = [metric, feature, count(num_samples), real_split, sampler]
     return EVAL + "_".join(part for part in parts if part)
+
+
+#: what a discriminator-guided sampler cost in an evaluation (gan_module/samplers/): generator samples drawn per
+#: sample kept, seconds per 1,000 samples kept, and the share of samples handed out at its cap (DRS: G's plain
+#: sample after max_draws_per_sample; MH-GAN: a chain run again from G)
+SAMPLER_DRAWS, SAMPLER_SECONDS, SAMPLER_CAPPED = "draws_per_sample", "seconds_per_1k", "capped_share"
+SAMPLER_COSTS = (SAMPLER_DRAWS, SAMPLER_SECONDS, SAMPLER_CAPPED)
+
+
+def sampler_cost_key(sampler: str, what: str) -> str:
+    """``eval/sampler_drs_draws_per_sample``: one of :data:`SAMPLER_COSTS` of a sampler."""
+    return f"{EVAL}sampler_{sampler}_{what}"

@@ -201,3 +201,27 @@ def test_the_image_folder_benchmark_reports_both_loaders_and_the_listing_memory(
     assert len(listings) == 2 and "module (PathTable)" in listings[0] and "make_dataset" in listings[1]
     held = [int(line.split("objects held: ")[1].split(" ")[0]) for line in listings]
     assert held[0] == len("class_000/image_000_0000000.png") + 8 and held[0] < held[1]  # the name's bytes + offset
+
+
+def test_the_thread_rows_time_every_setting_idle_and_busy_and_state_the_targets(tmp_path, monkeypatch):
+    from benchmarks import user_path
+
+    speeds = {"auto": 100.0, "1 thread": 110.0, "2 threads": 50.0, "before": 90.0}
+    started: list[tuple[str, tuple[str, ...], dict]] = []
+
+    def fake_fit(recipe, iterations, folder, extra=(), env=None):
+        name = folder.name.rsplit("-", 1)[-1]  # <recipe>-<condition>-<setting>
+        started.append((folder.name, extra, env or {}))
+        rate = speeds[name]
+        return {"wall": 1.0, "rows": [(recipe.warmup, 0.0), (recipe.warmup + 100, 100 / rate)]}
+
+    monkeypatch.setattr(user_path, "run_fit", fake_fit)
+    rows = user_path.thread_rows(user_path.THREAD_RECIPES[:1], tmp_path)
+    assert [r["condition"] for r in rows] == ["idle", "busy"] and len(started) == 8
+    assert rows[0]["auto_vs_best"] == pytest.approx(1.1) and rows[0]["auto_vs_before"] == pytest.approx(100 / 90)
+    before = [(extra, env) for name, extra, env in started if name.endswith("before")]
+    assert before[0][1] == {"GOMP_SPINCOUNT": "300000"}  # libgomp's default spinning: main.py leaves it alone
+    assert "| mixtures-best | busy | 100.0 | 110.0 | 50.0 | 90.0 | 1.10 | 1.11 |" in user_path.thread_table(rows)
+    for recipe in user_path.THREAD_RECIPES:
+        configs = [recipe.args[i + 1] for i, a in enumerate(recipe.args) if a == "--config"]
+        assert configs and all((user_path.ROOT / c).is_file() for c in configs)

@@ -48,7 +48,7 @@ def config_sets() -> list[tuple[str, ...]]:
             # loggers: tests/test_logging.py; studies: tests/test_study.py; DDP: tests/test_distributed.py;
             # model/: the parts that configs name by path, tried through those configs
             continue
-        if folder in ("losses", "trainer"):
+        if folder in ("losses", "trainer", "sampling", "augment"):
             sets.append(("mnist/base.yaml", str(rel)))
         elif folder == "networks":
             sets += [(f"{dataset}/base.yaml", str(rel)) for dataset in NETWORK_DATASETS[path.stem]]
@@ -90,6 +90,7 @@ def data_files(mnist_root, fashion_mnist_root, cifar10_root, tfd_path, digit_png
             f"--data.init_args.root={fashion_mnist_root}",
             "--data.init_args.system_dir=null",
             "--data.init_args.val_size=100",
+            "--data.init_args.train_size=null",  # limited.yaml's 2,000 of the 500 test images: data.train_size tests it
         ],
         "datamodules.CIFAR10DataModule": [f"--data.init_args.root={cifar10_root}", "--data.init_args.val_size=5"],
         "datamodules.TFDDataModule": [f"--data.init_args.path={tfd_path}"],
@@ -176,7 +177,7 @@ def test_resume_is_exact(tmp_path, extra):
     assert any(name.startswith("ema.average.") for name in a["state_dict"]) == bool(extra)
     if extra:  # rebuilt from the checkpoint's config: packed D, and samples from the restored average
         model = GAN.load_from_checkpoint(tmp_path / "straight/version_0/checkpoints/last.ckpt")
-        assert model.pack == 2 and model.sampler is model.ema.average
+        assert model.pack == 2 and model.sampling_generator is model.ema.average
         assert torch.equal(model.ema.average.net[0].weight, a["state_dict"]["ema.average.net.0.weight"])
     for name, tensor in a["state_dict"].items():
         assert torch.equal(tensor, b["state_dict"][name]), name

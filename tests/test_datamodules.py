@@ -367,3 +367,17 @@ def test_an_altered_official_test_file_is_a_clear_error(official_test_root):
     archive.with_suffix("").write_bytes(bytes(data))
     with pytest.raises(ConfigError, match="has the official t10k-images-idx3-ubyte's size but not its content"):
         MlxtendMNISTDataModule(root=str(official_test_root)).setup()
+
+
+def test_train_size_keeps_the_first_training_images_and_leaves_the_other_splits(mnist_root):
+    full = MNISTDataModule(root=str(mnist_root), val_size=100)
+    small = MNISTDataModule(root=str(mnist_root), val_size=100, train_size=50, batch_size=10)
+    full.setup(), small.setup()
+    assert len(small.splits["train"]) == 50
+    assert torch.equal(small.splits["train"].tensors[0], full.splits["train"].tensors[0][:50])
+    for split in ("val", "test"):
+        assert torch.equal(small.splits[split].tensors[0], full.splits[split].tensors[0])
+    with pytest.raises(ConfigError, match=r"data\.train_size=501 is more than the 500 training images"):
+        MNISTDataModule(root=str(mnist_root), val_size=100, train_size=501).setup()
+    with pytest.raises(ConfigError, match=r"data\.train_size must be >= 1"):
+        MNISTDataModule(root=str(mnist_root), train_size=0)

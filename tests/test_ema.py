@@ -122,7 +122,7 @@ def test_training_averages_g_after_every_generator_step_and_samples_come_from_th
         expected_samples = model.ema.average.eval()(z).view(4, 1, 4, 4)
     seen.clear()
     assert torch.equal(model.generate(z), expected_samples) and seen == [False]
-    assert model.sampler is model.ema.average and model.generator.training
+    assert model.sampling_generator is model.ema.average and model.generator.training
 
 
 def test_load_from_checkpoint_restores_the_average(tmp_path):

@@ -30,6 +30,8 @@ FLOORS: dict[str, int] = {
             "gan_module.loggers",
             "gan_module.distributed",
             "gan_module.checkpoint_io",
+            "gan_module.samplers",
+            "gan_module.augment",
             # measurement and the logged names
             "gan_module.metrics",
             "gan_module.names",

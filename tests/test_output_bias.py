@@ -37,7 +37,7 @@ def test_an_untrained_generator_draws_the_mean_training_image(ema):
     assert not torch.allclose(mean, data.split_images("test").mean(0), atol=1e-3)
     samples = model.generate(torch.randn(5, 3))
     assert torch.allclose(samples, mean.expand_as(samples), atol=1e-5)
-    assert (model.sampler is model.generator) == (ema is None)
+    assert (model.sampling_generator is model.generator) == (ema is None)
 
 
 def test_a_generator_without_a_linear_sigmoid_output_is_a_clear_error():

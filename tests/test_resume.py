@@ -153,7 +153,8 @@ def test_a_checkpoint_written_before_the_layout_change_resumes_exactly(tmp_path)
     shutil.copy(BEFORE_THE_LAYOUT / "start.ckpt", folder / "start.ckpt")
     command = [sys.executable, "main.py", "fit", "--config", QUICKSTART, *RUN, f"--trainer.default_root_dir={tmp_path}"]
     env = os.environ | {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
-    done = subprocess.run([*command, f"--ckpt_path={folder / 'start.ckpt'}"], cwd=ROOT, env=env, capture_output=True)
+    resume_args = [f"--ckpt_path={folder / 'start.ckpt'}", "--threads=2"]  # not chosen for the work: the fixture's
+    done = subprocess.run([*command, *resume_args], cwd=ROOT, env=env, capture_output=True)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert_same_run(torch.load(BEFORE_THE_LAYOUT / "final.pt", weights_only=True), checkpoint(tmp_path))
 

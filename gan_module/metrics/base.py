@@ -43,6 +43,8 @@ class EvaluationContext:
     classifier_pool: int | None = CLASSIFIER_POOL
     #: folder of the cached real statistics of FID and KID (gan_module/metrics/real_statistics.py); None: none
     statistics_cache: str | Path | None = None
+    #: the name part of the sampler whose samples are scored (gan_module/samplers/); None: the plain generator
+    sampler: str | None = None
     _classifier: tuple[Any, float] | None = field(default=None, repr=False)
 
     @property
@@ -118,18 +120,25 @@ class EvaluationMetric:
         raise NotImplementedError
 
     @classmethod
-    def name(cls, *, num_samples: int, feature: str, real_split: str) -> str:
-        """Its logged name under these settings (``eval/fid_classifier_10k_test``)."""
+    def name(cls, *, num_samples: int, feature: str, real_split: str, sampler: str | None = None) -> str:
+        """Its logged name under these settings (``eval/fid_classifier_10k_test``; ``..._test_drs`` for samples
+        a discriminator-guided sampler drew)."""
         chosen = {"feature": feature, "real_split": real_split}
-        return eval_name(cls.key, num_samples, *(chosen[p] if p in cls.protocol else None for p in chosen))
+        protocol = (chosen[p] if p in cls.protocol else None for p in chosen)
+        return eval_name(cls.key, num_samples, *protocol, sampler=sampler)
 
     @classmethod
-    def logged_names(cls, *, num_samples: int, feature: str, real_split: str) -> list[str]:
-        base = cls.name(num_samples=num_samples, feature=feature, real_split=real_split)
+    def logged_names(cls, *, num_samples: int, feature: str, real_split: str, sampler: str | None = None) -> list[str]:
+        base = cls.name(num_samples=num_samples, feature=feature, real_split=real_split, sampler=sampler)
         return [base + suffix for suffix in cls.outputs] + list(cls.extra_outputs)
 
     def base_name(self, context: EvaluationContext) -> str:
-        return self.name(num_samples=context.num_samples, feature=context.feature, real_split=context.real_split)
+        return self.name(
+            num_samples=context.num_samples,
+            feature=context.feature,
+            real_split=context.real_split,
+            sampler=context.sampler,
+        )
 
 
 REGISTRY: dict[str, type[EvaluationMetric]] = {}

@@ -19,7 +19,7 @@ from gan_module.metrics.base import (  # noqa: F401  (EvaluationContext, Evaluat
     EvaluationMetric,
     register,
 )
-from gan_module.names import EVAL
+from gan_module.names import EVAL, SAMPLER_COSTS, sampler_cost_key
 
 
 def metric_class(name: str) -> type[EvaluationMetric]:
@@ -42,10 +42,18 @@ def metric_class(name: str) -> type[EvaluationMetric]:
     return found
 
 
-def logged_names(metrics: Iterable[str], *, num_samples: int, feature: str, real_split: str) -> list[str]:
-    """Every name an evaluation of ``metrics`` under these settings can log (per-class shares aside)."""
+def logged_names(
+    metrics: Iterable[str], *, num_samples: int, feature: str, real_split: str, sampler: str | None = None
+) -> list[str]:
+    """Every name an evaluation of ``metrics`` under these settings can log (per-class shares aside): the plain
+    generator's, and with a discriminator-guided ``sampler`` (its name part) also the sampler's and its cost."""
+    metrics = list(metrics)
     settings = {"num_samples": num_samples, "feature": feature, "real_split": real_split}
-    return [name for m in metrics for name in metric_class(m).logged_names(**settings)]
+    found = [name for m in metrics for name in metric_class(m).logged_names(**settings)]
+    if sampler:
+        found += [name for m in metrics for name in metric_class(m).logged_names(**settings, sampler=sampler)]
+        found += [sampler_cost_key(sampler, what) for what in SAMPLER_COSTS]
+    return list(dict.fromkeys(found))
 
 
 def default_margin(logged: str) -> float | None:

@@ -25,6 +25,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from gan_module import names
+from gan_module.augment import DiffAugment
 from gan_module.ema import ExponentialMovingAverage
 from gan_module.errors import ConfigError
 from gan_module.losses import Critique, GANLoss, NonSaturatingLoss
@@ -42,6 +43,7 @@ from gan_module.networks.normalization import add_spectral_norm
 from gan_module.noise import Gaussian, Noise
 from gan_module.regularizers import Regularizer, check_regularizers
 from gan_module.run.step_log import StepLog
+from gan_module.samplers import Sampler
 
 try:  # set while LightningCLI instantiates the model: hparams are then the parsed config, not the objects
     from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
@@ -59,6 +61,8 @@ _OBJECT_ARGS = [
     "discriminator_scheduler",
     "regularizers",
     "ema",
+    "sampler",
+    "augment",
 ]
 
 
@@ -101,6 +105,11 @@ class GAN(Stepping, Sampling, Diagnosing, StepLogging, HeldOut, Preparation, Run
         compile: ``torch.compile`` the networks: ``true`` both, or only ``generator`` or ``discriminator``.
             Gradient penalties differentiate D twice, which compiled graphs do not support: compile only the
             generator with them.
+        sampler: how the samples a user sees are drawn (gan_module/samplers/): plain G by default, or guided by
+            D (``DiscriminatorRejection``, ``MetropolisHastings``), which calibrate D on the data's ``val`` split.
+            It can change between ``fit`` and ``test``/``predict`` of the same checkpoint.
+        augment: differentiable augmentation of every input of D, real and fake, in both players' steps
+            (gan_module/augment.py: DiffAugment, Zhao et al. 2020); for images only.
     """
 
     def __init__(
@@ -122,6 +131,8 @@ class GAN(Stepping, Sampling, Diagnosing, StepLogging, HeldOut, Preparation, Run
         pack: PositiveInt = 1,
         ema: ExponentialMovingAverage | None = None,
         simultaneous: bool = False,
+        sampler: Sampler | None = None,
+        augment: DiffAugment | None = None,
     ) -> None:
         super().__init__()
         # Under LightningCLI save_hyperparameters() records the parsed config (class_path/init_args), which
@@ -159,6 +170,8 @@ class GAN(Stepping, Sampling, Diagnosing, StepLogging, HeldOut, Preparation, Run
         self.ema = ema
         if ema is not None:
             ema.attach(self.generator)  # before compiling: the average is a plain eager copy
+        self.sampler = sampler if sampler is not None else Sampler()
+        self.augment = augment
         self.channels_last = channels_last
         self._compile_networks(compile)
         self._optimizer_factories = (discriminator_optimizer, generator_optimizer)
@@ -231,16 +244,32 @@ class GAN(Stepping, Sampling, Diagnosing, StepLogging, HeldOut, Preparation, Run
         return loss.detach()
 
     def _judged(self, real: Tensor, fake: Tensor, labels: Tensor | None) -> Critique:
-        """D's outputs on the real minibatch and on the fakes, each packed (``pack``) as D takes them."""
+        """D's outputs on the real minibatch and on the fakes, each packed (``pack``) as D takes them (and
+        augmented alike when ``augment`` is set; the critique keeps the un-augmented samples)."""
         real, fake = pack_samples(real, self.pack), pack_samples(fake, self.pack)
         return Critique(
-            real_logits=self.judge(real, labels), fake_logits=self.judge(fake, labels), real=real, fake=fake
+            real_logits=self.judge(self._augmented(real), labels),
+            fake_logits=self.judge(self._augmented(fake), labels),
+            real=real,
+            fake=fake,
         )
+
+    def _augmented(self, packed: Tensor) -> Tensor:
+        """D's input as D sees it: each sample of a packed input transformed by ``augment`` on its own (DiffAugment,
+        Zhao et al. 2020: the same random transformations for real and fake inputs, differentiable for G)."""
+        if self.augment is None:
+            return packed
+        samples = packed.reshape(packed.shape[0] * self.pack, packed.shape[1] // self.pack, *packed.shape[2:])
+        return pack_samples(self.augment(samples), self.pack)
+
+    def _penalised_judge(self, x: Tensor, labels: Tensor | None) -> Tensor:
+        """D as the penalties differentiate it: through the augmentation, at points formed from clean samples."""
+        return self._penalty_judge(self._augmented(x), labels)
 
     def _discriminator_objective(self, critique: Critique, labels: Tensor | None) -> Tensor:
         """D's loss on this critique plus the regularizers' penalty terms (logged on logging steps)."""
         loss = self.loss.discriminator_loss(critique)
-        judge = functools.partial(self._penalty_judge, labels=labels)  # what the penalties differentiate
+        judge = functools.partial(self._penalised_judge, labels=labels)  # what the penalties differentiate
         for regularizer in self.regularizers:
             term = regularizer.penalty(judge, critique, self.d_steps)
             if term is not None:
@@ -264,10 +293,10 @@ class GAN(Stepping, Sampling, Diagnosing, StepLogging, HeldOut, Preparation, Run
         labels = self._condition(labels)
         with self.toggled_optimizer(optimizer):  # D's weights get no gradient from G's loss
             fake = pack_samples(self(self.sample_noise(real.shape[0]), labels), self.pack)
-            critique = Critique(fake_logits=self.judge(fake, labels), fake=fake)
+            critique = Critique(fake_logits=self.judge(self._augmented(fake), labels), fake=fake)
             if self.loss.generator_needs_real:
                 real = pack_samples(real, self.pack)
-                critique.real, critique.real_logits = real, self.judge(real, labels)
+                critique.real, critique.real_logits = real, self.judge(self._augmented(real), labels)
             loss = self.loss.generator_loss(critique)
             grad_norm = self._step(optimizer, loss, self.generator)
         self.diagnostics[names.GRAD_NORM_G] = grad_norm

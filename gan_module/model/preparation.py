@@ -44,6 +44,11 @@ class Preparation:
         batch_size = getattr(datamodule, "batch_size", None)
         if isinstance(batch_size, int):
             check_batch_size(batch_size, self.pack)
+        if self.augment is not None and image_shape is not None:
+            self.augment.check_data(tuple(image_shape), getattr(datamodule, "value_range", None))
+        splits = getattr(datamodule, "splits", None)
+        if self.sampler.needs_held_out and isinstance(splits, dict) and "val" in splits:
+            self.sampler.check_data(len(splits["val"]))
         data_classes = getattr(datamodule, "num_classes", None)
         if self.num_classes and data_classes is not None and data_classes != self.num_classes:
             raise ConfigError(

@@ -23,7 +23,7 @@ class Sampling:
         return self.generator.latent_dim
 
     @property
-    def sampler(self) -> nn.Module:
+    def sampling_generator(self) -> nn.Module:
         """The generator whose samples a user sees: the moving average when ``ema`` is set, else G."""
         return self.ema.average if self.ema is not None else self.generator
 
@@ -64,21 +64,43 @@ class Sampling:
             return self.judge(x.float(), labels).float()
 
     @torch.no_grad()
-    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        """Samples for inspection, from :attr:`sampler` (G, or its moving average) in eval mode.
+    def generate(self, z: Tensor, labels: Tensor | None = None, refined: bool = True) -> Tensor:
+        """The samples a user sees, one per noise vector: through the module's ``sampler`` (gan_module/samplers/:
+        the plain generator by default, or one that D guides, which may draw more noise of its own), or, with
+        ``refined=False``, :meth:`generate_plain`'s.
 
-        A conditional model given no labels draws them uniformly (from a generator seeded by the noise size, so
+        Every user-facing sample path calls this: sample grids, evaluation, ``test``, ``predict``. A
+        conditional model given no labels draws them uniformly (from a generator seeded by the noise size, so
         the same call gives the same images).
         """
         if self.num_classes and labels is None:
             labels = self.sample_labels(z.shape[0], torch.Generator().manual_seed(z.shape[0]))
-        sampler = self.sampler
-        was_training = sampler.training
-        sampler.eval()
+        z, labels = z.to(self.device), None if labels is None else labels.to(self.device)
+        if refined and self.sampler.guides:
+            return self.sampler.draw(self, z, labels)
+        return self.generate_plain(z, labels)
+
+    @torch.no_grad()
+    def generate_plain(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """G's samples for ``z`` (the moving average's when ``ema`` is set), in eval mode."""
+        network = self.sampling_generator
+        was_training = network.training
+        network.eval()
         try:
-            return self._sample_with(sampler, z.to(self.device), None if labels is None else labels.to(self.device))
+            return self._sample_with(network, z.to(self.device), None if labels is None else labels.to(self.device))
         finally:
-            sampler.train(was_training)
+            network.train(was_training)
+
+    def held_out(self) -> tuple[Tensor, Tensor]:
+        """The data's ``val`` split as the model sees it (samples, labels): what a guided sampler calibrates D on
+        (never the test split, which scores the samples)."""
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        if datamodule is None:
+            raise RuntimeError(
+                "A discriminator-guided sampler calibrates D on the data's val split: run through a Trainer with a "
+                "datamodule, or call the sampler's prepare(module, (real, labels)) first."
+            )
+        return datamodule.split_images("val"), datamodule.split_labels("val")
 
     def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
         """As many samples as the batch has images (of the batch's classes), from noise seeded by the batch index."""

@@ -16,6 +16,10 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a type hint only: faults.py stays light (no torch)
+    from gan_module.run.layout import RunLayout
 
 #: faults of the storage a message may describe in words instead of raising an OSError (torch, SQLite, ...)
 _STORAGE_ERRNOS = (
@@ -102,6 +106,15 @@ def describe_fault(fault: OSError, folder: str | Path | None = None) -> str:
     if fault.errno == errno.EEXIST and fault.filename is not None and Path(fault.filename).is_file():
         cause = "A file is where a folder is needed"  # mkdir(exist_ok=True) of a file's path says only "exists"
     return mask_credentials(f"{cause} ({where})" if where is not None else cause)
+
+
+def stopped_by(fault: OSError, run: RunLayout | None) -> str:
+    """A command's one line for a fault: what the system refused, where, and what is safe to resume from."""
+    text = f"{describe_fault(fault, folder=run.root if run is not None else None)}: the command stopped."
+    last = run.last_checkpoint if run is not None else None
+    if last is not None and last.is_file():
+        text += f" The last good checkpoint is {last}: fix the cause, then run the same command with --ckpt_path last."
+    return text
 
 
 def mask_credentials(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import torch
+from torch import nn
 
 _NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 
@@ -21,3 +22,66 @@ def stop_probing_for_absent_gpus() -> None:
     """
     if os.environ.get(_NVML_CHECK) == "1" and torch.cuda.device_count() == 0:
         del os.environ[_NVML_CHECK]
+
+
+# ------------------------------------------------------------------------------------------------ CPU threads
+#: the environment variables that set the intra-op thread count before torch starts (the user's choice wins)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: below this many floating-point operations in one forward pass of a training batch through G and D, one
+#: intra-op thread: beside any other busy process, OpenMP threads waiting on a core that process holds made the
+#: 2-D mixtures (0.03 GFLOP) 2-13x slower on 2 cores, and idle a second thread gains them nothing
+#: (docs/scaling.md, "Threads"); the quickstart (0.26 GFLOP) and DCGAN (7.6 GFLOP) keep torch's default
+SMALL_WORK_FLOPS = 1e8
+
+
+def forward_flops(model: nn.Module, batch_size: int) -> float:
+    """Floating-point operations of one forward pass of ``batch_size`` samples through G and D (``model`` is a
+    GAN), counted by torch's FlopCounterMode on a few samples and scaled (both grow linearly with the batch)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    n = 2 * model.pack
+    z = model.noise.sample(n, model.latent_dim, "cpu", torch.Generator().manual_seed(0)).to(model.device)
+    labels = torch.zeros(n, dtype=torch.long, device=model.device) if model.num_classes else None
+    was_training = model.discriminator.training
+    model.discriminator.eval()  # batch norm in eval mode takes any batch; the count is the same
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            fake = model.generate_plain(z, labels)
+            packed = fake.reshape(n // model.pack, model.pack * fake.shape[1], *fake.shape[2:])  # as PacGAN packs
+            model.judge(packed, labels)
+    finally:
+        model.discriminator.train(was_training)
+    return counter.get_total_flops() * batch_size / n
+
+
+def choose_threads(setting: int | str, model: nn.Module, batch_size: int | None, on_cpu: bool) -> str:
+    """Set torch's intra-op threads for this run and say in one line what was chosen and how to change it.
+
+    ``setting``: ``auto`` or a count. ``auto`` keeps a count the environment set (OMP_NUM_THREADS,
+    MKL_NUM_THREADS) and torch's default where the networks run on a GPU; on a CPU it takes one thread for
+    networks under :data:`SMALL_WORK_FLOPS` per batch and torch's default otherwise.
+    """
+    wait = os.environ.get("OMP_WAIT_POLICY") or (
+        "GOMP_SPINCOUNT=" + os.environ["GOMP_SPINCOUNT"] if os.environ.get("GOMP_SPINCOUNT") else "default"
+    )
+    override = "set `threads: N` in the config (--threads N) or OMP_NUM_THREADS"
+    if setting != "auto":
+        torch.set_num_threads(int(setting))
+        why = f"threads: {setting} in the config"
+    elif any(os.environ.get(v) for v in THREAD_VARIABLES):
+        given = next(f"{v}={os.environ[v]}" for v in THREAD_VARIABLES if os.environ.get(v))
+        why = f"{given} in the environment"
+    elif not on_cpu:
+        why = "torch's default; the networks run on the accelerator"
+    else:
+        flops = forward_flops(model, batch_size or 1)
+        if flops < SMALL_WORK_FLOPS:
+            torch.set_num_threads(1)
+            why = f"G and D take {flops / 1e9:.2g} GFLOP a batch, too little to share between threads"
+        else:
+            why = f"torch's default; G and D take {flops / 1e9:.2g} GFLOP a batch"
+    count = torch.get_num_threads()
+    return (
+        f"CPU threads: {count} intra-op thread{'s' if count > 1 else ''} ({why}; OpenMP wait policy: {wait}); "
+        f"to change it, {override}."
+    )

@@ -15,6 +15,7 @@ import yaml
 
 from gan_module.errors import ConfigError
 from gan_module.metrics.registry import logged_names
+from gan_module.samplers import label_of
 from gan_module.study.runner import cli_args
 from gan_module.study.spec import Candidate, Study
 from gan_module.study.tune_spec import settings_of
@@ -47,7 +48,13 @@ def _parsed_evaluation(study: Study, candidate: Candidate, settings: dict, suspe
                 f"Study file {study.path}: candidate {candidate.name} does not compose into a valid main.py "
                 f"config; check {suspects}: {_reason(err.getvalue())}"
             ) from None
-    return yaml.safe_load(out.getvalue())["evaluation"]
+    printed = yaml.safe_load(out.getvalue())
+    sampler = (printed.get("model") or {}).get("sampler") or {}
+    # the name part of a discriminator-guided sampler's metrics (gan_module/samplers/): its names are logged too
+    return {
+        **printed["evaluation"],
+        "sampler": label_of(sampler.get("class_path") if isinstance(sampler, dict) else None),
+    }
 
 
 def check_configs(study: Study) -> None:
@@ -86,6 +93,7 @@ def check_metric_names(
         num_samples=evaluation["num_samples"],
         feature=evaluation["feature"],
         real_split=evaluation["real_split"],
+        sampler=evaluation.get("sampler"),
     )
     for name in names:
         if name not in produced:
@@ -94,7 +102,8 @@ def check_metric_names(
                 f"Study file {study.path} ({key}): candidate {candidate.name} never logs {name} with its evaluation "
                 "settings "
                 f"(num_samples {evaluation['num_samples']}, feature {evaluation['feature']}, real_split "
-                f"{evaluation['real_split']}); did you mean {nearest[0] if nearest else 'one of ' + str(produced)}?"
+                f"{evaluation['real_split']}, sampler {evaluation.get('sampler') or 'plain'}); did you mean "
+                f"{nearest[0] if nearest else 'one of ' + str(produced)}?"
             )
 
 
