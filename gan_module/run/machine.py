@@ -32,6 +32,9 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: 2-D mixtures (0.03 GFLOP) 2-13x slower on 2 cores, and idle a second thread gains them nothing
 #: (docs/scaling.md, "Threads"); the quickstart (0.26 GFLOP) and DCGAN (7.6 GFLOP) keep torch's default
 SMALL_WORK_FLOPS = 1e8
+#: torch's own count when this process started (OMP_NUM_THREADS, else the cores): what "torch's default" restores,
+#: since an earlier run in the same process (a study worker, a notebook) may have chosen one thread
+_TORCH_DEFAULT = torch.get_num_threads()
 
 
 def forward_flops(model: nn.Module, batch_size: int) -> float:
@@ -72,11 +75,13 @@ def choose_threads(setting: int | str, model: nn.Module, batch_size: int | None,
         given = next(f"{v}={os.environ[v]}" for v in THREAD_VARIABLES if os.environ.get(v))
         why = f"{given} in the environment"
     elif not on_cpu:
+        torch.set_num_threads(_TORCH_DEFAULT)
         why = "torch's default; the networks run on the accelerator"
     else:
         flops = forward_flops(model, batch_size or 1)
-        if flops < SMALL_WORK_FLOPS:
-            torch.set_num_threads(1)
+        small = flops < SMALL_WORK_FLOPS
+        torch.set_num_threads(1 if small else _TORCH_DEFAULT)
+        if small:
             why = f"G and D take {flops / 1e9:.2g} GFLOP a batch, too little to share between threads"
         else:
             why = f"torch's default; G and D take {flops / 1e9:.2g} GFLOP a batch"
