@@ -17,7 +17,7 @@ LINK = re.compile(r"\]\(([^)#:]+)(?:#[^)]*)?\)")
 
 
 def test_the_front_page_is_short():
-    assert len((ROOT / "README.md").read_text().splitlines()) <= 200
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 150  # issue 40: the front page, not the manual
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
