@@ -13,10 +13,11 @@ from gan_module.errors import ConfigError, RunFailedError
 from gan_module.run.faults import describe_fault, os_fault_behind
 from gan_module.study import finished_results, load_study, report
 from gan_module.study.across import write_across
-from gan_module.study.console import ProgressDisplay, study_status
+from gan_module.study.console import ProgressDisplay, note, output_to, study_status
 from gan_module.study.preflight import check_configs
 from gan_module.study.runner import run_indices, run_parallel
 from gan_module.study.sweep import sweep_yaml
+from gan_module.study.timing import read_timing, time_study
 from gan_module.study.tuning import ensure_tuned
 
 
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
                 else:
                     ensure_tuned(study, study.candidates(), args.storage)
                     run_indices(study, list(range(len(runs))))
+            time_cost(study, complete=len(finished_results(study)) == len(runs))
         single = args.index is not None or args.candidate is not None or args.shard is not None
         if args.report or not (single or args.no_report):
             for name, path in report(study, args.storage).items():
@@ -117,6 +119,18 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
         sys.exit(1)
+
+
+def time_cost(study, complete: bool) -> None:
+    """The study's ``timing``, once every run is done: each candidate's cost timed alone (timing.py), its fits'
+    output in ``logs/timing.log``. Done once: delete ``timing.json`` to time again."""
+    if study.timing is None or not complete or read_timing(study) is not None:
+        return
+    log = study.layout.log("timing")
+    note(f"timing every candidate alone, {study.timing.rounds} rounds of {study.timing.iterations} iterations ({log})")
+    with output_to(log):
+        path = time_study(study, study.timing.iterations, study.timing.rounds, study.timing.warmup)
+    note(f"cost timed alone: {path}")
 
 
 def settings_given(pairs: list[str]) -> dict[str, Any]:

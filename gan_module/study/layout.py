@@ -14,6 +14,7 @@
       optuna.db, .optuna.lock                 the default Optuna storage (SQLite), and its creation lock
       timing.json                             each candidate's cost timed alone (timing.py)
       logs/study.log, logs/worker<k>.log      the study command's own messages, and each --jobs worker's
+      logs/timing.log                         the output of the timing's fits
       leaderboard.md, answers.md, ...         the reports (REPORTS)
 """
 
@@ -66,7 +67,7 @@ class StudyLayout:
         return self.trial_folder(candidate, number) / RUN_LOG
 
     def log(self, name: str) -> Path:
-        """The study command's own log (``study``) or a worker's (``worker<k>``)."""
+        """The study command's own log (``study``), a worker's (``worker<k>``) or the timing's (``timing``)."""
         return self.root / LOGS / f"{name}.log"
 
     def tuning(self, candidate: str) -> Path:

@@ -77,6 +77,16 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class TimingSpec:
+    """Cost timed alone after the runs (timing.py): each candidate ``warmup + iterations`` generator iterations in
+    turn, one job, ``rounds`` times in alternating order."""
+
+    rounds: PositiveInt = 5
+    iterations: PositiveInt = 200
+    warmup: PositiveInt = 20
+
+
+@dataclass(frozen=True)
 class Decision:
     """Motwani & Parmar (2020)'s four decision parameters: the labels an axis value may carry."""
 
@@ -133,6 +143,7 @@ class StudyFile:
     tune: Verbatim | None = None
     threshold: float | None = None
     targets: list[TargetSpec] = field(default_factory=list)
+    timing: TimingSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ writes that down::
                                                 #   the leaderboard shows the share of seeds that do
     threshold: 0.5                              # optional: a quality level; reports say how many iterations and
                                                 #   seconds each candidate took to reach it (learning.py)
+    timing: {rounds: 5, iterations: 200}        # optional: once the runs are done, time each candidate's cost
+                                                #   alone, one job, interleaved (timing.py: timing.json)
     tune: {trials: 12, seeds: [100, 101], ...}  # optional: tune every candidate alike first (tune_spec.py);
                                                 #   an axis value names its search space with `space: <name>`
 
@@ -61,6 +63,7 @@ from gan_module.study.schema import (
     Objective,
     StudyFile,
     TargetSpec,
+    TimingSpec,
     check_name,
     check_seeds,
     typed,
@@ -142,6 +145,7 @@ class Study:
     tune: Tune | None = None  # tune every candidate alike before the reporting runs (tuning.py)
     threshold: float | None = None  # a quality level: iterations and seconds to reach it (learning.py)
     targets: list[Target] = field(default_factory=list)  # levels a seed must reach: share of seeds reaching each
+    timing: TimingSpec | None = None  # time every candidate's cost alone once its runs are done (timing.py)
 
     @property
     def objectives(self) -> dict[str, Objective]:
@@ -251,6 +255,7 @@ def load_study(path: str | Path, runs_root: str | Path | None = None) -> Study:
         tune=load_tune(spec.tune.value, where, spec.seeds) if spec.tune else None,
         threshold=spec.threshold,
         targets=[_target(t, axes, where) for t in spec.targets],
+        timing=spec.timing,
     )
     if not study.candidates():
         raise ConfigError(f"{where}: `include`/`exclude` leave no candidate.")
