@@ -35,6 +35,7 @@ from gan_module.study.learning import (
 from gan_module.study.result import RunResult
 from gan_module.study.runner import read_best
 from gan_module.study.tune_spec import load_tune, settings_of
+from gan_module.study.console import study_status
 from gan_module.study.tuning import tune_candidate, tuning_summary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,7 +196,7 @@ def test_tuning_runs_exactly_the_trials_then_reports_with_the_chosen_settings_an
     config = yaml.safe_load((root / "tuned" / "ns" / "seed0" / "version_0" / "config.yaml").read_text())
     assert config["model"]["generator_optimizer"]["init_args"]["lr"] == pytest.approx(best.params["lr_g"])
     table = (root / "tuned" / "tuning.md").read_text()
-    assert "| ns | adam | lr_g=" in table and "| 3 | 0 | 0 |" in table
+    assert "| ns | adam | lr_g=" in table and "| 3 | 0 | 0 | 18 | 18 |" in table  # 3 trials x 6 iterations, k = 1
     recipe = (root / "tuned" / "recipes.md").read_text()  # the full recipe: configs, settings, the tuned ones
     assert "`configs/mixtures/base.yaml`" in recipe and "- `trainer.limit_train_batches`: `2`" in recipe
     assert f"- tuned `model.generator_optimizer.init_args.lr`: `{best.params['lr_g']:.4g}`" in recipe
@@ -267,6 +268,17 @@ def test_replicated_tuning_nests_each_reporting_seed_in_one_tuning(tmp_path):
     assert results[0].settings == chosen[0].settings and results[1].settings == chosen[1].settings
     table = (root / "tuned" / "tuning.md").read_text()
     assert "2 independent tunings of each candidate" in table and "| ns@tuning1 |" in table
+    status = study_status(study)  # the progress line's count: 2 tunings x 1 trial + 2 runs, all done
+    assert status()[:2] == (4, 4) and status()[2].startswith("leader ns (")
+
+
+def test_the_tuning_budget_is_counted_in_d_steps_as_well_as_generator_iterations(tmp_path):
+    """k = 3 D steps a generator iteration: tuning.md counts 2 trials x 6 iterations and 3 times as many D steps."""
+    path, root = tuned_study(tmp_path, trials=2, args={"model.k": 3}), tmp_path / "runs"
+    study_main([str(path), "--runs-root", str(root), "--no-report"])
+    study = load_study(path, root)
+    (row,) = tuning_summary(study)
+    assert (row["iterations"], row["d_steps"]) == (12, 36)
 
 
 def test_replicates_must_share_the_seeds_equally(tmp_path):
@@ -574,3 +586,10 @@ def test_the_reaper_leaves_a_trial_that_finished_between_reading_the_list_and_ta
 
     _reap(StaleFirstRead(opened), study, candidate.name)  # raised "Cannot tell a COMPLETE trial" before the fix
     assert [t.state for t in opened.get_trials()] == [optuna.trial.TrialState.COMPLETE]
+
+
+def test_the_progress_count_of_a_study_not_started_is_zero_and_creates_no_storage(tmp_path):
+    path, root = tuned_study(tmp_path, trials=3, seeds=(0, 1)), tmp_path / "runs"
+    study = load_study(path, root)
+    assert study_status(study)() == (0, 3 + 2, "no finished run yet")
+    assert not study.layout.database.exists()

@@ -144,29 +144,58 @@ class ProgressDisplay:
 
 
 def study_status(study: Study, storage: str | None = None) -> Callable[[], tuple[int, int, str]]:
-    """The status of ``study``'s tunings and runs, read from its folder and storage (nothing is written)."""
-    from gan_module.study.result import RunResult
-    from gan_module.study.tuning import tuning_summary
+    """The status of ``study``'s tunings and runs, read from its folder and storage (nothing is written).
 
-    def finished() -> list[RunResult]:  # quietly: a damaged result is the runner's to name, once
-        found = []
-        for candidate, seed in study.runs():
-            with contextlib.suppress(ValueError, UnicodeDecodeError):
-                found.append(RunResult.read(study.layout.result(candidate.name, seed)))
-        return [r for r in found if r is not None]
+    It is read every :data:`REFRESH_SECONDS` beside the workers, so it stays cheap: one storage connection kept
+    (opening one checks the schema), trials counted by the database, and each finished run's record read once."""
+    from gan_module.study.result import RunResult
+
+    results: dict[Path, RunResult] = {}  # a finished run's record never changes
+    trials_done = _trial_counter(study, storage)
 
     def status() -> tuple[int, int, str]:
-        total = done = 0
+        for candidate, seed in study.runs():
+            path = study.layout.result(candidate.name, seed)
+            if path not in results:
+                with contextlib.suppress(ValueError, UnicodeDecodeError):  # damaged: the runner's to name, once
+                    found = RunResult.read(path)
+                    if found is not None:
+                        results[path] = found
+        total, done = len(study.runs()), len(results)
         if study.tune is not None:
-            rows = tuning_summary(study, storage)
-            total += len(rows) * study.tune.trials
-            done += sum(min(r["complete"] + r["pruned"], study.tune.trials) for r in rows)
-        results = finished()
-        total += len(study.runs())
-        done += len(results)
-        return done, total, _leader(study, results)
+            total += len(study.candidates()) * study.tune.replicates * study.tune.trials
+            done += trials_done()
+        return done, total, _leader(study, list(results.values()))
 
     return status
+
+
+def _trial_counter(study: Study, storage: str | None) -> Callable[[], int]:
+    """Tuning trials finished or pruned so far (each tuning counted up to its budget), from one kept connection."""
+    from gan_module.study.layout import tuning_name
+
+    kept: list = []
+
+    def count() -> int:
+        import optuna
+
+        if not kept:
+            if storage is None and not study.layout.database.is_file():
+                return 0  # no trial yet; never create the database
+            kept.append(optuna.storages.get_storage(study.layout.storage_url(storage)))
+        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        done = 0
+        for candidate in study.candidates():
+            for replicate in range(study.tune.replicates):
+                name = study.layout.optuna_name(tuning_name(candidate.name, replicate))
+                try:
+                    study_id = kept[0].get_study_id_from_name(name)
+                except KeyError:  # not started
+                    continue
+                done += min(kept[0].get_n_trials(study_id, states), study.tune.trials)
+        return done
+
+    return count
 
 
 def _leader(study: Study, results: list) -> str:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_module.errors import ConfigError, RunFailedError
+from gan_module.model.run_state import SavedRun
 from gan_module.run.checkpoint import loads
 from gan_module.run.faults import mask_credentials
 from gan_module.run.locks import RunBusyError, lock_beside, lock_file
@@ -302,7 +303,8 @@ def ensure_tuned(study: Study, candidates: list[Candidate], storage: str | None 
 
 def tuning_summary(study: Study, storage: str | None = None) -> list[dict[str, Any]]:
     """Per tuning (candidate and replicate): its space, the chosen settings and their tuning score beside the
-    candidate's own recipe's, trials finished / pruned / failed, and the CPU-seconds it spent."""
+    candidate's own recipe's, trials finished / pruned / failed, and what it spent: generator iterations, D steps
+    and CPU-seconds."""
     import optuna
 
     states = optuna.trial.TrialState
@@ -312,6 +314,7 @@ def tuning_summary(study: Study, storage: str | None = None) -> list[dict[str, A
             name = tuning_name(candidate.name, replicate)
             best = read_best(study, candidate, replicate)
             trials = _trials(study, name, storage)
+            steps = [_steps(study.layout.trial(name, t.number).last_checkpoint) for t in trials]
             rows.append(
                 {
                     "candidate": name,
@@ -324,9 +327,17 @@ def tuning_summary(study: Study, storage: str | None = None) -> list[dict[str, A
                     "pruned": sum(t.state == states.PRUNED for t in trials),
                     "failed": sum(t.state == states.FAIL for t in trials),
                     "cpu_seconds": sum(float(t.user_attrs.get(CPU_SECONDS, 0.0)) for t in trials),
+                    "iterations": sum(i for i, _ in steps),
+                    "d_steps": sum(d for _, d in steps),
                 }
             )
     return rows
+
+
+def _steps(checkpoint: Path) -> tuple[int, int]:
+    """A trial's generator iterations and D steps (k a G step: WGAN-GP's 5 D steps cost more than NS's 1)."""
+    progress = SavedRun.read(checkpoint).progress if checkpoint.is_file() else None
+    return (progress.iterations, progress.d_steps) if progress else (0, 0)
 
 
 def _trials(study: Study, name: str, storage: str | None) -> list:
@@ -359,8 +370,8 @@ def write_tuning(study: Study, storage: str | None = None) -> Path:
         f"`optuna-dashboard {study.layout.storage_url(storage)}`.",
         "",
         "| tuning | space | chosen settings | tuning score | own recipe's score | trials done | pruned | failed | "
-        "tuning CPU-s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "G iterations | D steps | tuning CPU-s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in tuning_summary(study, storage):
         params = ", ".join(f"{k}={_short(v)}" for k, v in (row["params"] or {}).items()) or "(its own: none chosen)"
@@ -372,7 +383,7 @@ def write_tuning(study: Study, storage: str | None = None) -> Path:
         own = "-" if row["own"] is None else f"{row['own']:.4g}"
         lines.append(
             f"| {row['candidate']} | {row['space']} | {params} | {value} | {own} | {row['complete']} | "
-            f"{row['pruned']} | {row['failed']} | {row['cpu_seconds']:.0f} |"
+            f"{row['pruned']} | {row['failed']} | {row['iterations']:,} | {row['d_steps']:,} | {row['cpu_seconds']:.0f} |"
         )
     path = study.layout.report(TUNING_MD)
     path.parent.mkdir(parents=True, exist_ok=True)
