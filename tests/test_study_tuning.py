@@ -22,6 +22,7 @@ import yaml
 from gan_module.errors import ConfigError
 from gan_module.study import finished_results, load_study
 from gan_module.study.__main__ import main as study_main
+from gan_module.study.console import study_status
 from gan_module.study.learning import (
     FELL_BACK,
     NOT_STARTED,
@@ -35,7 +36,6 @@ from gan_module.study.learning import (
 from gan_module.study.result import RunResult
 from gan_module.study.runner import read_best
 from gan_module.study.tune_spec import load_tune, settings_of
-from gan_module.study.console import study_status
 from gan_module.study.tuning import tune_candidate, tuning_summary
 
 ROOT = Path(__file__).resolve().parent.parent

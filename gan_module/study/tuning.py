@@ -383,7 +383,8 @@ def write_tuning(study: Study, storage: str | None = None) -> Path:
         own = "-" if row["own"] is None else f"{row['own']:.4g}"
         lines.append(
             f"| {row['candidate']} | {row['space']} | {params} | {value} | {own} | {row['complete']} | "
-            f"{row['pruned']} | {row['failed']} | {row['iterations']:,} | {row['d_steps']:,} | {row['cpu_seconds']:.0f} |"
+            f"{row['pruned']} | {row['failed']} | {row['iterations']:,} | {row['d_steps']:,} | "
+            f"{row['cpu_seconds']:.0f} |"
         )
     path = study.layout.report(TUNING_MD)
     path.parent.mkdir(parents=True, exist_ok=True)
