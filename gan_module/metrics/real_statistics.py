@@ -37,7 +37,9 @@ REAL_STATE_PREFIX = "real_"
 def statistics_file(cache_dir: str | Path, metric_key: str, network: nn.Module, datamodule, split: str) -> Path:
     """Where ``metric_key``'s real statistics of ``split`` under ``network``'s features are cached."""
     network_digest = tensors_digest(network.state_dict())[:12]
-    return Path(cache_dir).expanduser() / f"{metric_key}-{network_digest}-{dataset_key(datamodule, split)}.pt"
+    rule = getattr(network, "quantization", None)  # how the network turns floats into its input
+    name = f"{metric_key}-{network_digest}{'-' + rule if rule else ''}-{dataset_key(datamodule, split)}.pt"
+    return Path(cache_dir).expanduser() / name
 
 
 def real_states(metric) -> dict[str, Any]:
