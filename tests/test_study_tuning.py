@@ -36,7 +36,7 @@ from gan_module.study.learning import (
 from gan_module.study.result import RunResult
 from gan_module.study.runner import read_best
 from gan_module.study.tune_spec import load_tune, settings_of
-from gan_module.study.tuning import tune_candidate, tuning_summary
+from gan_module.study.tuning import tune_candidate, tuning_summary, write_tuning
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACES = "configs/studies/tune/spaces.yaml"
@@ -69,7 +69,7 @@ def tuned_study(tmp_path: Path, trials: int = 3, seeds=(0,), **tune) -> Path:
             "trainer.enable_model_summary": False,
         },
         "tune": {
-            "trials": trials,
+            **({"trials": trials} if trials else {}),
             "seeds": [100, 101],
             "sampler": {"class_path": "optuna.samplers.RandomSampler", "init_args": {"seed": 1}},
             "default_first": False,  # the tests of trial counting sample every trial (see the own recipe's test)
@@ -593,3 +593,26 @@ def test_the_progress_count_of_a_study_not_started_is_zero_and_creates_no_storag
     study = load_study(path, root)
     assert study_status(study)() == (0, 3 + 2, "no finished run yet")
     assert not study.layout.database.exists()
+
+
+def test_trials_in_proportion_to_the_search_space(tmp_path):
+    """`trials_per_parameter: 1`: a candidate tuned in the adam space (3 parameters) gets 3 trials, one in the
+    gradient-penalty space (4) gets 4; the progress line counts them; giving both counts, or neither, is one line."""
+    path, root = tuned_study(tmp_path, trials=None, trials_per_parameter=1), tmp_path / "runs"
+    spec = yaml.safe_load(path.read_text())
+    spec["axes"]["gan"]["ns_gp"] = {"space": "gradient_penalty", "decision": {"regularization": "gradient penalty"}}
+    path.write_text(yaml.safe_dump(spec))
+    study = load_study(path, root)
+    plain, penalised = study.candidates()
+    assert (study.tune.trials_for(plain.space), study.tune.trials_for(penalised.space)) == (3, 4)
+    tune_candidate(study, penalised)
+    assert study_status(study)()[:2] == (4, 3 + 4 + 2)  # its 4 trials done, of 7 trials and 2 runs
+    assert "1 trial a parameter per tuning" in write_tuning(study).read_text()
+    for both in ({"trials": 2, "trials_per_parameter": 1}, {}):
+        spec["tune"] = {
+            **{k: v for k, v in spec["tune"].items() if k not in ("trials", "trials_per_parameter")},
+            **both,
+        }
+        path.write_text(yaml.safe_dump(spec))
+        with pytest.raises(ConfigError, match=r"give `tune.trials` .* or `tune.trials_per_parameter`"):
+            load_study(path, root)

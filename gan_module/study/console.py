@@ -163,7 +163,7 @@ def study_status(study: Study, storage: str | None = None) -> Callable[[], tuple
                         results[path] = found
         total, done = len(study.runs()), len(results)
         if study.tune is not None:
-            total += len(study.candidates()) * study.tune.replicates * study.tune.trials
+            total += study.tune.replicates * sum(study.tune.trials_for(c.space) for c in study.candidates())
             done += trials_done()
         return done, total, _leader(study, list(results.values()))
 
@@ -192,7 +192,7 @@ def _trial_counter(study: Study, storage: str | None) -> Callable[[], int]:
                     study_id = kept[0].get_study_id_from_name(name)
                 except KeyError:  # not started
                     continue
-                done += min(kept[0].get_n_trials(study_id, states), study.tune.trials)
+                done += min(kept[0].get_n_trials(study_id, states), study.tune.trials_for(candidate.space))
         return done
 
     return count

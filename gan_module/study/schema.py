@@ -163,8 +163,9 @@ class ParameterSpec:
 class TuneFile:
     """The ``tune:`` section as written (spaces are read on their own: see tune_spec.py)."""
 
-    trials: PositiveInt
     seeds: list[int]
+    trials: PositiveInt | None = None  # trials per tuning, every space alike ...
+    trials_per_parameter: PositiveInt | None = None  # ... or in proportion to each space's parameters
     replicates: PositiveInt = 1  # independent tunings of each candidate (tuning seeds and reporting seeds split)
     default_first: bool = True  # trial 0 trains the candidate's own recipe (no tuned setting)
     budget: Budget = field(default_factory=Budget)
@@ -237,7 +238,11 @@ def _tune_section(raw: Any, where: str) -> Any:
     if not isinstance(raw, dict) or "from" not in raw:
         return raw
     shared = _tune_section(read_yaml(raw["from"], f"{where}: tune.from") or {}, where)
-    return {**shared, **{k: v for k, v in raw.items() if k != "from"}}
+    own = {k: v for k, v in raw.items() if k != "from"}
+    counts = ("trials", "trials_per_parameter")  # either says how many trials: the file's own replaces the other
+    if any(k in own for k in counts):
+        shared = {k: v for k, v in shared.items() if k not in counts}
+    return {**shared, **own}
 
 
 def read_yaml(path: Any, where: str) -> Any:

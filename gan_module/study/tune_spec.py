@@ -6,6 +6,7 @@ non-saturating GAN. So a study may tune every candidate alike (gan_module/study/
 
     tune:
       trials: 12                          # the same number of finished + pruned trials for every candidate
+                                          #   (or trials_per_parameter: N, N per parameter of its space)
       seeds: [100, 101]                   # tuning seeds, disjoint from the reporting `seeds`; trial i uses
                                           #   seeds[i % len(seeds)]
       budget: {iterations: 1500}          # a trial's budget (default: the study's)
@@ -108,9 +109,10 @@ class Parameter:
 class Tune:
     """A parsed ``tune:`` section."""
 
-    trials: int
+    trials: int | None  # per tuning, every space alike (None: trials_per_parameter)
     seeds: list[int]
     spaces: dict[str, tuple[Parameter, ...]]
+    trials_per_parameter: int | None = None  # a space of d parameters gets d x this many trials
     replicates: int = 1  # independent tunings of every candidate, each on its share of the tuning seeds
     default_first: bool = True  # trial 0 of every tuning is the candidate's own recipe
     default_space: str | None = None
@@ -128,6 +130,17 @@ class Tune:
         """The tuning seeds of one replicate: ``seeds`` cut into ``replicates`` equal, consecutive shares."""
         share = len(self.seeds) // self.replicates
         return self.seeds[replicate * share : (replicate + 1) * share]
+
+    def trials_for(self, name: str | None) -> int:
+        """The trials of one tuning in the space ``name``: ``trials``, or ``trials_per_parameter`` per parameter."""
+        return self.trials if self.trials is not None else self.trials_per_parameter * max(1, len(self.space(name)))
+
+    @property
+    def trials_said(self) -> str:
+        """How many trials a tuning has, as a report says it."""
+        if self.trials is not None:
+            return f"{self.trials} trials"
+        return f"{self.trials_per_parameter} trial{'s' * (self.trials_per_parameter > 1)} a parameter"
 
     def space(self, name: str | None) -> tuple[Parameter, ...]:
         """The parameters of a candidate's space (``name`` None: the default space; no default: ``common`` only)."""
@@ -205,15 +218,22 @@ def load_tune(raw: Any, where: str, reporting_seeds: list[int]) -> Tune:
         raise ConfigError(
             f"{where}: `tune.default_space` {spec.default_space!r} is not one of the spaces {sorted(spaces)}."
         )
+    if (spec.trials is None) == (spec.trials_per_parameter is None):
+        raise ConfigError(
+            f"{where}: give `tune.trials` (every space alike) or `tune.trials_per_parameter` (in proportion to "
+            "each space's parameters), one of them."
+        )
+    fewest = spec.trials or spec.trials_per_parameter * min([len(p) for p in spaces.values()] or [len(common) or 1])
     default_sampler = {
         "class_path": "optuna.samplers.TPESampler",
-        "init_args": {"n_startup_trials": max(2, spec.trials // 3), "constant_liar": True},  # random before TPE
+        "init_args": {"n_startup_trials": max(2, fewest // 3), "constant_liar": True},  # random before TPE
     }
     sampler = spec.sampler.value if spec.sampler else default_sampler  # checked here, built per trial (new_sampler)
     sampler_class = type(class_object(optuna.samplers.BaseSampler, sampler, where, "tune.sampler"))
     pruner = spec.pruner.value if spec.pruner else {"class_path": "optuna.pruners.NopPruner"}
     return Tune(
         trials=spec.trials,
+        trials_per_parameter=spec.trials_per_parameter,
         seeds=list(spec.seeds),
         replicates=spec.replicates,
         default_first=spec.default_first,

@@ -199,14 +199,14 @@ def tune_candidate(study: Study, candidate: Candidate, storage: str | None = Non
             finished = sum(t.state in (states.COMPLETE, states.PRUNED) for t in trials)
             running = sum(t.state == states.RUNNING for t in trials)
             trial = lock = None
-            if finished + running < study.tune.trials:
+            if finished + running < study.tune.trials_for(candidate.space):
                 ostudy.sampler = study.tune.new_sampler(name, len(trials))
                 trial = ostudy.ask()
                 lock = lock_beside(layout.trial_folder(name, trial.number), wait=True)
         if trial is not None:
             with lock:
                 _run_trial(ostudy, study, candidate, trial, replicate)
-        elif finished >= study.tune.trials:
+        elif finished >= study.tune.trials_for(candidate.space):
             break
         else:
             time.sleep(POLL_SECONDS)  # other workers' last trials: wait (and reap them if their worker dies)
@@ -363,7 +363,7 @@ def write_tuning(study: Study, storage: str | None = None) -> Path:
     lines = [
         f"# Tuning of {study.name}",
         "",
-        f"{replicated}{tune.trials} trials per tuning ({tune.described}) on tuning seeds {tune.seeds}, "
+        f"{replicated}{tune.trials_said} per tuning ({tune.described}) on tuning seeds {tune.seeds}, "
         f"scored by {study.trial_metric}"
         + ("; trial 0 of each is the candidate's own recipe" if tune.default_first else "")
         + f"; the reporting runs (seeds {study.seeds}) use each tuning's chosen settings. Browse the trials: "
