@@ -341,6 +341,32 @@ def test_the_pruner_stops_a_trial_at_an_evaluation_and_the_trial_is_not_tested(t
     assert read_best(study, candidate).trial in (0, 2)  # a finished trial is chosen, never the pruned one
 
 
+def test_the_candidates_own_recipe_is_never_pruned(tmp_path, monkeypatch):
+    """A pruner that stops every trial at its first evaluation: the own recipe (trial 0) still runs to the end and
+    is scored (on MNIST, ASHA once stopped it beside a trial running in parallel, leaving no recipe score)."""
+    path, root = tuned_study(tmp_path, trials=2, default_first=True), tmp_path / "runs"
+    study = load_study(path, root)
+    (candidate,) = study.candidates()
+
+    class PruneAll(optuna.pruners.BasePruner):
+        def prune(self, study, trial) -> bool:
+            return len(trial.intermediate_values) >= 1
+
+    from gan_module.study import tuning
+
+    real_open = tuning.open_study
+
+    def with_pruner(*args, **kwargs):
+        opened = real_open(*args, **kwargs)
+        opened.pruner = PruneAll()
+        return opened
+
+    monkeypatch.setattr(tuning, "open_study", with_pruner)
+    best = tune_candidate(study, candidate)
+    assert counts(study) == {"complete": 1, "pruned": 1, "failed": 0}
+    assert best.kept_default and best.default_value is not None and best.value == best.default_value
+
+
 def _kill_all_when(ready, pattern: str, process: subprocess.Popen) -> None:
     """SIGKILL the study's parent and every worker (all name ``pattern``, the study file) once ``ready()``."""
     deadline = time.time() + 240

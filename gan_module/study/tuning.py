@@ -59,6 +59,9 @@ class TrialReporter:
     trial: Any  # optuna.Trial
     metric: str
     pruned: bool = False
+    #: the candidate's own recipe (trial 0) always runs to the end: tuning is judged against its full score,
+    #: and a pruner comparing it with a trial running beside it would otherwise stop it (it did, on MNIST)
+    protected: bool = False
     reported: list[tuple[int, float]] = field(default_factory=list)
 
     def observer(self, trainer) -> Callable[[int, dict[str, float]], None]:
@@ -68,7 +71,7 @@ class TrialReporter:
                 return
             self.reported.append((iterations, value))
             self.trial.report(value, step=iterations)
-            if self.trial.should_prune():
+            if not self.protected and self.trial.should_prune():
                 self.pruned = True
                 trainer.should_stop = True
 
@@ -227,7 +230,7 @@ def _run_trial(ostudy, study: Study, candidate: Candidate, trial, replicate: int
     resume = _take_over(study, name, trial, run)
     budget = (tune.iterations or study.iterations, tune.wall_time or study.wall_time)
     quality = study.trial_metric
-    reporter = TrialReporter(trial, quality)
+    reporter = TrialReporter(trial, quality, protected=bool(trial.user_attrs.get(DEFAULT)))
     cpu, began = time.process_time(), time.perf_counter()
     log = study.layout.trial_log(name, trial.number)
     args = cli_args(study, candidate, seed, folder=run, settings=settings, budget=budget)
