@@ -106,14 +106,20 @@ def test_the_drs_cap_bounds_the_draws_and_hands_out_gs_samples():
     assert out.mean().item() < 0.5  # mostly G's own samples
 
 
-def test_the_metropolis_chain_leaves_the_target_invariant():
-    gan = toy()
-    generator = torch.Generator().manual_seed(3)
+def standard_normal_proposals(gan, generator: torch.Generator):
+    """The independence sampler's proposals of a generator that draws N(0, 1), with D's logits."""
 
     def propose(count: int) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.randn(count, 1, generator=generator)
         return x, gan.judge(x)
 
+    return propose
+
+
+def test_the_metropolis_chain_leaves_the_target_invariant():
+    gan = toy()
+    generator = torch.Generator().manual_seed(3)
+    propose = standard_normal_proposals(gan, generator)
     start = target()
     for steps in (1, 5):
         state, _, moved = metropolis_chain(start, gan.judge(start), propose, steps, generator)
@@ -124,11 +130,7 @@ def test_the_metropolis_chain_leaves_the_target_invariant():
 def test_the_metropolis_chain_converges_to_the_target_from_g():
     gan = toy()
     generator = torch.Generator().manual_seed(4)
-
-    def propose(count: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.randn(count, 1, generator=generator)
-        return x, gan.judge(x)
-
+    propose = standard_normal_proposals(gan, generator)
     start = noise()  # G's own samples: N(0, 1)
     state, _, _ = metropolis_chain(start, gan.judge(start), propose, 30, generator)
     assert_standard_normal_at_one(state)

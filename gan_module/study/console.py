@@ -154,14 +154,15 @@ def study_status(study: Study, storage: str | None = None) -> Callable[[], tuple
     trials_done = _trial_counter(study, storage)
 
     def status() -> tuple[int, int, str]:
-        for candidate, seed in study.runs():
+        runs = study.runs()
+        for candidate, seed in runs:
             path = study.layout.result(candidate.name, seed)
             if path not in results:
                 with contextlib.suppress(ValueError, UnicodeDecodeError):  # damaged: the runner's to name, once
                     found = RunResult.read(path)
                     if found is not None:
                         results[path] = found
-        total, done = len(study.runs()), len(results)
+        total, done = len(runs), len(results)
         if study.tune is not None:
             total += study.tune.replicates * sum(study.tune.trials_for(c.space) for c in study.candidates())
             done += trials_done()
