@@ -133,7 +133,7 @@ class Tune:
 
     def trials_for(self, name: str | None) -> int:
         """The trials of one tuning in the space ``name``: ``trials``, or ``trials_per_parameter`` per parameter."""
-        return self.trials if self.trials is not None else self.trials_per_parameter * max(1, len(self.space(name)))
+        return trial_count(self.trials, self.trials_per_parameter, len(self.space(name)))
 
     @property
     def trials_said(self) -> str:
@@ -168,6 +168,11 @@ class Tune:
             return f"{name}({', '.join(f'{k}={v}' for k, v in args.items())})"
 
         return f"{call(kind.__name__, arguments)}, {call(type(self.pruner).__name__, self.pruner_args)}"
+
+
+def trial_count(trials: int | None, per_parameter: int | None, parameters: int) -> int:
+    """A tuning's trials: ``trials`` for every space alike, else ``per_parameter`` per parameter of its space."""
+    return trials if trials is not None else per_parameter * max(1, parameters)
 
 
 def settings_of(space: tuple[Parameter, ...], params: dict[str, Any]) -> dict[str, Any]:
@@ -223,7 +228,8 @@ def load_tune(raw: Any, where: str, reporting_seeds: list[int]) -> Tune:
             f"{where}: give `tune.trials` (every space alike) or `tune.trials_per_parameter` (in proportion to "
             "each space's parameters), one of them."
         )
-    fewest = spec.trials or spec.trials_per_parameter * min([len(p) for p in spaces.values()] or [len(common) or 1])
+    smallest = min([len(p) for p in spaces.values()] or [len(common)])
+    fewest = trial_count(spec.trials, spec.trials_per_parameter, smallest)
     default_sampler = {
         "class_path": "optuna.samplers.TPESampler",
         "init_args": {"n_startup_trials": max(2, fewest // 3), "constant_liar": True},  # random before TPE
