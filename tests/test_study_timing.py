@@ -94,6 +94,31 @@ def test_the_study_command_times_the_cost_once_every_run_is_done(tmp_path, capsy
     assert study.layout.timing.stat().st_mtime_ns == stamp  # timed once
 
 
+def test_a_timing_that_fails_is_one_line_and_keeps_the_runs(tmp_path, capsys):
+    """A real failing timing (its fits stop at one epoch of 5 batches, inside the 10 warm-up iterations): one line
+    naming the candidate, what to change and the log; exit 1; the study's runs are kept, nothing timed."""
+    from gan_module.study.__main__ import main
+
+    spec = {
+        "name": "timed_fail",
+        "base": ["configs/mixtures/base.yaml"],
+        "args": {"trainer.limit_train_batches": 5, "trainer.max_epochs": 1, "evaluation.num_samples": 500},
+        "seeds": [0],
+        "budget": {"iterations": 5},
+        "rank_by": {"metric": "eval/modes_500_high_quality", "mode": "max"},
+        "timing": {"rounds": 1, "iterations": 4, "warmup": 10},
+        "axes": {"loss": {"ns": {}}},
+    }
+    (tmp_path / "timed_fail.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(SystemExit) as stop:
+        main([str(tmp_path / "timed_fail.yaml"), "--runs-root", str(tmp_path / "runs"), "--no-report"])
+    study = load_study(tmp_path / "timed_fail.yaml", tmp_path / "runs")
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 1 and line.startswith("error: timing ns (round 1 of 1) failed")
+    assert "lower `timing.warmup`" in line and str(study.layout.log("timing")) in line
+    assert read_timing(study) is None and len(list(study.layout.root.glob("**/*.ckpt"))) >= 1
+
+
 def test_a_timing_section_with_a_bad_value_is_one_line(tmp_path):
     from gan_module.errors import ConfigError
 

@@ -279,6 +279,13 @@ def test_the_tuning_budget_is_counted_in_d_steps_as_well_as_generator_iterations
     study = load_study(path, root)
     (row,) = tuning_summary(study)
     assert (row["iterations"], row["d_steps"]) == (12, 36)
+    # recorded as each trial ended: the report reads them without the trials' checkpoints
+    trials = optuna.load_study(study_name=study.layout.optuna_name("ns"), storage=study.layout.storage_url()).trials
+    assert [(t.user_attrs["iterations"], t.user_attrs["d_steps"]) for t in trials] == [(6, 18), (6, 18)]
+    for trial in trials:
+        study.layout.trial("ns", trial.number).last_checkpoint.unlink()
+    (row,) = tuning_summary(study)
+    assert (row["iterations"], row["d_steps"]) == (12, 36)
 
 
 def test_replicates_must_share_the_seeds_equally(tmp_path):

@@ -128,8 +128,13 @@ def time_cost(study, complete: bool) -> None:
         return
     log = study.layout.log("timing")
     note(f"timing every candidate alone, {study.timing.rounds} rounds of {study.timing.iterations} iterations ({log})")
-    with output_to(log):
-        path = time_study(study, study.timing.iterations, study.timing.rounds, study.timing.warmup)
+    try:
+        with output_to(log):
+            path = time_study(study, study.timing.iterations, study.timing.rounds, study.timing.warmup)
+    except RunFailedError as err:  # the runs are done and kept: only the timing is to do again
+        raise RunFailedError(
+            f"{err} (its output: {log}); the runs are kept: fix it and run the same command to time the cost again"
+        ) from err
     note(f"cost timed alone: {path}")
 
 

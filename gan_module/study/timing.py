@@ -25,6 +25,7 @@ from pathlib import Path
 import lightning as L
 
 from gan_module.checkpoint_io import write_text_atomically
+from gan_module.errors import RunFailedError
 
 _STOPWATCH = "stopwatch.json"
 #: what is switched off while timing: work a run does besides training, whose cost is not the recipe's
@@ -67,7 +68,7 @@ def fit_for_timing(args: list[str]) -> None:
         main(["fit", *args])
     except SystemExit as stop:
         if stop.code:
-            raise RuntimeError(f"timing a candidate failed (exit {stop.code}): see the messages above") from None
+            raise RunFailedError(f"its fit stopped with exit {stop.code}") from None
 
 
 def time_once(args: list[str], folder: Path, iterations: int, warmup: int, fit: Callable = fit_for_timing) -> float:
@@ -85,7 +86,8 @@ def time_once(args: list[str], folder: Path, iterations: int, warmup: int, fit: 
     )
     found = sorted(folder.glob(f"**/{_STOPWATCH}"))
     if not found:
-        raise RuntimeError(f"timing a candidate in {folder} wrote no {_STOPWATCH}: did it train {warmup} iterations?")
+        raise RunFailedError(f"its fit ended within the {warmup} warm-up iterations: lower `timing.warmup`, or let the "
+            "fit train longer (its trainer.max_epochs, trainer.limit_train_batches)")
     done = json.loads(found[-1].read_text())
     return 1000 * done["seconds"] / done["iterations"] if done["iterations"] else math.nan
 
@@ -105,7 +107,10 @@ def time_candidates(
         for r in range(rounds):
             for name in names if r % 2 == 0 else reversed(names):
                 folder = Path(scratch) / f"round{r}" / name
-                found[name].append(time_once(arguments[name], folder, iterations, warmup, fit))
+                try:
+                    found[name].append(time_once(arguments[name], folder, iterations, warmup, fit))
+                except RunFailedError as err:
+                    raise RunFailedError(f"timing {name} (round {r + 1} of {rounds}) failed: {err}") from err
     return found
 
 

@@ -47,6 +47,9 @@ from gan_module.study.tune_spec import settings_of
 POLL_SECONDS = 2.0
 #: Optuna user attributes of a trial
 CPU_SECONDS, SEED, SETTINGS, ENDED, DEFAULT = "cpu_seconds", "seed", "settings", "ended", "own_recipe"
+#: a trial's budget as spent: generator iterations and D steps (recorded when it ends, so a report reads no
+#: checkpoint)
+ITERATIONS, D_STEPS = "iterations", "d_steps"
 #: a retried trial's predecessor, and the first trial of its chain (whose seed it keeps)
 RETRY_OF, ORIGIN = "retry_of", "origin"
 
@@ -243,6 +246,9 @@ def _run_trial(ostudy, study: Study, candidate: Candidate, trial, replicate: int
     trial.set_user_attr(CPU_SECONDS, time.process_time() - cpu)
     trial.set_user_attr(SEED, seed)
     trial.set_user_attr(SETTINGS, settings)
+    iterations, d_steps = _steps(study.layout.trial(name, trial.number).last_checkpoint)
+    trial.set_user_attr(ITERATIONS, iterations)
+    trial.set_user_attr(D_STEPS, d_steps)
     value = None
     if code == 0 and not reporter.pruned:
         value = collect(study.layout.trial(name, trial.number), study, candidate, seed, DONE).metrics.get(quality)
@@ -317,7 +323,7 @@ def tuning_summary(study: Study, storage: str | None = None) -> list[dict[str, A
             name = tuning_name(candidate.name, replicate)
             best = read_best(study, candidate, replicate)
             trials = _trials(study, name, storage)
-            steps = [_steps(study.layout.trial(name, t.number).last_checkpoint) for t in trials]
+            steps = [_trial_steps(study, name, t) for t in trials]
             rows.append(
                 {
                     "candidate": name,
@@ -335,6 +341,14 @@ def tuning_summary(study: Study, storage: str | None = None) -> list[dict[str, A
                 }
             )
     return rows
+
+
+def _trial_steps(study: Study, name: str, trial) -> tuple[int, int]:
+    """A trial's generator iterations and D steps as it recorded them when it ended; read from its last
+    checkpoint only for trials tuned before they were recorded."""
+    if ITERATIONS in trial.user_attrs:
+        return int(trial.user_attrs[ITERATIONS]), int(trial.user_attrs[D_STEPS])
+    return _steps(study.layout.trial(name, trial.number).last_checkpoint)
 
 
 def _steps(checkpoint: Path) -> tuple[int, int]:
