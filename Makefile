@@ -48,7 +48,7 @@ study-claims: install
 
 ## Lint, then the whole test suite, slow real-data checks included (what CI runs).
 test: install-test lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 ## The suite without the slow real-data checks.
 test-fast: install-test

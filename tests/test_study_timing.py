@@ -67,30 +67,38 @@ def test_a_study_is_timed_with_its_own_settings_and_the_reports_read_it(tmp_path
     assert not (study.folder / "ns").exists()  # no run folder of the study was touched
 
 
+def timed_study(folder: Path, name: str, timing: dict, args: dict | None = None, losses: tuple = ("ns",)) -> Path:
+    """A study file of the mixtures' base, 5 iterations a run on one seed, timed by ``timing``."""
+    spec = {
+        "name": name,
+        "base": ["configs/mixtures/base.yaml"],
+        "args": {"trainer.limit_train_batches": 5, "evaluation.num_samples": 500, **(args or {})},
+        "seeds": [0],
+        "budget": {"iterations": 5},
+        "rank_by": {"metric": "eval/modes_500_high_quality", "mode": "max"},
+        "timing": timing,
+        "axes": {"loss": {loss: {"config": f"configs/losses/{loss}.yaml"} if loss != "ns" else {} for loss in losses}},
+    }
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
 def test_the_study_command_times_the_cost_once_every_run_is_done(tmp_path, capsys):
     """A study file's `timing:` key: `python -m gan_module.study` trains the runs, then times every candidate alone
     (its fits' output in logs/timing.log), once -- a second command reads timing.json as it is."""
     from gan_module.study.__main__ import main
 
-    spec = {
-        "name": "timed_cli",
-        "base": ["configs/mixtures/base.yaml"],
-        "args": {"trainer.limit_train_batches": 5, "data.init_args.num_train": 2000, "evaluation.num_samples": 500},
-        "seeds": [0],
-        "budget": {"iterations": 5},
-        "rank_by": {"metric": "eval/modes_500_high_quality", "mode": "max"},
-        "timing": {"rounds": 2, "iterations": 4, "warmup": 2},
-        "axes": {"loss": {"ns": {}, "lsgan": {"config": "configs/losses/lsgan.yaml"}}},
-    }
-    (tmp_path / "timed_cli.yaml").write_text(yaml.safe_dump(spec))
-    main([str(tmp_path / "timed_cli.yaml"), "--runs-root", str(tmp_path / "runs"), "--no-report"])
-    study = load_study(tmp_path / "timed_cli.yaml", tmp_path / "runs")
+    timing = {"rounds": 2, "iterations": 4, "warmup": 2}
+    path = timed_study(tmp_path, "timed_cli", timing, {"data.init_args.num_train": 2000}, ("ns", "lsgan"))
+    main([str(path), "--runs-root", str(tmp_path / "runs"), "--no-report"])
+    study = load_study(path, tmp_path / "runs")
     measured = read_timing(study)
     assert set(measured) == {"ns", "lsgan"} and all(len(v) == 2 for v in measured.values())
     assert "cost timed alone" in capsys.readouterr().out
     assert study.layout.log("timing").is_file()
     stamp = study.layout.timing.stat().st_mtime_ns
-    main([str(tmp_path / "timed_cli.yaml"), "--runs-root", str(tmp_path / "runs"), "--no-report"])
+    main([str(path), "--runs-root", str(tmp_path / "runs"), "--no-report"])
     assert study.layout.timing.stat().st_mtime_ns == stamp  # timed once
 
 
@@ -99,20 +107,10 @@ def test_a_timing_that_fails_is_one_line_and_keeps_the_runs(tmp_path, capsys):
     naming the candidate, what to change and the log; exit 1; the study's runs are kept, nothing timed."""
     from gan_module.study.__main__ import main
 
-    spec = {
-        "name": "timed_fail",
-        "base": ["configs/mixtures/base.yaml"],
-        "args": {"trainer.limit_train_batches": 5, "trainer.max_epochs": 1, "evaluation.num_samples": 500},
-        "seeds": [0],
-        "budget": {"iterations": 5},
-        "rank_by": {"metric": "eval/modes_500_high_quality", "mode": "max"},
-        "timing": {"rounds": 1, "iterations": 4, "warmup": 10},
-        "axes": {"loss": {"ns": {}}},
-    }
-    (tmp_path / "timed_fail.yaml").write_text(yaml.safe_dump(spec))
+    path = timed_study(tmp_path, "timed_fail", {"rounds": 1, "iterations": 4, "warmup": 10}, {"trainer.max_epochs": 1})
     with pytest.raises(SystemExit) as stop:
-        main([str(tmp_path / "timed_fail.yaml"), "--runs-root", str(tmp_path / "runs"), "--no-report"])
-    study = load_study(tmp_path / "timed_fail.yaml", tmp_path / "runs")
+        main([str(path), "--runs-root", str(tmp_path / "runs"), "--no-report"])
+    study = load_study(path, tmp_path / "runs")
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert stop.value.code == 1 and line.startswith("error: timing ns (round 1 of 1) failed")
     assert "lower `timing.warmup`" in line and str(study.layout.log("timing")) in line
@@ -122,14 +120,6 @@ def test_a_timing_that_fails_is_one_line_and_keeps_the_runs(tmp_path, capsys):
 def test_a_timing_section_with_a_bad_value_is_one_line(tmp_path):
     from gan_module.errors import ConfigError
 
-    spec = {
-        "name": "timed_bad",
-        "base": ["configs/mixtures/base.yaml"],
-        "seeds": [0],
-        "rank_by": {"metric": "eval/modes_500_high_quality", "mode": "max"},
-        "timing": {"rounds": 0},
-        "axes": {"loss": {"ns": {}}},
-    }
-    (tmp_path / "timed_bad.yaml").write_text(yaml.safe_dump(spec))
+    path = timed_study(tmp_path, "timed_bad", {"rounds": 0})
     with pytest.raises(ConfigError, match=r"`timing.rounds` must be an integer >= 1, got 0"):
-        load_study(tmp_path / "timed_bad.yaml", tmp_path / "runs")
+        load_study(path, tmp_path / "runs")
