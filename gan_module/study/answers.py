@@ -148,7 +148,7 @@ def still_moving(runs: list[RunResult], quality: Criterion) -> str:
     they learn, not where they end, and says nothing of a candidate that has not started."""
     states: dict[str, list[str]] = {}
     for name, group in by_candidate(runs).items():
-        states.setdefault(curve_state(group, quality.higher_is_better, quality.margin), []).append(name)
+        states.setdefault(curve_state(group, quality.higher_is_better, quality.margin, quality.ideal), []).append(name)
     if set(states) <= {SHORT, FEW}:
         return (
             f"no learning curves to read (each run needs {MIN_POINTS} evaluations and each candidate "
@@ -190,7 +190,9 @@ def _like_for_like(
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
                 if candidates[a][0].decision[decision] != candidates[b][0].decision[decision]:
-                    kind, why = basis(candidates[a], candidates[b], (a, b), quality.higher_is_better, quality.margin)
+                    kind, why = basis(
+                        candidates[a], candidates[b], (a, b), quality.higher_is_better, quality.margin, quality.ideal
+                    )
                     if kind is None:
                         skipped.append(f"{a} vs {b} ({why} not started)")
                         continue

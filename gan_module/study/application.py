@@ -80,14 +80,15 @@ def scaled_values(study: Study, runs: list[RunResult], role: str) -> tuple[Value
         return values, "cost: -log2 of seconds per 1,000 iterations (each halving +1)"
     criterion = criteria(study)[role]
     raw = {name: by_seed(group, criterion) for name, group in grouped.items()}
-    ends = {name: fixed_ends(group, criterion.name, study.rank_metric) for name, group in grouped.items()}
+    higher = criterion.higher_is_better
+    ends = {name: fixed_ends(group, criterion.name, study.rank_metric, higher) for name, group in grouped.items()}
     if all(e is not None for e in ends.values()):
         how = f"{role}: from each candidate's untrained level (0) to the metric's ideal (1)"
-    else:  # some candidate stores no untrained level, or the metric has no ideal: the pool's range, said so
+    else:  # no untrained level stored, one no worse than ideal, or the metric has no ideal: the pool's range, said so
         means = {name: finite_mean(v.values()) for name, v in raw.items()}
         shared = pool_ends(means, criterion.higher_is_better) or (0.0, 1.0)
         ends = dict.fromkeys(raw, shared)
-        how = f"{role}: within this pool (worst mean 0, best 1): no fixed untrained level or ideal"
+        how = f"{role}: within this pool (worst mean 0, best 1): no untrained level worse than an ideal to scale from"
     return {name: {k: _floored(scaled(v, ends[name])) for k, v in values.items()} for name, values in raw.items()}, how
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gan_module.metrics.registry import default_margin
+from gan_module.metrics.registry import default_margin, ideal_value
 from gan_module.names import UNSETTLED
 from gan_module.study.result import RunResult
 
@@ -50,6 +50,12 @@ class Criterion:
     higher_is_better: bool
     margin: float | None = None  # equivalence margin in its units (statistics.py); None: none declared
     relative: bool = False  # the margin is a fraction of the value compared against (cost)
+
+    @property
+    def ideal(self) -> float | None:
+        """What a perfect generator scores (the metric's declared ideal); None for cost, instability and metrics
+        that declare none."""
+        return ideal_value(self.name)
 
     def of(self, run: RunResult) -> float:
         if self.name == COST:

@@ -87,7 +87,7 @@ def aggregate(study: Study, results: list[RunResult]) -> list[Row]:
         row["seconds_per_d_step"] = mean_std([r.training_seconds / r.d_steps if r.d_steps else math.nan for r in runs])[
             0
         ]
-        row["curve"] = curve_state(runs, quality.higher_is_better, quality.margin)
+        row["curve"] = curve_state(runs, quality.higher_is_better, quality.margin, quality.ideal)
         everyone = [area_under_curve(r) for r in context_of[candidate.name]]
         row["auc"] = mean_std(worst_filled([area_under_curve(r) for r in runs], [*everyone, start], higher))[0]
         if study.threshold is not None:

@@ -34,6 +34,7 @@ import math
 
 import numpy as np
 
+from gan_module.study.references import degenerate
 from gan_module.study.result import RunResult
 from gan_module.study.statistics import MIN_SEEDS
 
@@ -53,15 +54,21 @@ def _points(run: RunResult) -> list[tuple[int, float]]:
     return [(i, v) for i, v in run.curve if math.isfinite(v)]
 
 
-def curve_state(runs: list[RunResult], higher_is_better: bool = True, margin: float | None = None) -> str:
+def curve_state(
+    runs: list[RunResult], higher_is_better: bool = True, margin: float | None = None, ideal: float | None = None
+) -> str:
     """The label of one candidate's runs (one per seed): not started, fell back, still learning, settled, or why
-    none."""
+    none. ``ideal``: the metric's; an iteration-0 level at least as good (references.degenerate: the grid's
+    untrained samples sit on its central mode) is no start to learn from, and the curve is read from its next point.
+    """
     curves = [c for c in (_points(r) for r in runs if not r.diverged) if c]
     if len(curves) < MIN_SEEDS:
         return FEW
     if min(len(c) for c in curves) < MIN_POINTS:
         return SHORT
     fractions, values = _on_one_grid(curves)
+    if fractions[0] == 0 and degenerate(float(values[:, 0].mean()), ideal, higher_is_better):
+        fractions, values = fractions[1:], values[:, 1:]
     values = values if higher_is_better else -values
     noise = _point_noise(values)
     mean = values.mean(axis=0)
@@ -158,11 +165,16 @@ def seconds_to(run: RunResult, threshold: float, higher_is_better: bool = True) 
 
 
 def basis(
-    a: list[RunResult], b: list[RunResult], names: tuple[str, str], higher_is_better: bool, margin: float | None
+    a: list[RunResult],
+    b: list[RunResult],
+    names: tuple[str, str],
+    higher_is_better: bool,
+    margin: float | None,
+    ideal: float | None = None,
 ) -> tuple[str | None, str]:
     """What two candidates' quality is compared by: ("", "") for final values when neither still learns; (AREA,
     why) when one does; (None, who) when one has not started."""
-    states = {n: curve_state(runs, higher_is_better, margin) for n, runs in zip(names, (a, b), strict=True)}
+    states = {n: curve_state(runs, higher_is_better, margin, ideal) for n, runs in zip(names, (a, b), strict=True)}
     late = [name for name, state in states.items() if state == NOT_STARTED]
     if late:
         return None, " and ".join(late)

@@ -66,7 +66,10 @@ def bound_key(criterion: str, kind: str = "") -> str:
 
 
 def _late(why: str) -> Planned:
-    needs = f"a budget at which {why} starts learning (its quality curve stays at its untrained level)"
+    """``why``: the candidates that have not started, joined by " and " (learning.basis)."""
+    one = " and " not in why
+    verb, curves = ("starts", "its quality curve stays") if one else ("start", "their quality curves stay")
+    needs = f"a budget at which {why} {verb} learning ({curves} at the untrained level)"
     return Planned(lacking=(needs,))
 
 
@@ -101,7 +104,7 @@ def plan(
             return Planned(untestable=note, names=(a, b))
     read: Callable[[list[RunResult]], dict] = lambda group: by_seed(group, criterion)  # noqa: E731
     if test.criterion == QUALITY:
-        found, note = basis(ra, rb, (a, b), criterion.higher_is_better, criterion.margin)
+        found, note = basis(ra, rb, (a, b), criterion.higher_is_better, criterion.margin, criterion.ideal)
         if found is None:
             return _late(note)
         kind, read = found, (areas if found == AREA else read)
@@ -152,14 +155,14 @@ def _across(study: Study, results: list[RunResult], test: Test, bounds: Mapping[
         lacking = tuple(f"role `{role}`" for role, name in ((test.a, a), (test.b, b)) if not name)
         if lacking:
             return Planned(lacking=lacking)
-        kind, why = basis(ra, rb, (a, b), quality.higher_is_better, quality.margin)
+        kind, why = basis(ra, rb, (a, b), quality.higher_is_better, quality.margin, quality.ideal)
         if kind is None:
             return _late(why)
         read = areas if kind == AREA else (lambda group: by_seed(group, quality))
         pool = None
         for side, (name, group) in enumerate(((a, ra), (b, rb))):
-            ends = fixed_ends(group, quality.name, study.rank_metric)
-            if ends is None:  # no untrained level stored, or no ideal: the context's candidates' range
+            ends = fixed_ends(group, quality.name, study.rank_metric, quality.higher_is_better)
+            if ends is None:  # no untrained level stored (or none worse than ideal), no ideal: the context's range
                 means = {n: finite_mean(read(g).values()) for n, g in by_candidate(runs).items()}
                 ends = pool = pool_ends(means, quality.higher_is_better) or (0.0, 1.0)
             names[side].append(name)

@@ -86,8 +86,10 @@ def time_once(args: list[str], folder: Path, iterations: int, warmup: int, fit: 
     )
     found = sorted(folder.glob(f"**/{_STOPWATCH}"))
     if not found:
-        raise RunFailedError(f"its fit ended within the {warmup} warm-up iterations: lower `timing.warmup`, or let the "
-            "fit train longer (its trainer.max_epochs, trainer.limit_train_batches)")
+        raise RunFailedError(
+            f"its fit ended within the {warmup} warm-up iterations: lower `timing.warmup`, or let the "
+            "fit train longer (its trainer.max_epochs, trainer.limit_train_batches)"
+        )
     done = json.loads(found[-1].read_text())
     return 1000 * done["seconds"] / done["iterations"] if done["iterations"] else math.nan
 
