@@ -246,12 +246,13 @@ def _run_trial(ostudy, study: Study, candidate: Candidate, trial, replicate: int
     trial.set_user_attr(CPU_SECONDS, time.process_time() - cpu)
     trial.set_user_attr(SEED, seed)
     trial.set_user_attr(SETTINGS, settings)
-    iterations, d_steps = _steps(study.layout.trial(name, trial.number).last_checkpoint)
+    trained = study.layout.trial(name, trial.number)
+    iterations, d_steps = _steps(trained.last_checkpoint)
     trial.set_user_attr(ITERATIONS, iterations)
     trial.set_user_attr(D_STEPS, d_steps)
     value = None
     if code == 0 and not reporter.pruned:
-        value = collect(study.layout.trial(name, trial.number), study, candidate, seed, DONE).metrics.get(quality)
+        value = collect(trained, study, candidate, seed, DONE).metrics.get(quality)
     ended = "pruned" if reporter.pruned else "diverged" if code == 1 else "unscored" if value is None else "done"
     trial.set_user_attr(ENDED, ended)
     if ended == "done" and math.isfinite(value):
