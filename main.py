@@ -34,24 +34,15 @@ def check_config_files(argv: list[str]) -> str | None:
     return None
 
 
-def prefer_passive_openmp_wait(environ: dict[str, str]) -> None:
-    """OpenMP threads that find no work sleep at once instead of spinning (``OMP_WAIT_POLICY=PASSIVE``), unless
-    the user chose a policy (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``). It must be set before torch loads.
-
-    Spinning threads keep a core busy while they wait for the next parallel region; beside another busy
-    process on a 2-core machine that made torch's default two threads 2-5x slower than one (the quickstart
-    9 vs 43 iterations/s), and sleeping threads gave the speed of one thread back (docs/scaling.md, "Threads").
-    """
-    if not environ.get("OMP_WAIT_POLICY") and not environ.get("GOMP_SPINCOUNT"):
-        environ["OMP_WAIT_POLICY"] = "PASSIVE"
-
-
 if __name__ == "__main__":
     problem = check_config_files(sys.argv[1:])
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
-    prefer_passive_openmp_wait(os.environ)
+    from gan_module.run import openmp  # before torch loads: libgomp reads its wait policy once
+
+    openmp.busy_at_start = openmp.busy_cores()
+    openmp.chosen = openmp.choose_wait_policy(os.environ, openmp.busy_at_start)
     from gan_module.cli import main
 
     main()

@@ -11,6 +11,7 @@ from callbacks.prediction_writer import PredictionWriter
 from callbacks.preemption import Preemption
 from callbacks.progress_bar import ProgressBar
 from callbacks.sample_grid import SampleGrid
+from callbacks.thread_tuner import ThreadTuner
 
 __all__ = [
     "Evaluation",
@@ -23,5 +24,6 @@ __all__ = [
     "Preemption",
     "ProgressBar",
     "SampleGrid",
+    "ThreadTuner",
     "TrainingDiagnostics",
 ]

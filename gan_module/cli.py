@@ -20,6 +20,7 @@ import sys
 import threading
 from typing import Literal, NoReturn
 
+import torch
 from jsonargparse import Namespace
 from jsonargparse.typing import PositiveInt
 from lightning.fabric.utilities.exceptions import MisconfigurationException
@@ -36,6 +37,7 @@ from callbacks.last_checkpoint import LastCheckpoint
 from callbacks.prediction_writer import PredictionWriter
 from callbacks.preemption import Preemption
 from callbacks.sample_grid import SampleGrid
+from callbacks.thread_tuner import ThreadTuner
 from datamodules.base import ImageDataModule
 from gan_module.errors import ConfigError, DivergenceError, PreemptedError, behind
 from gan_module.model.module import GAN
@@ -224,7 +226,13 @@ class GANCLI(LightningCLI):
         trainer = getattr(self, "trainer", None)
         on_cpu = trainer is None or isinstance(trainer.accelerator, CPUAccelerator)
         batch_size = getattr(self.datamodule, "batch_size", None)
-        rank_zero_info(choose_threads(cfg.get("threads", "auto"), self.model, batch_size, on_cpu))
+        # one process, and numbers that may depend on the load (a thread count can move a reduction's last bit)
+        tunable = trainer is not None and trainer.world_size == 1 and not torch.are_deterministic_algorithms_enabled()
+        choice = choose_threads(cfg.get("threads", "auto"), self.model, batch_size, on_cpu, tunable)
+        rank_zero_info(choice.line)
+        if choice.tune is not None:
+            # first: its step times leave out the other callbacks' work
+            trainer.callbacks.insert(0, ThreadTuner(choice.tune, start=torch.get_num_threads()))
 
     def _discriminator_input(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
         return packed_shape(sample_shape, self._pack)

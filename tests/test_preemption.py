@@ -19,6 +19,7 @@ from tests.test_cli import QUICKSTART, SMALL
 #: state an exact resume has to carry
 RUN = [
     *SMALL,
+    "--threads=1",  # compared bit for bit: one fixed count (`auto` re-picks it as the load changes)
     "--trainer.limit_train_batches=6",
     "--trainer.max_epochs=2",
     "--trainer.limit_val_batches=0",

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import torch
 from torch import nn
+
+from gan_module.run import openmp
 
 _NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 
@@ -27,10 +30,11 @@ def stop_probing_for_absent_gpus() -> None:
 # ------------------------------------------------------------------------------------------------ CPU threads
 #: the environment variables that set the intra-op thread count before torch starts (the user's choice wins)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
-#: below this many floating-point operations in one forward pass of a training batch through G and D, one
-#: intra-op thread: beside any other busy process, OpenMP threads waiting on a core that process holds made the
-#: 2-D mixtures (0.03 GFLOP) 2-13x slower on 2 cores, and idle a second thread gains them nothing
-#: (docs/scaling.md, "Threads"); the quickstart (0.26 GFLOP) and DCGAN (7.6 GFLOP) keep torch's default
+#: a run that cannot re-choose its threads (deterministic, several processes) takes one intra-op thread below
+#: this many floating-point operations in one forward pass of a training batch through G and D: beside any other
+#: busy process, OpenMP threads waiting on a core that process holds made the 2-D mixtures (0.03 GFLOP) 2-13x
+#: slower on 2 cores (docs/scaling.md, "Threads"); the quickstart (0.26 GFLOP) and DCGAN (7.6 GFLOP) keep torch's
+#: default
 SMALL_WORK_FLOPS = 1e8
 #: torch's own count when this process started (OMP_NUM_THREADS, else the cores): what "torch's default" restores,
 #: since an earlier run in the same process (a study worker, a notebook) may have chosen one thread
@@ -57,17 +61,27 @@ def forward_flops(model: nn.Module, batch_size: int) -> float:
     return counter.get_total_flops() * batch_size / n
 
 
-def choose_threads(setting: int | str, model: nn.Module, batch_size: int | None, on_cpu: bool) -> str:
+class ThreadChoice(NamedTuple):
+    """What :func:`choose_threads` set: the start-up line, and the two counts to keep measuring (or None)."""
+
+    line: str
+    tune: tuple[int, int] | None  # the counts callbacks.ThreadTuner times against each other; it starts on the one set
+
+
+def choose_threads(
+    setting: int | str, model: nn.Module, batch_size: int | None, on_cpu: bool, tunable: bool = True
+) -> ThreadChoice:
     """Set torch's intra-op threads for this run and say in one line what was chosen and how to change it.
 
     ``setting``: ``auto`` or a count. ``auto`` keeps a count the environment set (OMP_NUM_THREADS,
-    MKL_NUM_THREADS) and torch's default where the networks run on a GPU; on a CPU it takes one thread for
-    networks under :data:`SMALL_WORK_FLOPS` per batch and torch's default otherwise.
+    MKL_NUM_THREADS) and torch's default where the networks run on a GPU. On a CPU, where ``tunable`` (one
+    process, not deterministic), it starts on torch's default where main.py found the machine idle (else on one
+    thread) and returns the counts callbacks.ThreadTuner times against each other while the run trains;
+    otherwise one thread for networks under :data:`SMALL_WORK_FLOPS` per batch and torch's default above.
     """
-    wait = os.environ.get("OMP_WAIT_POLICY") or (
-        "GOMP_SPINCOUNT=" + os.environ["GOMP_SPINCOUNT"] if os.environ.get("GOMP_SPINCOUNT") else "default"
-    )
+    wait = openmp.describe(os.environ)
     override = "set `threads: N` in the config (--threads N) or OMP_NUM_THREADS"
+    tune = None
     if setting != "auto":
         torch.set_num_threads(int(setting))
         why = f"threads: {setting} in the config"
@@ -79,14 +93,23 @@ def choose_threads(setting: int | str, model: nn.Module, batch_size: int | None,
         why = "torch's default; the networks run on the accelerator"
     else:
         flops = forward_flops(model, batch_size or 1)
-        small = flops < SMALL_WORK_FLOPS
-        torch.set_num_threads(1 if small else _TORCH_DEFAULT)
-        if small:
-            why = f"G and D take {flops / 1e9:.2g} GFLOP a batch, too little to share between threads"
-        else:
-            why = f"torch's default; G and D take {flops / 1e9:.2g} GFLOP a batch"
+        size = f"G and D take {flops / 1e9:.2g} GFLOP a batch"
+        if tunable and _TORCH_DEFAULT > 1:
+            start = _TORCH_DEFAULT if openmp.idle_at_start() else 1
+            torch.set_num_threads(start)
+            tune = (1, _TORCH_DEFAULT)
+            why = (
+                f"{size}; {'the machine was idle at start' if start > 1 else 'one thread until measured'}; while "
+                f"training, a few steps are timed on 1 and on {_TORCH_DEFAULT} threads now and then and the faster "
+                "count kept, as the machine's load changes"
+            )
+        else:  # one count for the whole run: the rule the measurements gave before the tuner
+            small = flops < SMALL_WORK_FLOPS or _TORCH_DEFAULT == 1
+            torch.set_num_threads(1 if small else _TORCH_DEFAULT)
+            why = f"{size}, too little to share between threads" if small else f"torch's default; {size}"
     count = torch.get_num_threads()
-    return (
+    line = (
         f"CPU threads: {count} intra-op thread{'s' if count > 1 else ''} ({why}; OpenMP wait policy: {wait}); "
         f"to change it, {override}."
     )
+    return ThreadChoice(line, tune)

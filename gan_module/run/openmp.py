@@ -1,0 +1,71 @@
+"""How OpenMP threads wait between parallel regions, chosen before torch loads (libgomp reads it once, at load).
+
+Light on purpose: no torch behind this module, since importing torch fixes the policy.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import MutableMapping
+
+#: the variables by which a user chooses the policy; when either is set, it is theirs
+POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+#: other processes using at least this many cores' worth of CPU when a run starts make its threads sleep
+BUSY_CORES = 0.5
+#: what :func:`choose_wait_policy` said for this process (main.py), for the start-up line; None: not chosen here
+chosen: str | None = None
+#: cores' worth of CPU other processes used when main.py started (:func:`busy_cores`); None: not measured
+busy_at_start: float | None = None
+
+
+def busy_cores(seconds: float = 0.2, stat: str = "/proc/stat") -> float | None:
+    """Cores' worth of CPU time the machine spent outside idle over the next ``seconds`` (this process sleeps
+    meanwhile, so it is the others'); None where the kernel does not say (not Linux)."""
+
+    def read() -> tuple[int, int]:
+        with open(stat) as file:
+            ticks = [int(x) for x in file.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+        return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+    try:
+        busy0, total0 = read()
+        time.sleep(seconds)
+        busy1, total1 = read()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1)
+
+
+def choose_wait_policy(environ: MutableMapping[str, str], busy: float | None) -> str:
+    """Set ``OMP_WAIT_POLICY`` for this run unless the user chose one; returns what the start-up line says.
+
+    Idle cores: libgomp's default (threads spin a while before sleeping), which is what makes two threads pay on
+    small and mid-size networks (the quickstart 50 it/s spinning against 33 sleeping, docs/scaling.md). Beside
+    other busy processes (``busy`` cores' worth of CPU, :func:`busy_cores`): ``PASSIVE``, threads sleep at once
+    instead of spinning on a core another process needs. Load that arrives or leaves later is followed by
+    callbacks.ThreadTuner, which switches between one thread and N.
+    """
+    given = [f"{v}={environ[v]}" for v in POLICY_VARIABLES if environ.get(v)]
+    if given:
+        return f"{', '.join(given)} (yours)"
+    if busy is not None and busy >= BUSY_CORES:
+        environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        return f"PASSIVE (other processes used {busy:.1f} cores at start)"
+    shown = "" if busy is None else f"{busy:.1f} cores busy at start"
+    return f"spinning, libgomp's default ({shown or 'the load is unknown here'})"
+
+
+def describe(environ: MutableMapping[str, str]) -> str:
+    """The policy this process runs under, for the start-up line."""
+    if chosen is not None:
+        return chosen
+    given = [f"{v}={environ[v]}" for v in POLICY_VARIABLES if environ.get(v)]
+    return ", ".join(given) or "spinning, libgomp's default"
+
+
+def idle_at_start() -> bool:
+    """main.py measured the machine before torch loaded, and other processes used less than :data:`BUSY_CORES`."""
+    return busy_at_start is not None and busy_at_start < BUSY_CORES
