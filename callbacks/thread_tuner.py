@@ -132,9 +132,9 @@ class ThreadChooser:
 class ThreadTuner(L.Callback):
     """Times each training step and sets torch's intra-op threads to what :class:`ThreadChooser` decides.
 
-    Attached by the CLI on a CPU run with ``threads: auto`` whose networks are large enough for N threads to pay
-    idle (gan_module/run/machine.py); not with ``trainer.deterministic`` (a thread count can change the last bit
-    of a reduction, so the numbers would depend on the machine's load). A switch is one line in the log.
+    Attached by the CLI to a CPU ``fit`` with ``threads: auto`` in one process (gan_module/run/machine.py); not
+    with ``trainer.deterministic`` (a thread count can change the last bit of a reduction, so the numbers would
+    depend on the machine's load). A switch is one line in the log.
     """
 
     def __init__(self, counts: tuple[int, int], start: int | None = None, **chooser: Any) -> None:

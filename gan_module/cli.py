@@ -226,8 +226,13 @@ class GANCLI(LightningCLI):
         trainer = getattr(self, "trainer", None)
         on_cpu = trainer is None or isinstance(trainer.accelerator, CPUAccelerator)
         batch_size = getattr(self.datamodule, "batch_size", None)
-        # one process, and numbers that may depend on the load (a thread count can move a reduction's last bit)
-        tunable = trainer is not None and trainer.world_size == 1 and not torch.are_deterministic_algorithms_enabled()
+        # a fit in one process, and numbers that may depend on the load (a count can move a reduction's last bit)
+        tunable = (
+            subcommand == "fit"
+            and trainer is not None
+            and trainer.world_size == 1
+            and not torch.are_deterministic_algorithms_enabled()
+        )
         choice = choose_threads(cfg.get("threads", "auto"), self.model, batch_size, on_cpu, tunable)
         rank_zero_info(choice.line)
         if choice.tune is not None:

@@ -14,7 +14,7 @@ import torch
 
 from callbacks.thread_tuner import ThreadChooser, ThreadTuner
 from tests.conftest import run_cli
-from tests.test_cli import QUICKSTART
+from tests.test_cli import QUICKSTART, SMALL
 
 MS = 1e-3
 
@@ -131,6 +131,17 @@ def test_the_cli_adds_the_tuner_on_auto_only_and_first(tmp_path, monkeypatch, ma
     run_cli(*fit, "--trainer.deterministic=true")  # a thread count can move a reduction's last bit
     assert [ThreadTuner in callbacks for callbacks in seen] == [True, True, False, False]  # any size of network
     assert seen[0][0] is ThreadTuner  # first, so the steps it times leave out the other callbacks' work
+
+
+def test_a_command_that_does_not_train_gets_no_tuner(tmp_path, monkeypatch, machine_state):
+    run = ["--config", QUICKSTART, *SMALL, f"--trainer.default_root_dir={tmp_path}"]
+    made: list[ThreadTuner] = []
+    init = ThreadTuner.__init__
+    monkeypatch.setattr(ThreadTuner, "__init__", lambda self, *a, **k: made.append(self) or init(self, *a, **k))
+    run_cli("fit", *run, "--trainer.max_epochs=1")
+    assert len(made) == 1  # the fit is timed
+    run_cli("validate", *run, f"--ckpt_path={tmp_path / 'version_0' / 'checkpoints' / 'last.ckpt'}")
+    assert len(made) == 1  # nothing trains in validate: nothing to time
 
 
 def test_a_real_fit_probes_two_threads_and_keeps_what_it_decided(tmp_path, monkeypatch, machine_state):

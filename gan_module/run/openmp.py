@@ -48,9 +48,9 @@ def choose_wait_policy(environ: MutableMapping[str, str], busy: float | None) ->
     instead of spinning on a core another process needs. Load that arrives or leaves later is followed by
     callbacks.ThreadTuner, which switches between one thread and N.
     """
-    given = [f"{v}={environ[v]}" for v in POLICY_VARIABLES if environ.get(v)]
+    given = _users_choice(environ)
     if given:
-        return f"{', '.join(given)} (yours)"
+        return f"{given} (yours)"
     if busy is not None and busy >= BUSY_CORES:
         environ["OMP_WAIT_POLICY"] = "PASSIVE"
         return f"PASSIVE (other processes used {busy:.1f} cores at start)"
@@ -62,8 +62,12 @@ def describe(environ: MutableMapping[str, str]) -> str:
     """The policy this process runs under, for the start-up line."""
     if chosen is not None:
         return chosen
-    given = [f"{v}={environ[v]}" for v in POLICY_VARIABLES if environ.get(v)]
-    return ", ".join(given) or "spinning, libgomp's default"
+    return _users_choice(environ) or "spinning, libgomp's default"
+
+
+def _users_choice(environ: MutableMapping[str, str]) -> str:
+    """The policy variables the user set, as ``NAME=value`` (empty: none)."""
+    return ", ".join(f"{v}={environ[v]}" for v in POLICY_VARIABLES if environ.get(v))
 
 
 def idle_at_start() -> bool:
