@@ -10,6 +10,11 @@ import sys
 from pathlib import Path
 
 
+def only_prints(argv: list[str]) -> bool:
+    """LightningCLI's help or config printing: no training, so no threads to choose and no load to measure."""
+    return any(a.split("=", 1)[0] in ("-h", "--help", "--print_config") for a in argv)
+
+
 def check_config_files(argv: list[str]) -> str | None:
     """The first problem with a ``--config FILE`` (or ``--config=FILE``) argument, or ``None``: a missing file,
     bytes that are not UTF-8, a YAML syntax error (a tab as indentation: its line), a key written twice."""
@@ -41,7 +46,8 @@ if __name__ == "__main__":
         sys.exit(2)
     from gan_module.run import openmp  # before torch loads: libgomp reads its wait policy once
 
-    openmp.busy_at_start = openmp.busy_cores()
+    if not only_prints(sys.argv[1:]):  # the load check costs 0.2 s
+        openmp.busy_at_start = openmp.busy_cores()
     openmp.chosen = openmp.choose_wait_policy(os.environ, openmp.busy_at_start)
     from gan_module.cli import main
 

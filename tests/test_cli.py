@@ -354,6 +354,14 @@ def test_a_diverging_run_stops_with_a_clear_message_and_keeps_the_last_good_chec
     assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
 
 
+def test_help_and_config_printing_skip_the_load_check():
+    """main.py measures the machine's load (0.2 s) only for commands that train or evaluate."""
+    from main import only_prints
+
+    assert only_prints(["fit", "--help"]) and only_prints(["-h"]) and only_prints(["fit", "--print_config=skip_null"])
+    assert not only_prints(["fit", "--config", QUICKSTART]) and not only_prints(["test", "--config=help.yaml"])
+
+
 def test_a_missing_or_broken_config_file_is_reported_before_anything_heavy_is_imported(tmp_path):
     import subprocess
     import sys

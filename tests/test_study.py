@@ -389,6 +389,9 @@ def test_a_damaged_result_or_checkpoint_is_named_in_one_line_and_that_run_done_a
     path = write_study(tmp_path, args=TINY_ARGS, seeds=[0, 1], axes={"loss": {"ns": {"decision": {"loss": "ns"}}}})
     root = tmp_path / "runs"
     study_main([str(path), "--runs-root", str(root), "--no-report"])
+    # two seeds: said before the runs, in one line, that no comparison will get a verdict
+    (said,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note: 2 seeds")]
+    assert "'too few seeds'" in said and "at least 3" in said
     study = load_study(path, root)
     before = {r.seed: r.metrics for r in finished_results(study)}
     seed0, seed1 = root / "tiny" / "ns" / "seed0", root / "tiny" / "ns" / "seed1"

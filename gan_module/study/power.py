@@ -48,6 +48,14 @@ def detectable_effect(n: int, level: float, paired: bool = True) -> float | None
     return detectable_d(math.sqrt(n if paired else n / 2), n - 1 if paired else 2 * n - 2, level)
 
 
+def few_seeds_note(n: int) -> str:
+    """One line for a study of fewer than ``MIN_SEEDS`` seeds: it ranks, but no comparison gets a verdict."""
+    return (
+        f"note: {n} seed{'s' * (n != 1)}: the study ranks its candidates but every comparison will read "
+        f"'too few seeds'; a verdict needs at least {MIN_SEEDS} (`seeds:` in the study file)."
+    )
+
+
 def seeds_for_power(effect_size: float, level: float, paired: bool = True, limit: int = 100_000) -> int | None:
     """The fewest seeds (per candidate) at which a two-sided t-test at ``level`` finds a true standardised
     difference ``effect_size`` -- named in advance, not estimated from the study -- with probability ``POWER``;
