@@ -40,14 +40,15 @@ def check_config_files(argv: list[str]) -> str | None:
 
 
 if __name__ == "__main__":
+    from gan_module.run import openmp  # light: no torch behind it (importing torch fixes the wait policy)
+
+    counters = openmp.cpu_counters()  # the machine's load is measured while the config files are checked
     problem = check_config_files(sys.argv[1:])
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
-    from gan_module.run import openmp  # before torch loads: libgomp reads its wait policy once
-
-    if not only_prints(sys.argv[1:]):  # the load check costs 0.2 s
-        openmp.busy_at_start = openmp.busy_cores()
+    if not only_prints(sys.argv[1:]):  # the policy must be set before torch loads: libgomp reads it once
+        openmp.busy_at_start = openmp.busy_cores(since=counters)
     openmp.chosen = openmp.choose_wait_policy(os.environ, openmp.busy_at_start)
     from gan_module.cli import main
 

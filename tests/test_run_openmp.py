@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,18 @@ def test_without_the_kernels_counters_the_load_is_unknown(tmp_path):
     assert openmp.busy_cores(0.01, stat=str(tmp_path / "absent")) is None
     (tmp_path / "stat").write_text("cpu  1 2 3 4 5 6 7 8 0 0\n")  # counters that do not move: no time passed
     assert openmp.busy_cores(0.01, stat=str(tmp_path / "stat")) is None
+
+
+def test_this_processs_own_cpu_time_is_not_counted_as_load(tmp_path):
+    """main.py checks its config files inside the window: its own CPU time is taken out, the others' kept. Counters
+    written in /proc/stat's format: 150 busy ticks of 200 since the start, 50 of them (0.5 s) this process's."""
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  1150 0 0 2850 0 0 0 0 0 0\n")  # busy 1150, total 4000
+    clock = os.sysconf("SC_CLK_TCK")
+    own = os.times().user + os.times().system
+    start = openmp.CpuCounters(busy=1000, total=3800, own=own - 50 / clock, at=time.monotonic() - 1.0)
+    busy = openmp.busy_cores(0.1, stat=str(stat), since=start)  # the window is over: no wait
+    assert busy == pytest.approx(100 / 200 * (os.cpu_count() or 1), abs=0.05)
 
 
 def test_threads_sleep_beside_a_busy_machine_spin_on_an_idle_one_and_the_users_choice_wins():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import MutableMapping
+from dataclasses import dataclass
 
 #: the variables by which a user chooses the policy; when either is set, it is theirs
 POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
@@ -19,24 +20,43 @@ chosen: str | None = None
 busy_at_start: float | None = None
 
 
-def busy_cores(seconds: float = 0.2, stat: str = "/proc/stat") -> float | None:
-    """Cores' worth of CPU time the machine spent outside idle over the next ``seconds`` (this process sleeps
-    meanwhile, so it is the others'); None where the kernel does not say (not Linux)."""
+@dataclass(frozen=True)
+class CpuCounters:
+    """The kernel's CPU counters (ticks outside idle, all ticks) and this process's own CPU seconds, at one time."""
 
-    def read() -> tuple[int, int]:
+    busy: int
+    total: int
+    own: float
+    at: float
+
+
+def cpu_counters(stat: str = "/proc/stat") -> CpuCounters | None:
+    """The counters now; None where the kernel does not give them (not Linux)."""
+    try:
         with open(stat) as file:
             ticks = [int(x) for x in file.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
-        return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+    except (OSError, ValueError):
+        return None
+    if len(ticks) < 5:
+        return None
+    own = os.times()
+    return CpuCounters(sum(ticks) - ticks[3] - ticks[4], sum(ticks), own.user + own.system, time.monotonic())
 
-    try:
-        busy0, total0 = read()
-        time.sleep(seconds)
-        busy1, total1 = read()
-    except (OSError, ValueError, IndexError):
+
+def busy_cores(seconds: float = 0.1, stat: str = "/proc/stat", since: CpuCounters | None = None) -> float | None:
+    """Cores' worth of CPU time other processes used since ``since`` (main.py's first line; now when None), over at
+    least ``seconds``: the machine's time outside idle less this process's own, so the work main.py does meanwhile
+    (checking the config files) is not counted as load and shortens the wait. None where the kernel does not say."""
+    first = since or cpu_counters(stat)
+    if first is None:
         return None
-    if total1 <= total0:
+    time.sleep(max(0.0, seconds - (time.monotonic() - first.at)))
+    last = cpu_counters(stat)
+    if last is None or last.total <= first.total:
         return None
-    return (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1)
+    own_ticks = (last.own - first.own) * os.sysconf("SC_CLK_TCK")
+    others = max(0.0, last.busy - first.busy - own_ticks)
+    return others / (last.total - first.total) * (os.cpu_count() or 1)
 
 
 def choose_wait_policy(environ: MutableMapping[str, str], busy: float | None) -> str:
