@@ -19,6 +19,7 @@ from gan_module.study import finished_results, load_study, report
 from gan_module.study import runner as study_runner
 from gan_module.study.__main__ import main as study_main
 from gan_module.study.answers import answer
+from gan_module.study.criteria import NOTHING_COMPARED
 from gan_module.study.leaderboard import aggregate, markdown_table
 from gan_module.study.preflight import check_configs, covering_candidates
 from gan_module.study.result import RunResult
@@ -346,8 +347,10 @@ def test_jobs_start_workers_that_share_the_runs_and_the_cpu(tmp_path, monkeypatc
 def test_shipped_studies_expand_and_their_sweeps_are_current(path):
     study = load_study(path.relative_to(ROOT))
     if "smoke" not in path.stem:  # a smoke study only checks the machinery
-        # a contest (>= 4 candidates) or one recipe's seed distribution (>= 10 seeds, its worst seed meaningful)
-        assert len(study.seeds) >= 3 and (len(study.candidates()) >= 4 or len(study.seeds) >= 10)
+        # a contest (>= 4 candidates), one recipe's seed distribution (>= 10 seeds, its worst seed meaningful), or
+        # with and without one component (one axis of two values: limited_fashion's DiffAugment)
+        with_without = len(study.axes) == 1 and len(study.candidates()) == 2
+        assert len(study.seeds) >= 3 and (len(study.candidates()) >= 4 or len(study.seeds) >= 10 or with_without)
     sweep = path.with_suffix(".sweep.yaml")
     assert sweep.read_text() == sweep_yaml(study), f"regenerate {sweep.name} with --wandb-sweep"
 
@@ -408,6 +411,24 @@ def test_a_damaged_result_or_checkpoint_is_named_in_one_line_and_that_run_done_a
     assert len(list(seed1.parent.glob("seed1.damaged-*"))) == 1  # the evidence is kept beside
     after = {r.seed: r.metrics for r in finished_results(study)}
     assert after == before  # the resumed run and the restarted one end as they first did
+
+
+def test_decision_labels_are_read_from_the_study_file_so_relabelling_needs_no_run(tmp_path, capsys):
+    """An axis whose values carry no `decision:` is a context, compared within, never across; labelling it after
+    the runs makes the report compare its values, on the stored runs."""
+    axes = {"augment": {"none": {}, "ls": {"config": "configs/losses/lsgan.yaml"}}}
+    path = write_study(tmp_path, args=TINY_ARGS, seeds=[0], axes=axes)
+    root = tmp_path / "runs"
+    study_main([str(path), "--runs-root", str(root), "--no-report"])
+    assert NOTHING_COMPARED in capsys.readouterr().out  # said before the runs
+    assert {r.decision.get("loss") for r in finished_results(load_study(path, root))} == {None}
+    axes["augment"]["none"]["decision"] = {"loss": "non-saturating"}
+    axes["augment"]["ls"]["decision"] = {"loss": "least squares"}
+    path = write_study(tmp_path, args=TINY_ARGS, seeds=[0], axes=axes)
+    stamps = {p: p.stat().st_mtime_ns for p in root.glob("**/result.json")}
+    relabelled = finished_results(load_study(path, root))
+    assert sorted(r.decision["loss"] for r in relabelled) == ["least squares", "non-saturating"]
+    assert {p: p.stat().st_mtime_ns for p in root.glob("**/result.json")} == stamps  # nothing re-run or rewritten
 
 
 # ------------------------------------------------------------------------------- one writer per study run

@@ -8,6 +8,7 @@ references.py, application.py, pick.py and timing.py behind them).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from gan_module.study.answers import write_answers
@@ -37,12 +38,13 @@ __all__ = ["Candidate", "Study", "finished_results", "load_study", "report"]
 
 
 def finished_results(study: Study) -> list[RunResult]:
-    """Every ``result.json`` of the study's runs that exist (finished runs)."""
+    """Every ``result.json`` of the study's runs that exist (finished runs), labelled with the study file's decision
+    labels as they are now: a label describes a candidate, so correcting one needs no run again."""
     results = []
     for candidate, seed in study.runs():
         found = read_result(study.layout.result(candidate.name, seed))
         if found is not None:
-            results.append(found)
+            results.append(dataclasses.replace(found, decision=dict(candidate.decision)))
     return results
 
 

@@ -14,6 +14,7 @@ from gan_module.run.faults import describe_fault, os_fault_behind
 from gan_module.study import finished_results, load_study, report
 from gan_module.study.across import write_across
 from gan_module.study.console import ProgressDisplay, note, output_to, study_status
+from gan_module.study.criteria import NOTHING_COMPARED, context_axes
 from gan_module.study.power import MIN_SEEDS, few_seeds_note
 from gan_module.study.preflight import check_configs
 from gan_module.study.runner import run_indices, run_parallel
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
                 check_configs(study)  # a typo in one axis value fails now, not after hours of other runs
             if len(study.seeds) < MIN_SEEDS:  # said before hours of runs, not only in the report after them
                 print(few_seeds_note(len(study.seeds)))
+            if len(study.candidates()) > 1 and set(context_axes(study)) == set(study.axes):
+                print(NOTHING_COMPARED)
             with ProgressDisplay(study.name, study_status(study, args.storage), study.layout.log("study")):
                 if args.jobs > 1:
                     run_parallel(study, args.jobs, args.runs_root, args.storage, args.set)

@@ -97,6 +97,13 @@ def by_seed(runs: list[RunResult], criterion: Criterion) -> dict[tuple[int, int]
     return {key: finite_mean(v) for key, v in values.items()}
 
 
+#: said at the start of a study all of whose axes are contexts (answers.md would pick one candidate per value)
+NOTHING_COMPARED = (
+    "note: no axis value carries a `decision:` label, so every axis is a context and the study compares no two "
+    "candidates; label the values you are choosing between, e.g. `decision: {regularization: none}`."
+)
+
+
 def context_axes(study: Study) -> list[str]:
     """Axes none of whose values carries a decision label: every comparison is made within one of their values."""
     return [axis for axis, choices in study.axes.items() if not any(c.decision for c in choices.values())]
