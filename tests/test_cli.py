@@ -355,7 +355,7 @@ def test_a_diverging_run_stops_with_a_clear_message_and_keeps_the_last_good_chec
 
 
 def test_help_and_config_printing_skip_the_load_check():
-    """main.py measures the machine's load (0.2 s) only for commands that train or evaluate."""
+    """main.py measures the machine's load (0.1 s) only for commands that train or evaluate."""
     from main import only_prints
 
     assert only_prints(["fit", "--help"]) and only_prints(["-h"]) and only_prints(["fit", "--print_config=skip_null"])
