@@ -16,6 +16,7 @@ from gan_module.losses import LossSensitiveLoss, NonSaturatingLoss, Relativistic
 from gan_module.model.packing import pack_samples
 from gan_module.networks import MLPGenerator
 from gan_module.regularizers import GradientPenalty, LipschitzPenalty, R1Penalty
+from gan_module.samplers import DiscriminatorRejection, MetropolisHastings
 from tests.conftest import FAST, IndexedDataModule, run_cli
 from tests.test_cli import QUICKSTART, SMALL
 from tests.test_module import sgd, trainer
@@ -58,9 +59,7 @@ def gan(policy: str = "translation", pack: int = 1, **kwargs) -> GAN:
         RecordingD(64 * pack),
         generator_optimizer=sgd,
         discriminator_optimizer=sgd,
-        augment=DiffAugment(policy=policy),
-        pack=pack,
-        **kwargs,
+        **({"augment": DiffAugment(policy=policy), "pack": pack} | kwargs),
     )
 
 
@@ -174,6 +173,23 @@ def _labelled(load, classes: int):
         return arrays
 
     return labelled
+
+
+def test_a_guided_sampler_on_an_augmented_d_says_so_in_one_line_at_set_up(caplog):
+    """DRS and MH-GAN read D on clean images; an augmented D never saw one (measured: DRS then hurts FID)."""
+
+    def lines(augment: bool, sampler) -> list[str]:
+        model = gan(sampler=sampler) if augment else gan(sampler=sampler, augment=None)
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            model.setup("fit")
+        return [r.getMessage() for r in caplog.records if "reads D on clean images" in r.getMessage()]
+
+    for sampler in (DiscriminatorRejection(), MetropolisHastings()):
+        (line,) = lines(True, sampler)
+        assert type(sampler).__name__ in line and "model.augment" in line and "\n" not in line
+        assert lines(False, sampler) == []  # a D trained on clean images: nothing to say
+    assert lines(True, None) == []  # the plain generator does not read D
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,7 @@ class Preparation:
             check_batch_size(batch_size, self.pack)
         if self.augment is not None and image_shape is not None:
             self.augment.check_data(tuple(image_shape), getattr(datamodule, "value_range", None))
+        self.sampler.check_augment(self.augment)
         splits = getattr(datamodule, "splits", None)
         if self.sampler.needs_held_out and isinstance(splits, dict) and "val" in splits:
             self.sampler.check_data(len(splits["val"]))

@@ -9,6 +9,7 @@ carry its :attr:`Sampler.label` in their names (gan_module/names.py ``eval_name`
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -16,6 +17,8 @@ from torch import Tensor
 
 from gan_module.errors import ConfigError
 from gan_module.samplers.cost import SamplingCost
+
+log = logging.getLogger(__name__)
 
 
 class Sampler:
@@ -50,6 +53,18 @@ class Sampler:
                 f"model.sampler {type(self).__name__} calibrates the discriminator on the data's val split, which "
                 f"holds {held_out} samples: set data.init_args.val_size to a few thousand (the test split is kept "
                 "for scoring)."
+            )
+
+    def check_augment(self, augment: Any) -> None:
+        """Before training or testing: a guided sampler reads D on clean images, which a D trained under
+        ``model.augment`` never saw (cutout hides part of every input it judges). Measured on 2,000 Fashion-MNIST
+        images, DRS on such a D made FID worse on every seed (docs/results.md, "Limited data"): said in one line."""
+        if self.guides and augment is not None:
+            log.warning(
+                "model.sampler %s reads D on clean images, but this D was trained on augmented ones "
+                "(model.augment): on limited Fashion-MNIST, DRS on such a D made FID worse on every seed "
+                "(docs/results.md, Limited data); to sample this model raw, leave out the sampler config.",
+                type(self).__name__,
             )
 
     def __repr__(self) -> str:
