@@ -8,6 +8,7 @@ import csv
 
 import pytest
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from torch import nn
 
 from gan_module import GAN, ConfigError
@@ -175,8 +176,9 @@ def _labelled(load, classes: int):
     return labelled
 
 
-def test_a_guided_sampler_on_an_augmented_d_says_so_in_one_line_at_set_up(caplog):
-    """DRS and MH-GAN read D on clean images; an augmented D never saw one (measured: DRS then hurts FID)."""
+def test_a_guided_sampler_on_an_augmented_d_says_so_in_one_line_at_set_up(caplog, monkeypatch):
+    """DRS and MH-GAN read D on clean images; an augmented D never saw one (measured: DRS then hurts FID).
+    Global rank 0 says it; the other ranks of a distributed run set up the same model and stay quiet."""
 
     def lines(augment: bool, sampler) -> list[str]:
         model = gan(sampler=sampler) if augment else gan(sampler=sampler, augment=None)
@@ -190,6 +192,8 @@ def test_a_guided_sampler_on_an_augmented_d_says_so_in_one_line_at_set_up(caplog
         assert type(sampler).__name__ in line and "model.augment" in line and "\n" not in line
         assert lines(False, sampler) == []  # a D trained on clean images: nothing to say
     assert lines(True, None) == []  # the plain generator does not read D
+    monkeypatch.setattr(rank_zero_only, "rank", 1)  # what Lightning's strategy sets on the second process
+    assert lines(True, DiscriminatorRejection()) == []
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
 from gan_module.errors import ConfigError
@@ -58,8 +59,9 @@ class Sampler:
     def check_augment(self, augment: Any) -> None:
         """Before training or testing: a guided sampler reads D on clean images, which a D trained under
         ``model.augment`` never saw (cutout hides part of every input it judges). Measured on 2,000 Fashion-MNIST
-        images, DRS on such a D made FID worse on every seed (docs/results.md, "Limited data"): said in one line."""
-        if self.guides and augment is not None:
+        images, DRS on such a D made FID worse on every seed (docs/results.md, "Limited data"): said in one line,
+        by global rank 0 only (every rank of a distributed run sets up the same model)."""
+        if self.guides and augment is not None and rank_zero_only.rank == 0:
             log.warning(
                 "model.sampler %s reads D on clean images, but this D was trained on augmented ones "
                 "(model.augment): on limited Fashion-MNIST, DRS on such a D made FID worse on every seed "
